@@ -1,0 +1,117 @@
+"""What every decision carries: who acted, in which tenant, under which clause, and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+OPERATOR = "operator"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone who acts: a person in one of their roles, or the platform operator."""
+
+    role: str
+    person_id: UUID | None = None
+    tenant_id: UUID | None = None
+
+    @classmethod
+    def operator(cls) -> Actor:
+        """Return the platform operator as an actor."""
+        return cls(role=OPERATOR)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The circumstances of one command: the actor, the request it came in, the moment."""
+
+    actor: Actor
+    request_id: str
+    now: datetime
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
+            raise ValueError("Context.now must be timezone-aware")
+
+    def meta(self, tenant_id: UUID | None, clause: str | None = None, **scope: Any) -> dict[str, Any]:
+        """Return the metadata stored with an event recorded in this context."""
+        return {
+            "tenant_id": str(tenant_id) if tenant_id else None,
+            "actor": {
+                "person_id": str(self.actor.person_id) if self.actor.person_id else None,
+                "role": self.actor.role,
+            },
+            "clause": clause,
+            "request_id": self.request_id,
+            **{k: str(v) if isinstance(v, UUID) else v for k, v in scope.items()},
+        }
+
+    @property
+    def at(self) -> datetime:
+        """Return the moment in UTC, as events store it."""
+        return self.now.astimezone(timezone.utc)
+
+
+class DomainError(Exception):
+    """Raised when a command cannot be carried out; carries the clause where the Order refuses it."""
+
+    status = 422
+
+    def __init__(self, detail: str, clause: str | None = None, field: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.clause = clause
+        self.field = field
+
+
+class RuleViolation(DomainError):
+    """Raised when a command would break a rule of the Order."""
+
+
+class InvalidValue(DomainError):
+    """Raised when a value is not of the form the platform accepts."""
+
+
+class Conflict(DomainError):
+    """Raised when a command does not fit the current state (e.g. a second registration)."""
+
+    status = 409
+
+
+class NotPermitted(DomainError):
+    """Raised when the actor's role does not allow the command."""
+
+    status = 403
+
+
+class Recorded(Aggregate):
+    """An aggregate whose events all carry their context (tenant, actor, clause, request)."""
+
+    class Event(Aggregate.Event):
+        meta: dict[str, Any]
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    def record(self, event_class: type[Recorded.Event], ctx: Context, clause: str | None, **data: Any) -> None:
+        """Trigger an event of this aggregate's tenant in the given context."""
+        self.trigger_event(event_class, timestamp=ctx.at, meta=ctx.meta(self.tenant_id, clause), **data)
+
+    @property
+    def tenant_id(self) -> UUID | None:
+        """Return the tenant this aggregate belongs to (None for platform-wide ones)."""
+        return None
+
+
+class NotFound(DomainError):
+    """Raised when an object does not exist or belongs to a tenant the caller may not see."""
+
+    status = 404
+
+    def __init__(self, what: str = "resource"):
+        super().__init__(f"No such {what}.")

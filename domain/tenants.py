@@ -1,0 +1,176 @@
+"""Tenants: education organizations and the authorities above them (p.2, p.5, p.22)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from domain import rules
+from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
+
+_BIN_WEIGHTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+_BIN_WEIGHTS_SECOND_PASS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
+_BIN_NAMESPACE = uuid5(NAMESPACE_URL, "urn:kz:bin")
+
+
+def bin_check_digit(first_eleven: str) -> int | None:
+    """Return the check digit of a business identification number, or None if it has none.
+
+    The official algorithm: weights 1..11, sum mod 11; if that gives 10, weights 3..11,1,2;
+    if that gives 10 again, no valid number ends these eleven digits.
+    """
+    digits = [int(c) for c in first_eleven]
+    for weights in (_BIN_WEIGHTS, _BIN_WEIGHTS_SECOND_PASS):
+        remainder = sum(d * w for d, w in zip(digits, weights)) % 11
+        if remainder != 10:
+            return remainder
+    return None
+
+
+def validate_bin(value: str) -> str:
+    """Return the BIN if it is 12 digits with a valid check digit; raise InvalidValue otherwise."""
+    if len(value) != 12 or not value.isascii() or not value.isdigit():
+        raise InvalidValue("A BIN is exactly 12 digits.", field="bin")
+    if bin_check_digit(value[:11]) != int(value[11]):
+        raise InvalidValue("The BIN's check digit (its 12th digit) is wrong.", field="bin")
+    return value
+
+
+def check_parent(kind: str, parent_kind: str | None) -> None:
+    """Raise RuleViolation unless a tenant of `kind` may report to a tenant of `parent_kind`."""
+    rule = rules.PARENT_RULES[kind]
+    if parent_kind is None:
+        return
+    if rule.parent_kind is None:
+        raise RuleViolation(f"A {kind} reports to no authority on the platform: {rule.reason}.", rule.clause, "parent_id")
+    if parent_kind != rule.parent_kind:
+        raise RuleViolation(
+            f"A {kind} cannot report to a {parent_kind}: {rule.reason}.", rule.clause, "parent_id"
+        )
+
+
+class Tenant(Recorded):
+    """An education organization or authority: the unit of tenancy on the platform."""
+
+    class Registered(Recorded.Created):
+        name: str
+        kind: str
+        bin: str
+        region: str
+        parent_id: UUID | None
+        language: str
+        email: str | None
+
+    class Renamed(Recorded.Event):
+        name: str
+
+        def apply(self, tenant: Tenant) -> None:
+            tenant.name = self.name
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        bin: str,  # noqa: A002 - the Order's own term
+        region: str,
+        parent_id: UUID | None,
+        language: str,
+        email: str | None,
+        meta: dict[str, Any],
+    ):
+        self.name = name
+        self.kind = kind
+        self.bin = bin
+        self.region = region
+        self.parent_id = parent_id
+        self.language = language
+        self.email = email
+
+    @property
+    def tenant_id(self) -> UUID:
+        return self.id
+
+    @classmethod
+    def register(
+        cls,
+        ctx: Context,
+        *,
+        name: str,
+        kind: str,
+        bin: str,  # noqa: A002
+        region: str,
+        language: str = "ru",
+        email: str | None = None,
+        parent: Tenant | None = None,
+    ) -> Tenant:
+        """Register an organization or authority, checking its BIN and the authority it reports to."""
+        if kind not in rules.TENANT_KINDS:
+            raise InvalidValue(f"Unknown kind {kind!r}; one of {', '.join(rules.TENANT_KINDS)}.", field="kind")
+        if language not in rules.LANGUAGES:
+            raise InvalidValue("The language is 'ru' or 'kk'.", field="language")
+        if not name.strip():
+            raise InvalidValue("The name must not be blank.", field="name")
+        validate_bin(bin)
+        check_parent(kind, parent.kind if parent else None)
+        tenant_id = uuid4()
+        clause = rules.PARENT_RULES[kind].clause if parent else "p.2"
+        return cls._create(
+            cls.Registered,
+            id=tenant_id,
+            timestamp=ctx.at,
+            meta=ctx.meta(tenant_id, clause),
+            name=name,
+            kind=kind,
+            bin=bin,
+            region=region,
+            parent_id=parent.id if parent else None,
+            language=language,
+            email=email,
+        )
+
+    def rename(self, ctx: Context, name: str) -> None:
+        """Change the tenant's name."""
+        if not name.strip():
+            raise InvalidValue("The name must not be blank.", field="name")
+        if name != self.name:
+            self.record(self.Renamed, ctx, None, name=name)
+
+
+class BinRegistration(Recorded):
+    """The claim of one BIN by one tenant: its id derives from the BIN, so a second claim cannot be stored."""
+
+    class Claimed(Recorded.Created):
+        bin: str
+        claimed_by: UUID
+
+    def __init__(self, bin: str, claimed_by: UUID, meta: dict[str, Any]):  # noqa: A002
+        self.bin = bin
+        self.claimed_by = claimed_by
+
+    @property
+    def tenant_id(self) -> UUID:
+        return self.claimed_by
+
+    @staticmethod
+    def id_for(bin: str) -> UUID:  # noqa: A002
+        """Return the id of the registration of this BIN."""
+        return uuid5(_BIN_NAMESPACE, bin)
+
+    @classmethod
+    def claim(cls, ctx: Context, tenant: Tenant) -> BinRegistration:
+        """Claim the tenant's BIN for it."""
+        return cls._create(
+            cls.Claimed,
+            id=cls.id_for(tenant.bin),
+            timestamp=ctx.at,
+            meta=ctx.meta(tenant.id, "p.2"),
+            bin=tenant.bin,
+            claimed_by=tenant.id,
+        )
+
+
+class DuplicateBin(Conflict):
+    """Raised when a BIN is already registered to another tenant."""
+
+    def __init__(self, bin: str):  # noqa: A002
+        super().__init__(f"The BIN {bin} is already registered.", field="bin")

@@ -1,0 +1,204 @@
+"""What every read model shares: its tracking position, exactly-once processing, rebuild and waiting."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, Table, Text, create_engine, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+metadata = MetaData()
+
+tracking = Table(
+    "rm_tracking",
+    metadata,
+    Column("read_model", Text, primary_key=True),
+    Column("application_name", Text, nullable=False),
+    Column("notification_id", BigInteger, nullable=False),
+)
+
+Handler = Callable[[Connection, Any, int], None]
+
+
+@dataclass
+class ReadModel:
+    """A read model: its tables and, per event class, the handler that writes the event into them."""
+
+    name: str
+    tables: list[Table]
+    handlers: dict[type, Handler] = field(default_factory=dict)
+
+    def on(self, *event_classes: type) -> Callable[[Handler], Handler]:
+        """Register a handler for the given event classes."""
+
+        def register(handler: Handler) -> Handler:
+            for event_class in event_classes:
+                self.handlers[event_class] = handler
+            return handler
+
+        return register
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        """Write one event into this read model's tables (events it does not follow are skipped)."""
+        handler = self.handlers.get(type(event))
+        if handler is not None:
+            handler(conn, event, position)
+
+    def advance(self, conn: Connection, application_name: str, position: int) -> bool:
+        """Move the tracking position forward in this transaction; False if it was already there.
+
+        The row lock this takes serialises every writer of the read model, so an event is
+        applied exactly once even when a rebuild and the live runner overlap.
+        """
+        statement = (
+            insert(tracking)
+            .values(read_model=self.name, application_name=application_name, notification_id=position)
+            .on_conflict_do_update(
+                index_elements=[tracking.c.read_model],
+                set_={"notification_id": position},
+                where=tracking.c.notification_id < position,
+            )
+            .returning(tracking.c.notification_id)
+        )
+        return conn.execute(statement).first() is not None
+
+    def position(self, conn: Connection) -> int:
+        """Return the position this read model has processed up to (0 if none)."""
+        value = conn.execute(
+            select(tracking.c.notification_id).where(tracking.c.read_model == self.name)
+        ).scalar()
+        return int(value or 0)
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    """Return a SQLAlchemy engine for the read models."""
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every read model's tables that do not exist yet."""
+    metadata.create_all(engine)
+
+
+class ReadModelView(TrackingRecorder):
+    """The eventsourcing view of a read model: it knows how far the read model has processed."""
+
+    def __init__(self, engine: Engine, read_model: ReadModel):
+        self.engine = engine
+        self.read_model = read_model
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.engine.begin() as conn:
+            self.read_model.advance(conn, tracking.application_name, tracking.notification_id)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        with self.engine.connect() as conn:
+            return self.read_model.position(conn) or None
+
+
+class ReadModelProjection(Projection[ReadModelView]):
+    """Applies each event and its tracking position in one transaction: exactly-once processing."""
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        read_model = self.view.read_model
+        with self.view.engine.begin() as conn:
+            if read_model.advance(conn, tracking.application_name, tracking.notification_id):
+                read_model.apply(conn, domain_event, tracking.notification_id)
+
+
+def rebuild(engine: Engine, read_model: ReadModel, events: Iterable[tuple[int, Any]], application_name: str,
+            batch_size: int = 2000) -> int:
+    """Drop and recreate the read model's tables, then replay the events; return how many were replayed."""
+    with engine.begin() as conn:
+        conn.execute(
+            select(tracking.c.notification_id).where(tracking.c.read_model == read_model.name).with_for_update()
+        )
+        for table in reversed(read_model.tables):
+            table.drop(conn, checkfirst=True)
+        for table in read_model.tables:
+            table.create(conn)
+        conn.execute(tracking.delete().where(tracking.c.read_model == read_model.name))
+    replayed = 0
+    for batch in _batches(events, batch_size):
+        with engine.begin() as conn:
+            done = read_model.position(conn)
+            pending = [(position, event) for position, event in batch if position > done]
+            if not pending or not read_model.advance(conn, application_name, pending[-1][0]):
+                continue
+            for position, event in pending:
+                read_model.apply(conn, event, position)
+            replayed += len(pending)
+    return replayed
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class PositionNotReached(Exception):
+    """Raised when a read model does not reach the requested position in time."""
+
+
+def wait_for_position(engine: Engine, read_model: ReadModel, position: int, timeout: float) -> None:
+    """Block until the read model has processed the position, or raise PositionNotReached."""
+    deadline = time.monotonic() + timeout
+    pause = 0.002
+    while True:
+        with engine.connect() as conn:
+            if read_model.position(conn) >= position:
+                return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise PositionNotReached(position)
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.05)
+
+
+# Cursors: the opaque form of the last row's sequence number, so pages never skip or repeat.
+
+class BadCursor(ValueError):
+    """Raised when a cursor was not made by this service."""
+
+
+def encode_cursor(seq: int) -> str:
+    """Return the opaque cursor that continues after the row with this sequence number."""
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """Return the sequence number a cursor continues after (0 for none)."""
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadCursor(cursor) from None
+    if not raw.startswith("s") or not raw[1:].isdigit():
+        raise BadCursor(cursor)
+    return int(raw[1:])
+
+
+def page(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
+    """Split a query's rows (fetched with limit + 1) into a page and the cursor of the next one."""
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(rows[limit - 1].seq)
+    return rows, None
+
+
+def set_statement_timeout(conn: Connection, ms: int) -> None:
+    """Bound the time one read may take."""
+    conn.execute(text(f"SET LOCAL statement_timeout = {int(ms)}"))

@@ -1,0 +1,71 @@
+"""The projector: one runner per read model, each following the event log by LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.projection import BaseProjectionRunner
+from sqlalchemy import Engine
+
+from projections import people, tenants
+from projections.base import ReadModel, ReadModelProjection, ReadModelView, rebuild
+
+log = logging.getLogger(__name__)
+
+READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (tenants.read_model, people.read_model)}
+
+
+def start_runners(
+    application_class: type[Application[Any]], env: Mapping[str, str], engine: Engine,
+    read_models: Sequence[ReadModel] | None = None,
+) -> list[BaseProjectionRunner[Any]]:
+    """Start one runner per read model; each processes new events as they are committed."""
+    runners = []
+    for read_model in read_models or READ_MODELS.values():
+        view = ReadModelView(engine, read_model)
+        runners.append(
+            BaseProjectionRunner(
+                projection=ReadModelProjection(view),
+                application_class=application_class,
+                tracking_recorder=view,
+                topics=(),
+                env=dict(env),
+            )
+        )
+    return runners
+
+
+def run_forever(runners: list[BaseProjectionRunner[Any]], stop: threading.Event) -> None:
+    """Block until asked to stop or a runner fails; re-raise a runner's error."""
+    try:
+        while not stop.is_set():
+            for runner in runners:
+                if runner.is_interrupted.is_set():
+                    runner.run_forever(timeout=0)  # re-raises the runner's error
+                    raise RuntimeError("a projection runner stopped")
+            stop.wait(0.5)
+    finally:
+        for runner in runners:
+            runner.__exit__(None, None, None)
+
+
+def stored_events(app: Application[Any], batch: int = 2000) -> Iterator[tuple[int, Any]]:
+    """Yield every event of the application's log in order, with its position."""
+    start = 1
+    while True:
+        notifications = app.recorder.select_notifications(start=start, limit=batch)
+        if not notifications:
+            return
+        for notification in notifications:
+            yield notification.id, app.mapper.to_domain_event(notification)
+        start = notifications[-1].id + 1
+
+
+def rebuild_read_model(app: Application[Any], engine: Engine, name: str) -> int:
+    """Drop and rebuild one read model from the whole event log; return the events replayed."""
+    read_model = READ_MODELS[name]
+    return rebuild(engine, read_model, stored_events(app), app.name)

@@ -1,0 +1,1 @@
+"""Commands, the HTTP API, authentication, background jobs and the command line."""

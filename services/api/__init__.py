@@ -1,0 +1,114 @@
+"""The Flask application factory: the HTTP API of the platform."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api
+from sqlalchemy import text
+
+from projections.base import create_schema, make_engine
+from services.api import errors, people, tenants
+from services.api.common import Runtime, runtime
+from services.applications import Platform
+from services.auth import authenticate
+from services.config import Settings
+
+log = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_OPEN_PATHS = ("/api/v1/openapi.json", "/api/v1/health")
+
+
+class PlatformApi(Api):
+    """flask-smorest's Api, answering errors as problem+json."""
+
+    ERROR_SCHEMA = errors.ProblemSchema
+
+    def handle_http_exception(self, error: Any) -> Response:  # noqa: D102 - see errors.http_problem
+        return errors.http_problem(error)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the API application; call it in each worker process (after gunicorn forks)."""
+    config = dict(test_config or {})
+    settings: Settings = config.pop("SETTINGS", None) or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="Methodical work platform (Order No. 583)",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.config.update(config)
+
+    platform = config.get("PLATFORM") or Platform(env=settings.eventsourcing_env())
+    engine = config.get("ENGINE") or make_engine(settings.sqlalchemy_url(), settings.pool_size)
+    if config.get("CREATE_SCHEMA", True):
+        create_schema(engine)
+    app.extensions["methodical"] = Runtime(
+        settings=settings,
+        platform=platform,
+        engine=engine,
+        clock=config.get("CLOCK") or (lambda: datetime.now(timezone.utc)),
+    )
+
+    api = PlatformApi(app)
+    api.register_blueprint(tenants.blp)
+    api.register_blueprint(people.blp)
+    errors.register(app)
+    _register_request_hooks(app)
+
+    @app.get("/api/v1/health")
+    def health() -> Response:
+        """Report whether the database answers."""
+        with runtime().engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return jsonify({"status": "ok"})
+
+    return app
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def identify_request() -> Response | None:
+        supplied = request.headers.get("X-Request-Id", "")
+        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        if request.path in _OPEN_PATHS:
+            return None
+        rt = runtime()
+        g.caller = authenticate(rt.platform, request.headers.get("Authorization"), rt.settings.operator_token)
+        if g.caller is None:
+            return errors.problem(401, "Send a valid token as 'Authorization: Bearer <token>'.",
+                                  {"WWW-Authenticate": "Bearer"})
+        if request.method in ("POST", "PUT", "PATCH") and _has_body():
+            if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+                return errors.problem(415, "Send the request body as application/json.")
+            charset = request.mimetype_params.get("charset", "utf-8").lower()
+            if charset not in ("utf-8", "utf8"):
+                return errors.problem(415, "Send the request body encoded as UTF-8.")
+        return None
+
+    @app.after_request
+    def tag_response(response: Response) -> Response:
+        response.headers["X-Request-Id"] = getattr(g, "request_id", "")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"

@@ -1,0 +1,83 @@
+"""What every blueprint shares: the runtime, the caller, command context, pages and positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from flask import current_app, g, request
+from marshmallow import Schema, fields, validate
+from sqlalchemy import Engine
+
+from domain.base import Actor, Context, InvalidValue
+from projections.base import ReadModel, decode_cursor, wait_for_position
+from services.applications import Platform
+from services.auth import Caller
+from services.config import Settings
+
+
+@dataclass
+class Runtime:
+    """The per-process objects the API works with: built in the worker, after fork."""
+
+    settings: Settings
+    platform: Platform
+    engine: Engine
+    clock: Callable[[], datetime]
+
+
+def runtime() -> Runtime:
+    """Return this process's runtime."""
+    return current_app.extensions["methodical"]
+
+
+def caller() -> Caller:
+    """Return the authenticated caller of this request."""
+    return g.caller
+
+
+def context(actor: Actor) -> Context:
+    """Return the context of a command made in this request by the actor."""
+    now = runtime().clock()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return Context(actor=actor, request_id=g.request_id, now=now)
+
+
+class PageArgs(Schema):
+    """Query arguments of every list."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None)
+
+
+def page_after(args: dict[str, Any]) -> int:
+    """Return the sequence number a page starts after."""
+    return decode_cursor(args.get("cursor"))
+
+
+class PositionSchema(Schema):
+    """Beside every command's result: where its last event stands in the log."""
+
+    position = fields.String(
+        metadata={"description": "Event-log position of the command's last event; send it as X-Min-Position."}
+    )
+
+
+def catch_up(read_model: ReadModel) -> None:
+    """Wait until the read model has processed the position the client sent in X-Min-Position."""
+    raw = request.headers.get("X-Min-Position")
+    if raw is None or raw.strip() == "":
+        return
+
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise InvalidValue("X-Min-Position must be a position this service returned.", field="X-Min-Position")
+    rt = runtime()
+    wait_for_position(rt.engine, read_model, int(raw), rt.settings.min_position_timeout)
+
+
+def with_position(body: dict[str, Any], position: int) -> dict[str, Any]:
+    """Return a command's response body with its position."""
+    return {**body, "position": str(position)}

@@ -1,0 +1,148 @@
+"""RFC 9457 problem responses: every refusal, from any layer, mapped once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+import sqlalchemy.exc
+from flask import Flask, Response, json
+from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException
+
+from domain.base import DomainError
+from projections.base import BadCursor, PositionNotReached
+from services.applications import StaleWrite
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem: what went wrong, and the clause of the Order where one refuses it."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    clause = fields.String(metadata={"description": "The clause of Order 583 that refuses the request, e.g. p.26"})
+    errors = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()),
+        metadata={"description": "Field -> messages, for invalid input"},
+    )
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    """Return a problem+json response."""
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn webargs' nested {location: {field: [...]}} messages into field -> messages."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                flat[name] = list(value)
+            else:
+                flat.update(_flatten(value, name))
+    elif isinstance(messages, list):
+        flat[prefix or "body"] = [str(m) for m in messages]
+    else:
+        flat[prefix or "body"] = [str(messages)]
+    return flat
+
+
+def http_problem(error: HTTPException) -> Response:
+    """Map a werkzeug/flask-smorest HTTP error to a problem."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    headers = dict(data.get("headers") or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    if messages:
+        # webargs nests by location ("json", "query"); clients want the field names.
+        errors: dict[str, list[str]] = {}
+        for location_messages in messages.values():
+            errors.update(_flatten(location_messages))
+        if status == 400 or "json" in messages and errors.get("json"):
+            return problem(400, "The request body is not valid JSON.", headers)
+        return problem(status, "Some fields are invalid.", headers, errors=errors)
+    detail = data.get("message") or error.description or TITLES.get(status, "Error")
+    return problem(status, str(detail), headers)
+
+
+def register(app: Flask) -> None:
+    """Register the problem mapping for every kind of error the service may meet."""
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> Response:
+        errors = {error.field: [error.detail]} if error.field else None
+        return problem(error.status, error.detail, clause=error.clause, errors=errors)
+
+    @app.errorhandler(StaleWrite)
+    def stale_write(error: StaleWrite) -> Response:
+        return problem(409, "Another change to the same object was saved first; read it again and retry.")
+
+    @app.errorhandler(BadCursor)
+    def bad_cursor(error: BadCursor) -> Response:
+        return problem(422, "This cursor was not issued by this list.", errors={"cursor": ["Invalid cursor."]})
+
+    @app.errorhandler(PositionNotReached)
+    def position_not_reached(error: PositionNotReached) -> Response:
+        return problem(
+            503, "The read model has not yet caught up with the requested position.", {"Retry-After": "1"}
+        )
+
+    @app.errorhandler(RecursionError)
+    def too_deep(error: RecursionError) -> Response:
+        return problem(400, "The request body is nested too deeply.")
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    @app.errorhandler(sqlalchemy.exc.TimeoutError)
+    def database_unavailable(error: Exception) -> Response:
+        log.warning("database unavailable: %s", error)
+        return problem(503, "The database is not available right now; retry shortly.", {"Retry-After": "2"})
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):
+            return http_problem(error)
+        # eventsourcing wraps driver errors in its own OperationalError class.
+        if type(error).__name__ in ("OperationalError", "InterfaceError", "PoolTimeout"):
+            return database_unavailable(error)
+        log.exception("unexpected error")
+        return problem(500, "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,159 @@
+"""The `methodical` command: run the platform, its processes, and the operator's tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from services.config import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("methodical")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command named on the command line."""
+    parser = argparse.ArgumentParser(prog="methodical", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="set up and run every process of the platform, with embedded defaults")
+    commands.add_parser("migrate", help="create the event store and read-model tables")
+    commands.add_parser("projector", help="follow the event log and keep the read models up to date")
+    rebuild = commands.add_parser("rebuild", help="drop and rebuild read models from the events")
+    rebuild.add_argument("read_models", nargs="*", help="names (default: all)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command}[args.command](args)
+
+
+def migrate(args: argparse.Namespace | None = None) -> int:
+    """Create the event store's and the read models' tables."""
+    from projections.base import create_schema, make_engine
+    from services.applications import Platform
+
+    settings = Settings.from_env()
+    platform = Platform(env=settings.eventsourcing_env())
+    engine = make_engine(settings.sqlalchemy_url(), 2)
+    create_schema(engine)
+    engine.dispose()
+    platform.close()
+    return 0
+
+
+def projector(args: argparse.Namespace | None = None) -> int:
+    """Run the projection runners until SIGTERM or SIGINT."""
+    from projections.base import create_schema, make_engine
+    from projections.runner import run_forever, start_runners
+    from services.applications import Platform
+
+    settings = Settings.from_env()
+    engine = make_engine(settings.sqlalchemy_url(), 4)
+    create_schema(engine)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runners = start_runners(Platform, settings.eventsourcing_env(), engine)
+    log.info("projector following the event log with %d read models", len(runners))
+    run_forever(runners, stop)
+    return 0
+
+
+def rebuild_command(args: argparse.Namespace) -> int:
+    """Drop and rebuild the named read models, printing how many events each replayed."""
+    from projections.base import create_schema, make_engine
+    from projections.runner import READ_MODELS, rebuild_read_model
+    from services.applications import Platform
+
+    names = args.read_models or list(READ_MODELS)
+    unknown = [n for n in names if n not in READ_MODELS]
+    if unknown:
+        print(f"unknown read model(s): {', '.join(unknown)}; known: {', '.join(READ_MODELS)}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    platform = Platform(env=settings.eventsourcing_env())
+    engine = make_engine(settings.sqlalchemy_url(), 2)
+    create_schema(engine)
+    for name in names:
+        replayed = rebuild_read_model(platform, engine, name)
+        print(json.dumps({"read_model": name, "events_replayed": replayed}))
+    return 0
+
+
+def run(args: argparse.Namespace | None = None) -> int:
+    """Start what is missing (PostgreSQL, Redis), then the web and projector processes; stop all on a signal."""
+    from services.embedded import start_missing
+
+    env = dict(os.environ)
+    var_dir = PROJECT_ROOT / "var"
+    embedded = start_missing(var_dir, env)
+    env.update(embedded.env)
+    generated_token = not env.get("OPERATOR_TOKEN")
+    if generated_token:
+        env["OPERATOR_TOKEN"] = _operator_token(var_dir)
+    os.environ.update(env)
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        migrate()
+        port = env.get("PORT", "8000")
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py")]
+        children.append(subprocess.Popen(gunicorn, env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "projector"], env=env))
+        print(
+            f"\nThe platform listens on http://127.0.0.1:{port}/api/v1 (OpenAPI: /api/v1/openapi.json).\n"
+            + ("The operator token is in var/operator-token (cat var/operator-token).\n"
+               if generated_token else "The operator token is the OPERATOR_TOKEN you set.\n")
+            + ("Embedded PostgreSQL and Redis run under var/.\n" if embedded.env else "")
+            + "Stop with Ctrl-C.\n",
+            flush=True,
+        )
+        while not stopping.is_set():
+            for child in children:
+                if child.poll() is not None:
+                    log.error("a process exited (code %s); stopping the platform", child.returncode)
+                    stopping.set()
+            stopping.wait(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        embedded.stop()
+    return 0
+
+
+def _saved_token(var_dir: Path) -> str | None:
+    path = var_dir / "operator-token"
+    return path.read_text().strip() if path.exists() else None
+
+
+def _operator_token(var_dir: Path) -> str:
+    """Return this installation's operator token, generating it on first run (never a fixed default)."""
+    token = _saved_token(var_dir)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        path = var_dir / "operator-token"
+        path.write_text(token + "\n")
+        path.chmod(0o600)
+    return token
+
+
+if __name__ == "__main__":
+    sys.exit(main())

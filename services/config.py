@@ -1,0 +1,84 @@
+"""Configuration: every environment variable the platform reads, read here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from psycopg.conninfo import conninfo_to_dict
+
+APPLICATION_NAME = "methodical"
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the environment lacks a setting the platform cannot run without."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The platform's settings, read once from the environment."""
+
+    database_url: str
+    redis_url: str | None = None
+    operator_token: str | None = None
+    port: int = 8000
+    max_body_bytes: int = 1_000_000
+    min_position_timeout: float = 5.0
+    web_workers: int = 2
+    web_threads: int = 4
+    pool_size: int = 5
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from the process environment (or the given mapping)."""
+        env = os.environ if environ is None else environ
+        database_url = env.get("DATABASE_URL")
+        if not database_url:
+            raise ConfigurationError(
+                "DATABASE_URL is not set: name a PostgreSQL server, or start the platform with ./scripts/run"
+            )
+        return cls(
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            # No default: without OPERATOR_TOKEN nobody can act as the operator.
+            operator_token=env.get("OPERATOR_TOKEN") or None,
+            port=int(env.get("PORT", "8000")),
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", "1000000")),
+            min_position_timeout=float(env.get("MIN_POSITION_TIMEOUT", "5")),
+            web_workers=int(env.get("WEB_WORKERS", "2")),
+            web_threads=int(env.get("WEB_THREADS", "4")),
+            pool_size=int(env.get("DB_POOL_SIZE", "5")),
+        )
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """Return the settings of the event store in the form eventsourcing reads them."""
+        params = conninfo_to_dict(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
+            "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
+            "POSTGRES_PORT": str(params.get("port", "5432")),
+            "POSTGRES_USER": str(params.get("user", "postgres")),
+            "POSTGRES_PASSWORD": str(params.get("password", "")),
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": "10",
+            # 0 would wait forever for the table lock; a stuck writer must not hang every request.
+            "POSTGRES_LOCK_TIMEOUT": "5",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+            "CREATE_TABLE": "y",
+        }
+
+    def sqlalchemy_url(self) -> str:
+        """Return the database URL in the form SQLAlchemy's psycopg 3 dialect takes."""
+        url = self.database_url
+        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        # A key=value conninfo string: pass it through as the query of an empty URL.
+        from urllib.parse import quote
+
+        return "postgresql+psycopg:///?" + "&".join(
+            f"{k}={quote(str(v))}" for k, v in conninfo_to_dict(url).items()
+        )
