@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import ExitStack
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -19,38 +20,35 @@ log = logging.getLogger(__name__)
 READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (tenants.read_model, people.read_model)}
 
 
-def start_runners(
-    application_class: type[Application[Any]], env: Mapping[str, str], engine: Engine,
-    read_models: Sequence[ReadModel] | None = None,
-) -> list[BaseProjectionRunner[Any]]:
-    """Start one runner per read model; each processes new events as they are committed."""
-    runners = []
-    for read_model in read_models or READ_MODELS.values():
-        view = ReadModelView(engine, read_model)
-        runners.append(
-            BaseProjectionRunner(
+class Projector:
+    """One runner per read model, each processing new events as they are committed."""
+
+    def __init__(
+        self, application_class: type[Application[Any]], env: Mapping[str, str], engine: Engine,
+        read_models: Sequence[ReadModel] | None = None,
+    ):
+        self._stack = ExitStack()
+        self.runners: list[BaseProjectionRunner[Any]] = []
+        for read_model in read_models or READ_MODELS.values():
+            view = ReadModelView(engine, read_model)
+            runner = BaseProjectionRunner(
                 projection=ReadModelProjection(view),
                 application_class=application_class,
                 tracking_recorder=view,
                 topics=(),
                 env=dict(env),
             )
-        )
-    return runners
+            self.runners.append(self._stack.enter_context(runner))
 
-
-def run_forever(runners: list[BaseProjectionRunner[Any]], stop: threading.Event) -> None:
-    """Block until asked to stop or a runner fails; re-raise a runner's error."""
-    try:
-        while not stop.is_set():
-            for runner in runners:
-                if runner.is_interrupted.is_set():
-                    runner.run_forever(timeout=0)  # re-raises the runner's error
-                    raise RuntimeError("a projection runner stopped")
-            stop.wait(0.5)
-    finally:
-        for runner in runners:
-            runner.__exit__(None, None, None)
+    def run_until(self, stop: threading.Event) -> None:
+        """Block until asked to stop or a runner fails; re-raise a runner's error."""
+        with self._stack:
+            while not stop.is_set():
+                for runner in self.runners:
+                    if runner.is_interrupted.is_set():
+                        runner.run_forever(timeout=0)  # re-raises the runner's error
+                        raise RuntimeError("a projection runner stopped")
+                stop.wait(0.5)
 
 
 def stored_events(app: Application[Any], batch: int = 2000) -> Iterator[tuple[int, Any]]:

@@ -50,7 +50,7 @@ def migrate(args: argparse.Namespace | None = None) -> int:
 def projector(args: argparse.Namespace | None = None) -> int:
     """Run the projection runners until SIGTERM or SIGINT."""
     from projections.base import create_schema, make_engine
-    from projections.runner import run_forever, start_runners
+    from projections.runner import Projector
     from services.applications import Platform
 
     settings = Settings.from_env()
@@ -59,9 +59,9 @@ def projector(args: argparse.Namespace | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    runners = start_runners(Platform, settings.eventsourcing_env(), engine)
-    log.info("projector following the event log with %d read models", len(runners))
-    run_forever(runners, stop)
+    running = Projector(Platform, settings.eventsourcing_env(), engine)
+    log.info("projector following the event log with %d read models", len(running.runners))
+    running.run_until(stop)
     return 0
 
 

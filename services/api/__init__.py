@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from projections.base import create_schema, make_engine
@@ -75,10 +77,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/api/v1/health")
     def health() -> Response:
-        """Report whether the database answers."""
+        """Report whether PostgreSQL and Redis answer (503 when one does not)."""
+        status = {"postgres": "ok", "redis": "not configured"}
         with runtime().engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return jsonify({"status": "ok"})
+        redis_url = runtime().settings.redis_url
+        if redis_url:
+            try:
+                Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
+                status["redis"] = "ok"
+            except RedisError as error:
+                return errors.problem(503, f"Redis does not answer: {error}", {"Retry-After": "2"})
+        return jsonify({"status": "ok", **status})
 
     return app
 

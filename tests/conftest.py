@@ -1,0 +1,119 @@
+"""Fixtures: a real PostgreSQL and Redis (the ones named in the environment, or private ones), a fresh
+database per test session, the API application, and a projector following the log in this process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from services.config import Settings
+from support import Tour
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, str]]:
+    """Return DATABASE_URL and REDIS_URL of running servers, starting private ones where none is named."""
+    from services.embedded import start_missing
+
+    embedded = start_missing(ROOT / "var" / "test", dict(os.environ))
+    urls = {"DATABASE_URL": os.environ.get("DATABASE_URL", ""), "REDIS_URL": os.environ.get("REDIS_URL", "")}
+    urls.update(embedded.env)
+    yield urls
+    embedded.stop()
+
+
+def _server_conninfo(url: str, dbname: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: dict[str, str]) -> Iterator[str]:
+    """Create a fresh database for this test session on the server and drop it afterwards."""
+    name = f"test_{secrets.token_hex(6)}"
+    admin = _server_conninfo(servers["DATABASE_URL"], "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _server_conninfo(servers["DATABASE_URL"], name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, servers: dict[str, str]) -> Settings:
+    """Return the settings the platform runs with in tests."""
+    return Settings(
+        database_url=database_url,
+        redis_url=servers["REDIS_URL"],
+        operator_token=f"operator-{secrets.token_hex(16)}",
+        min_position_timeout=10.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def platform(settings: Settings) -> Iterator[Any]:
+    """Return the eventsourcing Application on the test database."""
+    from services.applications import Platform
+
+    app = Platform(env=settings.eventsourcing_env())
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Any]:
+    """Return the read models' engine, with their tables created."""
+    from projections.base import create_schema, make_engine
+
+    engine = make_engine(settings.sqlalchemy_url(), 5)
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def projector(settings: Settings, engine: Any, platform: Any) -> Iterator[list[Any]]:
+    """Run the projection runners in this process for the whole session."""
+    import threading
+
+    from projections.runner import Projector
+    from services.applications import Platform
+
+    stop = threading.Event()
+    running = Projector(Platform, settings.eventsourcing_env(), engine)
+    thread = threading.Thread(target=running.run_until, args=(stop,), daemon=True)
+    thread.start()
+    yield running
+    stop.set()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, platform: Any, engine: Any, projector: Any) -> Any:
+    """Return the API application wired to the test database."""
+    from services.api import create_app
+
+    return create_app({"TESTING": True, "SETTINGS": settings, "PLATFORM": platform, "ENGINE": engine})
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """Return a test client of the API."""
+    return app.test_client()
+
+
+@pytest.fixture
+def tour(client: Any, settings: Settings) -> Tour:
+    """Return a driver that registers tenants and people through the API."""
+    assert settings.operator_token
+    return Tour(client, settings.operator_token)

@@ -1,0 +1,74 @@
+"""Helpers the tests share: valid BINs, and a client that registers tenants and people through the API."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+from domain.tenants import bin_check_digit
+
+_counter = itertools.count(1)
+
+
+def valid_bin(rng: random.Random | None = None) -> str:
+    """Return a fresh 12-digit BIN with a valid check digit."""
+    rng = rng or random.Random()
+    while True:
+        first = f"{rng.randrange(0, 100):02d}{rng.randrange(1, 13):02d}4{rng.randrange(0, 10**6):06d}"
+        digit = bin_check_digit(first)
+        if digit is not None:
+            return first + str(digit)
+
+
+def invalid_bin(rng: random.Random | None = None) -> str:
+    """Return a 12-digit BIN whose check digit is wrong."""
+    good = valid_bin(rng)
+    return good[:11] + str((int(good[11]) + 1) % 10)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Return the Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Tour:
+    """Drives the API as the operator and as people, the way a client would."""
+
+    def __init__(self, client: Any, operator_token: str):
+        self.client = client
+        self.operator = bearer(operator_token)
+
+    def tenant(self, kind: str = "school", **fields: Any) -> dict[str, Any]:
+        """Register a tenant and return the response body."""
+        body = {"name": f"{kind} {next(_counter)}", "kind": kind, "bin": valid_bin(), "region": "Almaty", **fields}
+        response = self.client.post("/api/v1/tenants", json=body, headers=self.operator)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def head(self, tenant_id: str, full_name: str = "Head") -> tuple[dict[str, Any], dict[str, str]]:
+        """Add a head through the operator, issue their token; return the person and their headers."""
+        response = self.client.post(
+            f"/api/v1/tenants/{tenant_id}/people", json={"full_name": full_name, "roles": ["head"]}, headers=self.operator
+        )
+        assert response.status_code == 201, response.get_json()
+        person = response.get_json()
+        return person, self.token(tenant_id, person["id"], self.operator)
+
+    def person(self, tenant_id: str, by: dict[str, str], roles: list[str], subjects: list[str] | None = None,
+               full_name: str = "Person") -> tuple[dict[str, Any], dict[str, str]]:
+        """Add a person (by a head's headers), issue their token; return the person and their headers."""
+        response = self.client.post(
+            f"/api/v1/tenants/{tenant_id}/people",
+            json={"full_name": full_name, "roles": roles, "subjects": subjects or []},
+            headers=by,
+        )
+        assert response.status_code == 201, response.get_json()
+        person = response.get_json()
+        return person, self.token(tenant_id, person["id"], by)
+
+    def token(self, tenant_id: str, person_id: str, by: dict[str, str]) -> dict[str, str]:
+        """Issue a token for the person and return the headers that present it."""
+        response = self.client.post(f"/api/v1/tenants/{tenant_id}/people/{person_id}/tokens", headers=by)
+        assert response.status_code == 201, response.get_json()
+        return bearer(response.get_json()["token"])
