@@ -9,14 +9,11 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from flask_smorest import Api
-from redis import Redis
-from redis.exceptions import RedisError
-from sqlalchemy import text
 
 from projections.base import create_schema, make_engine
-from services.api import errors, people, tenants
+from services.api import errors, people, system, tenants
 from services.api.common import Runtime, runtime
 from services.applications import Platform
 from services.auth import authenticate
@@ -41,7 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create the API application; call it in each worker process (after gunicorn forks)."""
     config = dict(test_config or {})
     settings: Settings = config.pop("SETTINGS", None) or Settings.from_env()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config.update(
         API_TITLE="Methodical work platform (Order No. 583)",
         API_VERSION="v1",
@@ -75,21 +72,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     _register_request_hooks(app)
 
-    @app.get("/api/v1/health")
-    def health() -> Response:
-        """Report whether PostgreSQL and Redis answer (503 when one does not)."""
-        status = {"postgres": "ok", "redis": "not configured"}
-        with runtime().engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        redis_url = runtime().settings.redis_url
-        if redis_url:
-            try:
-                Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
-                status["redis"] = "ok"
-            except RedisError as error:
-                return errors.problem(503, f"Redis does not answer: {error}", {"Retry-After": "2"})
-        return jsonify({"status": "ok", **status})
-
+    api.register_blueprint(system.blp)
+    openapi_rule = next(r for r in app.url_map.iter_rules() if r.rule == "/api/v1/openapi.json")
+    api.spec.path(
+        rule=openapi_rule,
+        operations={"get": {"summary": "This OpenAPI document", "security": [],
+                            "responses": {"200": {"description": "The OpenAPI 3 document"}}}},
+    )
     return app
 
 
