@@ -42,7 +42,7 @@ class TokenOut(Schema):
     """A credential, without its secret."""
 
     id = fields.UUID()
-    issued_at = fields.DateTime()
+    issued_at = fields.String(metadata={"format": "date-time"})
     revoked = fields.Boolean()
 
 
@@ -99,7 +99,7 @@ def person_body(person: Person) -> dict[str, Any]:
         "joined_at": person.created_on,
         "left_at": person.left_at,
         "tokens": [
-            {"id": UUID(hex=token_id), "issued_at": token["issued_at"], "revoked": token["revoked"]}
+            {"id": UUID(hex=token_id), "issued_at": token["issued_at"].isoformat(), "revoked": token["revoked"]}
             for token_id, token in person.tokens.items()
         ],
     }
