@@ -11,6 +11,6 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 preload_app = False
 timeout = 30
 graceful_timeout = 10
-accesslog = os.environ.get("ACCESS_LOG", "-")
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # Tokens travel in the Authorization header, which this format does not log.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
