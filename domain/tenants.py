@@ -110,6 +110,8 @@ class Tenant(Recorded):
             raise InvalidValue("The language is 'ru' or 'kk'.", field="language")
         if not name.strip():
             raise InvalidValue("The name must not be blank.", field="name")
+        if not region.strip():
+            raise InvalidValue("The region must not be blank.", field="region")
         validate_bin(bin)
         check_parent(kind, parent.kind if parent else None)
         tenant_id = uuid4()

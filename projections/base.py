@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,10 +113,20 @@ class ReadModelProjection(Projection[ReadModelView]):
                 read_model.apply(conn, domain_event, tracking.notification_id)
 
 
-def rebuild(engine: Engine, read_model: ReadModel, events: Iterable[tuple[int, Any]], application_name: str,
-            batch_size: int = 2000) -> int:
-    """Drop and recreate the read model's tables, then replay the events; return how many were replayed."""
+def rebuild(engine: Engine, read_model: ReadModel, events: Iterable[tuple[int, Any]], application_name: str) -> int:
+    """Drop and recreate the read model's tables, then replay the events; return how many were replayed.
+
+    All in one transaction that holds the tracking row's lock: a live runner that meets a new event
+    meanwhile waits, then skips what the rebuild replayed, so no row is lost or applied twice; and
+    readers never see a half-built read model.
+    """
+    replayed = 0
     with engine.begin() as conn:
+        conn.execute(
+            insert(tracking)
+            .values(read_model=read_model.name, application_name=application_name, notification_id=0)
+            .on_conflict_do_nothing(index_elements=[tracking.c.read_model])
+        )
         conn.execute(
             select(tracking.c.notification_id).where(tracking.c.read_model == read_model.name).with_for_update()
         )
@@ -124,29 +134,15 @@ def rebuild(engine: Engine, read_model: ReadModel, events: Iterable[tuple[int, A
             table.drop(conn, checkfirst=True)
         for table in read_model.tables:
             table.create(conn)
-        conn.execute(tracking.delete().where(tracking.c.read_model == read_model.name))
-    replayed = 0
-    for batch in _batches(events, batch_size):
-        with engine.begin() as conn:
-            done = read_model.position(conn)
-            pending = [(position, event) for position, event in batch if position > done]
-            if not pending or not read_model.advance(conn, application_name, pending[-1][0]):
-                continue
-            for position, event in pending:
-                read_model.apply(conn, event, position)
-            replayed += len(pending)
+        conn.execute(tracking.update().where(tracking.c.read_model == read_model.name).values(notification_id=0))
+        last = 0
+        for position, event in events:
+            read_model.apply(conn, event, position)
+            last = position
+            replayed += 1
+        if replayed:
+            read_model.advance(conn, application_name, last)
     return replayed
-
-
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class PositionNotReached(Exception):
@@ -187,7 +183,9 @@ def decode_cursor(cursor: str | None) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadCursor(cursor) from None
-    if not raw.startswith("s") or not raw[1:].isdigit():
+    # ASCII digits only ("²" is a digit to str.isdigit() but not to int()), and few enough to fit a BIGINT.
+    digits = raw[1:]
+    if not raw.startswith("s") or not digits.isascii() or not digits.isdigit() or len(digits) > 18:
         raise BadCursor(cursor)
     return int(raw[1:])
 

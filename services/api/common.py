@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from flask import current_app, g, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import Engine
 
 from domain.base import Actor, Context, InvalidValue
@@ -43,6 +44,24 @@ def context(actor: Actor) -> Context:
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     return Context(actor=actor, request_id=g.request_id, now=now)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> None:
+    """Refuse text PostgreSQL cannot store (NUL) or UTF-8 cannot encode (a lone surrogate from a JSON escape)."""
+    if _UNSTORABLE.search(value):
+        raise ValidationError("Text must not contain NUL characters or unpaired surrogates.")
+
+
+class Text(fields.String):
+    """Free text a client sends: any language, but nothing PostgreSQL or UTF-8 cannot hold."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        storable(text)
+        return text
 
 
 class PageArgs(Schema):

@@ -59,7 +59,12 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None, **e
         "detail": detail,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM)
+    try:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A client's lone surrogate echoed back (e.g. as an unknown field's name) has no UTF-8 form: escape it.
+        data = json.dumps(body, ensure_ascii=True).encode("ascii")
+    response = Response(data, status=status, mimetype=PROBLEM)
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response

@@ -13,17 +13,27 @@ from domain import rules
 from domain.base import OPERATOR, NotFound, NotPermitted
 from domain.people import Person
 from projections import people as people_rm
-from services.api.common import PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position
+from services.api.common import (
+    PageArgs,
+    PositionSchema,
+    caller,
+    catch_up,
+    context,
+    page_after,
+    runtime,
+    Text,
+    with_position,
+)
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/people", description="People and credentials")
 
-Subject = fields.String(validate=validate.Length(min=1, max=200))
+Subject = Text(validate=validate.Length(min=1, max=200))
 
 
 class PersonIn(Schema):
     """A new person: name, roles (p.3) and the subjects or disciplines they teach."""
 
-    full_name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    full_name = Text(required=True, validate=validate.Length(min=1, max=300))
     roles = fields.List(fields.String(validate=validate.OneOf(rules.ROLES)), required=True,
                         validate=validate.Length(min=1, max=len(rules.ROLES)))
     subjects = fields.List(Subject, load_default=list, validate=validate.Length(max=50))
@@ -32,7 +42,7 @@ class PersonIn(Schema):
 class PersonPatch(Schema):
     """A change of a person's name, roles or subjects; absent fields stay as they are."""
 
-    full_name = fields.String(validate=validate.Length(min=1, max=300))
+    full_name = Text(validate=validate.Length(min=1, max=300))
     roles = fields.List(fields.String(validate=validate.OneOf(rules.ROLES)),
                         validate=validate.Length(min=1, max=len(rules.ROLES)))
     subjects = fields.List(Subject, validate=validate.Length(max=50))
@@ -76,7 +86,7 @@ class PeopleArgs(PageArgs):
 
     status = fields.String(load_default="active", validate=validate.OneOf(["active", "left", "all"]))
     role = fields.String(load_default=None, validate=validate.OneOf(rules.ROLES))
-    subject = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    subject = Text(load_default=None, validate=validate.Length(min=1, max=200))
 
 
 class TokenIssued(PositionSchema):

@@ -13,7 +13,18 @@ from domain import rules
 from domain.base import OPERATOR, NotFound
 from domain.tenants import Tenant
 from projections import tenants as tenants_rm
-from services.api.common import PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position
+from services.api.common import (
+    PageArgs,
+    PositionSchema,
+    caller,
+    catch_up,
+    context,
+    page_after,
+    runtime,
+    Text,
+    storable,
+    with_position,
+)
 
 blp = Blueprint("tenants", __name__, url_prefix="/api/v1/tenants", description="Organizations and authorities")
 
@@ -21,13 +32,13 @@ blp = Blueprint("tenants", __name__, url_prefix="/api/v1/tenants", description="
 class TenantIn(Schema):
     """A registration: the organization's name, kind, BIN, region, authority and language."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    name = Text(required=True, validate=validate.Length(min=1, max=500))
     kind = fields.String(required=True, validate=validate.OneOf(rules.TENANT_KINDS))
     bin = fields.String(required=True, metadata={"description": "12-digit business identification number"})
-    region = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    region = Text(required=True, validate=validate.Length(min=1, max=200))
     parent_id = fields.UUID(load_default=None, allow_none=True)
     language = fields.String(load_default="ru", validate=validate.OneOf(rules.LANGUAGES))
-    email = fields.Email(load_default=None, allow_none=True)
+    email = fields.Email(load_default=None, allow_none=True, validate=storable)
 
 
 class TenantOut(Schema):
