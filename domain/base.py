@@ -99,13 +99,19 @@ class Recorded(Aggregate):
         pass
 
     def record(self, event_class: type[Recorded.Event], ctx: Context, clause: str | None, **data: Any) -> None:
-        """Trigger an event of this aggregate's tenant in the given context."""
-        self.trigger_event(event_class, timestamp=ctx.at, meta=ctx.meta(self.tenant_id, clause), **data)
+        """Trigger an event of this aggregate's tenant (or union) in the given context."""
+        self.trigger_event(
+            event_class, timestamp=ctx.at, meta=ctx.meta(self.tenant_id, clause, **self.meta_scope()), **data
+        )
 
     @property
     def tenant_id(self) -> UUID | None:
         """Return the tenant this aggregate belongs to (None for platform-wide ones)."""
         return None
+
+    def meta_scope(self) -> dict[str, Any]:
+        """Return what else scopes this aggregate's events (e.g. {"union_id": ...} for a union's)."""
+        return {}
 
 
 class NotFound(DomainError):

@@ -1,0 +1,57 @@
+"""What every area's commands share: loading aggregates, committing them, and what a command returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain.base import NotFound, Recorded
+
+A = TypeVar("A", bound=Recorded)
+
+
+class StaleWrite(Exception):
+    """Raised when another command changed the same aggregate first (optimistic concurrency)."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a command returns: the aggregate it changed and the log position of its last event."""
+
+    aggregate: Any
+    position: int
+
+
+class Commands:
+    """Mixed into the Application: each area of the platform adds its commands as a subclass."""
+
+    repository: Any
+    recorder: Any
+    events: Any
+    save: Any
+
+    def load(self, aggregate_id: UUID, cls: type[A], what: str, tenant_id: UUID | None = None) -> A:
+        """Return the aggregate of the given class, or raise NotFound (also for another tenant's)."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(what) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(what)
+        if tenant_id is not None and aggregate.tenant_id != tenant_id:
+            raise NotFound(what)
+        return aggregate
+
+    def commit(self, *aggregates: Recorded) -> int:
+        """Save the aggregates in one transaction and return the position of the last event."""
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError as error:
+            raise StaleWrite(str(error)) from error
+        if not recordings:
+            return self.recorder.max_notification_id() or 0
+        return recordings[-1].notification.id
