@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -19,6 +19,8 @@ class Actor:
     role: str
     person_id: UUID | None = None
     tenant_id: UUID | None = None
+    # Every role the person holds; `role` is the one they act in.
+    roles: tuple[str, ...] = ()
 
     @classmethod
     def operator(cls) -> Actor:
@@ -50,6 +52,10 @@ class Context:
             "request_id": self.request_id,
             **{k: str(v) if isinstance(v, UUID) else v for k, v in scope.items()},
         }
+
+    def as_role(self, role: str) -> Context:
+        """Return the same context with the actor acting in another capacity (e.g. as a unit's leader)."""
+        return replace(self, actor=replace(self.actor, role=role))
 
     @property
     def at(self) -> datetime:

@@ -7,6 +7,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from domain import rules
 from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
+from domain.compliance import check_quarters
 
 _BIN_WEIGHTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 _BIN_WEIGHTS_SECOND_PASS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
@@ -67,6 +68,12 @@ class Tenant(Recorded):
         def apply(self, tenant: Tenant) -> None:
             tenant.name = self.name
 
+    class CalendarSet(Recorded.Event):
+        quarters: list[list[str]]
+
+        def apply(self, tenant: Tenant) -> None:
+            tenant.quarters = [list(q) for q in self.quarters]
+
     def __init__(
         self,
         name: str,
@@ -85,6 +92,8 @@ class Tenant(Recorded):
         self.parent_id = parent_id
         self.language = language
         self.email = email
+        # The academic quarters meetings are counted by (p.25); None means the national default.
+        self.quarters: list[list[str]] | None = None
 
     @property
     def tenant_id(self) -> UUID:
@@ -129,6 +138,12 @@ class Tenant(Recorded):
             language=language,
             email=email,
         )
+
+    def set_calendar(self, ctx: Context, quarters: list[list[str]]) -> None:
+        """Set the academic quarters this organization's association meetings are counted by (p.25)."""
+        checked = [list(q) for q in check_quarters(quarters)]
+        if checked != self.quarters:
+            self.record(self.CalendarSet, ctx, "p.25", quarters=checked)
 
     def rename(self, ctx: Context, name: str) -> None:
         """Change the tenant's name."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import binascii
 import time
 from collections.abc import Callable, Iterable
@@ -87,6 +88,42 @@ def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
+schemas = Table(
+    "rm_schemas",
+    metadata,
+    Column("read_model", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+)
+
+
+def fingerprint(read_model: ReadModel) -> str:
+    """Return a digest of the read model's table definitions: it changes when the tables do."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    ddl = []
+    for table in read_model.tables:
+        ddl.append(str(CreateTable(table).compile(dialect=postgresql.dialect())))
+        ddl.extend(str(CreateIndex(index).compile(dialect=postgresql.dialect())) for index in sorted(
+            table.indexes, key=lambda i: i.name or ""))
+    return hashlib.sha256("\n".join(ddl).encode()).hexdigest()
+
+
+def stale_read_models(engine: Engine, read_models: Iterable[ReadModel]) -> list[ReadModel]:
+    """Return the read models whose stored tables were made from other definitions than the code's."""
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(schemas.c.read_model, schemas.c.fingerprint)).all())
+    return [rm for rm in read_models if stored.get(rm.name) != fingerprint(rm)]
+
+
+def record_fingerprint(conn: Connection, read_model: ReadModel) -> None:
+    """Record that the read model's tables now match the code's definitions."""
+    conn.execute(
+        insert(schemas).values(read_model=read_model.name, fingerprint=fingerprint(read_model))
+        .on_conflict_do_update(index_elements=[schemas.c.read_model], set_={"fingerprint": fingerprint(read_model)})
+    )
+
+
 class ReadModelView(TrackingRecorder):
     """The eventsourcing view of a read model: it knows how far the read model has processed."""
 
@@ -142,6 +179,7 @@ def rebuild(engine: Engine, read_model: ReadModel, events: Iterable[tuple[int, A
             replayed += 1
         if replayed:
             read_model.advance(conn, application_name, last)
+        record_fingerprint(conn, read_model)
     return replayed
 
 

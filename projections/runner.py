@@ -12,12 +12,14 @@ from eventsourcing.application import Application
 from eventsourcing.projection import BaseProjectionRunner
 from sqlalchemy import Engine
 
-from projections import people, tenants
-from projections.base import ReadModel, ReadModelProjection, ReadModelView, rebuild
+from projections import people, tenants, units
+from projections import circulars, unions
+from projections.base import ReadModel, ReadModelProjection, ReadModelView, create_schema, rebuild, stale_read_models
 
 log = logging.getLogger(__name__)
 
-READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (tenants.read_model, people.read_model)}
+READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (tenants.read_model, people.read_model, units.read_model)}
+READ_MODELS.update({rm.name: rm for rm in (unions.read_model, circulars.read_model)})
 
 
 class Projector:
@@ -67,3 +69,10 @@ def rebuild_read_model(app: Application[Any], engine: Engine, name: str) -> int:
     """Drop and rebuild one read model from the whole event log; return the events replayed."""
     read_model = READ_MODELS[name]
     return rebuild(engine, read_model, stored_events(app), app.name)
+
+
+def migrate_read_models(app: Application[Any], engine: Engine) -> dict[str, int]:
+    """Create missing tables, and rebuild every read model whose table definitions changed; return the replays."""
+    create_schema(engine)
+    return {rm.name: rebuild(engine, rm, stored_events(app), app.name)
+            for rm in stale_read_models(engine, READ_MODELS.values())}

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, Connection, DateTime, Table, Text, Uuid, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from domain.tenants import Tenant
 from projections.base import ReadModel, metadata, page
@@ -23,6 +24,8 @@ tenants = Table(
     Column("parent_id", Uuid, index=True),
     Column("language", Text, nullable=False),
     Column("email", Text),
+    # The academic quarters set by the organization (p.25); NULL means the national default.
+    Column("quarters", JSONB),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -54,6 +57,14 @@ def _registered(conn: Connection, event: Tenant.Registered, position: int) -> No
 def _renamed(conn: Connection, event: Tenant.Renamed, position: int) -> None:
     conn.execute(
         tenants.update().where(tenants.c.id == event.originator_id).values(name=event.name, updated_at=event.timestamp)
+    )
+
+
+@read_model.on(Tenant.CalendarSet)
+def _calendar(conn: Connection, event: Tenant.CalendarSet, position: int) -> None:
+    conn.execute(
+        tenants.update().where(tenants.c.id == event.originator_id)
+        .values(quarters=event.quarters, updated_at=event.timestamp)
     )
 
 

@@ -49,9 +49,11 @@ class Caller:
             raise NotPermitted("The platform operator cannot do this; a person of the tenant in the right role can.")
         if tenant_id is not None and self.person.tenant_id != tenant_id:
             raise NotFound("tenant")
-        for role in self.person.roles:
-            if role in allowed:
-                return Actor(role=role, person_id=self.person.id, tenant_id=self.person.tenant_id)
+        # The first allowed role the person holds: callers list roles in order of preference.
+        for role in allowed:
+            if role in self.person.roles:
+                return Actor(role=role, person_id=self.person.id, tenant_id=self.person.tenant_id,
+                             roles=tuple(self.person.roles))
         names = ", ".join(r for r in allowed if r != OPERATOR) or "none"
         raise NotPermitted(f"This needs one of the roles: {names}.")
 

@@ -35,13 +35,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def migrate(args: argparse.Namespace | None = None) -> int:
     """Create the event store's and the read models' tables."""
-    from projections.base import create_schema, make_engine
+    from projections.base import make_engine
+    from projections.runner import migrate_read_models
     from services.applications import Platform
 
     settings = Settings.from_env()
     platform = Platform(env=settings.eventsourcing_env())
     engine = make_engine(settings.sqlalchemy_url(), 2)
-    create_schema(engine)
+    for name, replayed in migrate_read_models(platform, engine).items():
+        log.info("read model %s rebuilt for its new tables (%d events replayed)", name, replayed)
     engine.dispose()
     platform.close()
     return 0

@@ -13,7 +13,7 @@ from flask import Flask, Response, g, request
 from flask_smorest import Api
 
 from projections.base import create_schema, make_engine
-from services.api import errors, people, system, tenants
+from services.api import catalogue, compliance, errors, people, system, tenants, units
 from services.api.common import Runtime, runtime
 from services.applications import Platform
 from services.auth import authenticate
@@ -69,6 +69,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api = PlatformApi(app)
     api.register_blueprint(tenants.blp)
     api.register_blueprint(people.blp)
+    api.register_blueprint(units.blp)
+    api.register_blueprint(compliance.blp)
+    api.register_blueprint(catalogue.blp)
     errors.register(app)
     _register_request_hooks(app)
 

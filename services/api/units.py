@@ -1,0 +1,368 @@
+"""Methodical units, their members, leaders, annual plans and meetings (p.10–p.17, p.25–p.32, p.36)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from domain import rules
+from domain.base import NotFound
+from domain.plans import AnnualPlan
+from domain.units import ELECTED, APPOINTED, UNIT_KINDS, Unit, academic_year_of
+from projections import units as units_rm
+from services.api.common import (
+    PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, with_position,
+)
+
+blp = Blueprint("units", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/units",
+                description="Methodical units: associations, commissions, departments, councils")
+
+_ANYONE = (rules.HEAD, rules.DEPUTY_HEAD) + tuple(r for r in rules.ROLES if r not in (rules.HEAD, rules.DEPUTY_HEAD))
+
+
+class UnitIn(Schema):
+    """A unit to form: its kind (domain §2), name, subject where the kind needs one, and members."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(list(UNIT_KINDS)))
+    name = Text(required=True, validate=validate.Length(min=1, max=300))
+    subject = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    member_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=500))
+
+
+class MemberIn(Schema):
+    """A person to admit."""
+
+    person_id = fields.UUID(required=True)
+
+
+class LeaderIn(Schema):
+    """An election's or appointment's result: who leads, from when (the term ends a year later, p.30)."""
+
+    person_id = fields.UUID(required=True)
+    starts_on = fields.Date(required=True)
+    method = fields.String(load_default=None, validate=validate.OneOf([ELECTED, APPOINTED]))
+
+
+class ItemIn(Schema):
+    """A plan item: the direction it serves (e.g. p.7.3), what, and by when."""
+
+    direction = fields.String(required=True, validate=validate.Length(min=3, max=20))
+    title = Text(required=True, validate=validate.Length(min=1, max=1000))
+    due = fields.Date(load_default=None, allow_none=True)
+
+
+class PlanIn(Schema):
+    """An annual work plan (p.29)."""
+
+    academic_year = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{4}$"))
+    items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=300))
+
+
+class AgendaItemIn(Schema):
+    """A meeting's agenda item and the direction it serves."""
+
+    direction = fields.String(required=True, validate=validate.Length(min=3, max=20))
+    title = Text(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class MeetingIn(Schema):
+    """A meeting held: when, the agenda, the minutes, who attended (members only)."""
+
+    held_on = fields.Date(required=True)
+    agenda = fields.List(fields.Nested(AgendaItemIn), required=True, validate=validate.Length(min=1, max=100))
+    minutes = Text(load_default="", validate=validate.Length(max=100_000))
+    attendee_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=500))
+
+
+class MemberOut(Schema):
+    person_id = fields.UUID()
+    tenant_id = fields.UUID(metadata={"description": "The member's own organization"})
+    joined_at = fields.DateTime(allow_none=True)
+
+
+class LeaderOut(Schema):
+    person_id = fields.UUID()
+    method = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    term_active = fields.Boolean()
+
+
+class PlanStatusOut(Schema):
+    academic_year = fields.String()
+    status = fields.String(metadata={"description": "none, draft or approved"})
+
+
+class UnitOut(Schema):
+    """A unit with its members, current leader and term, and this year's plan status."""
+
+    id = fields.UUID()
+    tenant_id = fields.UUID()
+    kind = fields.String()
+    name = fields.String()
+    subject = fields.String(allow_none=True)
+    formed_at = fields.DateTime()
+    member_count = fields.Integer()
+    members = fields.List(fields.Nested(MemberOut))
+    leader = fields.Nested(LeaderOut, allow_none=True)
+    plan = fields.Nested(PlanStatusOut, allow_none=True)
+    below_minimum_since = fields.Date(allow_none=True)
+
+
+class UnitChanged(UnitOut, PositionSchema):
+    """A unit after a command."""
+
+
+class UnitPage(Schema):
+    items = fields.List(fields.Nested(UnitOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class UnitListArgs(PageArgs):
+    kind = fields.String(load_default=None, validate=validate.OneOf(list(UNIT_KINDS)))
+
+
+class LeaderHistoryOut(Schema):
+    items = fields.List(fields.Nested(LeaderOut))
+
+
+class ItemOut(Schema):
+    direction = fields.String()
+    title = fields.String()
+    due = fields.String(allow_none=True)
+
+
+class PlanOut(Schema):
+    id = fields.UUID()
+    unit_id = fields.UUID()
+    academic_year = fields.String()
+    items = fields.List(fields.Nested(ItemOut))
+    status = fields.String()
+    approved_at = fields.DateTime(allow_none=True)
+    approved_by = fields.UUID(allow_none=True)
+
+
+class PlanChanged(PlanOut, PositionSchema):
+    """A plan after a command."""
+
+
+class PlanPage(Schema):
+    items = fields.List(fields.Nested(PlanOut))
+
+
+class MeetingOut(Schema):
+    id = fields.UUID()
+    unit_id = fields.UUID()
+    held_on = fields.Date()
+    agenda = fields.List(fields.Nested(AgendaItemIn))
+    minutes = fields.String()
+    attendee_ids = fields.List(fields.UUID())
+
+
+class MeetingRecorded(MeetingOut, PositionSchema):
+    """A recorded meeting."""
+
+
+class MeetingPage(Schema):
+    items = fields.List(fields.Nested(MeetingOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+def _today() -> date:
+    return runtime().clock().date()
+
+
+def _leader_body(person_id: Any, method: str, starts_on: date, ends_on: date) -> dict[str, Any]:
+    today = _today()
+    return {"person_id": person_id, "method": method, "starts_on": starts_on, "ends_on": ends_on,
+            "term_active": starts_on <= today < ends_on}
+
+
+def unit_body(unit: Unit) -> dict[str, Any]:
+    """Return the API form of a unit aggregate (after a command)."""
+    leader = unit.current_leader(_today()) or (unit.leaders[-1] if unit.leaders else None)
+    return {
+        "id": unit.id, "tenant_id": unit.tenant, "kind": unit.kind, "name": unit.name, "subject": unit.subject,
+        "formed_at": unit.created_on, "member_count": len(unit.members),
+        "members": [{"person_id": UUID(hex=pid), "tenant_id": tenant, "joined_at": None}
+                    for pid, tenant in unit.members.items()],
+        "leader": _leader_body(leader["person_id"], leader["method"], leader["starts_on"], leader["ends_on"])
+        if leader else None,
+        "plan": None,
+        "below_minimum_since": None,
+    }
+
+
+def _row_body(row: Any, members: list[Any], plans: list[Any]) -> dict[str, Any]:
+    year = academic_year_of(_today())
+    current = next((p for p in plans if p.academic_year == year), None)
+    return {
+        **row._mapping,
+        "members": [{"person_id": m.person_id, "tenant_id": m.member_tenant_id, "joined_at": m.joined_at}
+                    for m in members],
+        "leader": _leader_body(row.leader_id, row.leader_method, row.leader_starts_on, row.leader_ends_on)
+        if row.leader_id else None,
+        "plan": {"academic_year": year, "status": current.status if current else "none"},
+    }
+
+
+def plan_body(plan: AnnualPlan) -> dict[str, Any]:
+    """Return the API form of a plan aggregate."""
+    return {"id": plan.id, "unit_id": plan.unit_id, "academic_year": plan.academic_year, "items": plan.items,
+            "status": "approved" if plan.approved else "draft", "approved_at": plan.approved_at,
+            "approved_by": plan.approved_by}
+
+
+def _actor(tid: UUID) -> Any:
+    return caller().acting_as(tid, *_ANYONE)
+
+
+@blp.route("")
+class Units(MethodView):
+    @blp.arguments(UnitListArgs, location="query")
+    @blp.response(200, UnitPage)
+    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+        """List the units the organization formed and the cross-organization units its people belong to."""
+        caller().reading(tid)
+        catch_up(units_rm.read_model)
+        with runtime().engine.connect() as conn:
+            rows, next_cursor = units_rm.list_units(conn, tid, limit=args["limit"], after=page_after(args),
+                                                    kind=args["kind"])
+            ids = [row.id for row in rows]
+            members = units_rm.members_of(conn, ids)
+            plans = units_rm.plans_of(conn, ids)
+        return {"items": [_row_body(r, members[r.id], plans[r.id]) for r in rows], "next_cursor": next_cursor}
+
+    @blp.arguments(UnitIn)
+    @blp.response(201, UnitChanged)
+    def post(self, body: dict[str, Any], tid: UUID) -> dict[str, Any]:
+        """Form a unit (head or deputy head; the department for inter-school and district associations)."""
+        actor = caller().acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD)
+        done = runtime().platform.form_unit(context(actor), tid, **body)
+        return with_position(unit_body(done.aggregate), done.position)
+
+
+@blp.route("/<uuid:uid>")
+class OneUnit(MethodView):
+    @blp.response(200, UnitOut)
+    def get(self, tid: UUID, uid: UUID) -> dict[str, Any]:
+        """Return a unit with its members, current leader and term, and this year's plan status."""
+        caller().reading(tid)
+        catch_up(units_rm.read_model)
+        with runtime().engine.connect() as conn:
+            row = units_rm.get_unit(conn, tid, uid)
+            if row is None:
+                raise NotFound("unit")
+            return _row_body(row, units_rm.members_of(conn, [uid])[uid], units_rm.plans_of(conn, [uid])[uid])
+
+
+@blp.route("/<uuid:uid>/members")
+class Members(MethodView):
+    @blp.arguments(MemberIn)
+    @blp.response(201, UnitChanged)
+    def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
+        """Admit a member (head or deputy head of the unit's organization)."""
+        done = runtime().platform.add_member(context(_actor(tid)), tid, uid, body["person_id"])
+        return with_position(unit_body(done.aggregate), done.position)
+
+
+@blp.route("/<uuid:uid>/members/<uuid:pid>")
+class OneMember(MethodView):
+    @blp.response(200, UnitChanged)
+    def delete(self, tid: UUID, uid: UUID, pid: UUID) -> dict[str, Any]:
+        """Let a member leave; a unit below its minimum is kept and reported (p.16, p.26)."""
+        done = runtime().platform.remove_member(context(_actor(tid)), tid, uid, pid)
+        return with_position(unit_body(done.aggregate), done.position)
+
+
+@blp.route("/<uuid:uid>/leaders")
+class Leaders(MethodView):
+    @blp.response(200, LeaderHistoryOut)
+    def get(self, tid: UUID, uid: UUID) -> dict[str, Any]:
+        """Return every leader the unit has had (p.30)."""
+        caller().reading(tid)
+        catch_up(units_rm.read_model)
+        with runtime().engine.connect() as conn:
+            if units_rm.get_unit(conn, tid, uid) is None:
+                raise NotFound("unit")
+            rows = units_rm.leaders_of(conn, uid)
+        return {"items": [_leader_body(r.person_id, r.method, r.starts_on, r.ends_on) for r in rows]}
+
+    @blp.arguments(LeaderIn)
+    @blp.response(201, UnitChanged)
+    def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
+        """Record an elected or appointed leader; the term is one year (p.30)."""
+        done = runtime().platform.choose_leader(context(_actor(tid)), tid, uid, **body)
+        return with_position(unit_body(done.aggregate), done.position)
+
+
+@blp.route("/<uuid:uid>/plans")
+class Plans(MethodView):
+    @blp.response(200, PlanPage)
+    def get(self, tid: UUID, uid: UUID) -> dict[str, Any]:
+        """Return the unit's annual plans, newest year first."""
+        caller().reading(tid)
+        catch_up(units_rm.read_model)
+        with runtime().engine.connect() as conn:
+            if units_rm.get_unit(conn, tid, uid) is None:
+                raise NotFound("unit")
+            return {"items": units_rm.plans_of(conn, [uid])[uid]}
+
+    @blp.arguments(PlanIn)
+    @blp.response(201, PlanChanged)
+    def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
+        """Draft the annual plan for an academic year (the unit's leader or the deputy head, p.29)."""
+        done = runtime().platform.draft_plan(context(_actor(tid)), tid, uid, **body)
+        return with_position(plan_body(done.aggregate), done.position)
+
+
+@blp.route("/<uuid:uid>/plans/<string:academic_year>")
+class OnePlan(MethodView):
+    @blp.response(200, PlanOut)
+    def get(self, tid: UUID, uid: UUID, academic_year: str) -> Any:
+        """Return the unit's plan for one academic year."""
+        caller().reading(tid)
+        catch_up(units_rm.read_model)
+        with runtime().engine.connect() as conn:
+            if units_rm.get_unit(conn, tid, uid) is None:
+                raise NotFound("unit")
+            plan = units_rm.get_plan(conn, uid, academic_year)
+        if plan is None:
+            raise NotFound("plan")
+        return plan
+
+
+@blp.route("/<uuid:uid>/plans/<string:academic_year>/approval")
+class PlanApproval(MethodView):
+    @blp.response(200, PlanChanged)
+    def post(self, tid: UUID, uid: UUID, academic_year: str) -> dict[str, Any]:
+        """Approve the annual plan: the head of the organization, once (p.29)."""
+        done = runtime().platform.approve_plan(context(_actor(tid)), tid, uid, academic_year)
+        return with_position(plan_body(done.aggregate), done.position)
+
+
+@blp.route("/<uuid:uid>/meetings")
+class Meetings(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, MeetingPage)
+    def get(self, args: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
+        """List the unit's meetings."""
+        caller().reading(tid)
+        catch_up(units_rm.read_model)
+        with runtime().engine.connect() as conn:
+            if units_rm.get_unit(conn, tid, uid) is None:
+                raise NotFound("unit")
+            items, next_cursor = units_rm.list_meetings(conn, uid, limit=args["limit"], after=page_after(args))
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(MeetingIn)
+    @blp.response(201, MeetingRecorded)
+    def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
+        """Record a meeting (the unit's leader or the deputy head; attendees are members)."""
+        done = runtime().platform.hold_meeting(context(_actor(tid)), tid, uid, **body)
+        return with_position({"unit_id": done.aggregate.id, **done.aggregate.meetings[-1]}, done.position)

@@ -1,0 +1,181 @@
+"""Methodical units, their leaders, annual plans and meetings (p.10–p.17, p.22, p.25–p.32, p.36)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from domain import rules
+from domain.base import Context, InvalidValue, NotFound, NotPermitted
+from domain.people import Person
+from domain.plans import AnnualPlan
+from domain.tenants import Tenant
+from domain.units import Candidate, Unit, check_kind
+from services.commands import Commands, Done
+
+UNIT_LEADER = "unit_leader"
+_MANAGERS = (rules.HEAD, rules.DEPUTY_HEAD)
+
+
+class UnitCommands(Commands):
+    """Forms units and records their members, leaders, plans and meetings (uses TenancyCommands.get_tenant)."""
+
+    get_tenant: Any
+
+    # Units
+
+    def form_unit(self, ctx: Context, tenant_id: UUID, *, kind: str, name: str, subject: str | None,
+                  member_ids: Sequence[UUID]) -> Done:
+        """Form a unit; its kind must fit the tenant and its members the kind's rules (p.16, p.25–p.28)."""
+        tenant = self.get_tenant(tenant_id)
+        unit_kind = check_kind(kind, tenant.kind)
+        candidates = [self._candidate(pid, tenant, unit_kind.cross_organization) for pid in member_ids]
+        unit = Unit.form(
+            ctx, tenant_id=tenant.id, tenant_kind=tenant.kind, kind=kind, name=name, subject=subject,
+            candidates=candidates, reporting_tenants=self._reporting(tenant, candidates),
+        )
+        return Done(unit, self.commit(unit))
+
+    def visible_unit(self, tenant_id: UUID, unit_id: UUID) -> Unit:
+        """Return a unit the tenant owns or has members in (cross-organization units), or raise NotFound."""
+        unit = self.load(unit_id, Unit, "unit")
+        if unit.tenant != tenant_id and tenant_id not in set(unit.members.values()):
+            raise NotFound("unit")
+        return unit
+
+    def add_member(self, ctx: Context, tenant_id: UUID, unit_id: UUID, person_id: UUID) -> Done:
+        """Admit a member to the unit (head or deputy head of the unit's organization)."""
+        unit = self.visible_unit(tenant_id, unit_id)
+        ctx = _managing(ctx, unit, unit.rules.clause)
+        tenant = self.get_tenant(unit.tenant)
+        candidate = self._candidate(person_id, tenant, unit.rules.cross_organization, field="person_id")
+        unit.admit(ctx, candidate, self._reporting(tenant, [candidate]))
+        return Done(unit, self.commit(unit))
+
+    def remove_member(self, ctx: Context, tenant_id: UUID, unit_id: UUID, person_id: UUID) -> Done:
+        """Let a member leave; the unit is kept even below its minimum, and reported (p.16, p.26)."""
+        unit = self.visible_unit(tenant_id, unit_id)
+        ctx = _managing(ctx, unit, unit.rules.clause)
+        if person_id.hex not in unit.members:
+            raise NotFound("member")
+        unit.release(ctx, person_id)
+        return Done(unit, self.commit(unit))
+
+    def choose_leader(self, ctx: Context, tenant_id: UUID, unit_id: UUID, *, person_id: UUID, starts_on: date,
+                      method: str | None = None) -> Done:
+        """Record the unit's elected or appointed leader for a one-year term (p.30; p.17 for chairs)."""
+        unit = self.visible_unit(tenant_id, unit_id)
+        ctx = _managing(ctx, unit, unit.rules.leader_clause or "p.30",
+                        "The unit's leader is elected or appointed through the head or deputy head of the "
+                        "organization that formed it" + (" (the education department, p.30)."
+                                                         if unit.rules.appointed_only else "."))
+        self._active_person(person_id, "person_id")
+        unit.choose_leader(ctx, person_id, starts_on, method, by_unit_tenant=True)
+        return Done(unit, self.commit(unit))
+
+    def hold_meeting(self, ctx: Context, tenant_id: UUID, unit_id: UUID, *, held_on: date,
+                     agenda: list[dict[str, Any]], minutes: str, attendee_ids: Sequence[UUID]) -> Done:
+        """Record a meeting held by the unit (its leader, or the deputy head who leads methodical work)."""
+        unit = self.visible_unit(tenant_id, unit_id)
+        ctx = _leading(ctx, unit, "The unit's leader (or the deputy head) records its meetings.",
+                       unit.rules.meets_clause or "p.25")
+        for person_id in attendee_ids:
+            self._active_person(person_id, "attendee_ids")
+        tenant = self.get_tenant(unit.tenant)
+        unit.hold_meeting(ctx, tenant_kind=tenant.kind, held_on=held_on, agenda=agenda, minutes=minutes,
+                          attendee_ids=attendee_ids)
+        return Done(unit, self.commit(unit))
+
+    # Annual plans (p.29)
+
+    def draft_plan(self, ctx: Context, tenant_id: UUID, unit_id: UUID, *, academic_year: str,
+                   items: list[dict[str, Any]]) -> Done:
+        """Draft (or, until approved, redraft) the unit's plan for an academic year (p.29)."""
+        unit = self.visible_unit(tenant_id, unit_id)
+        ctx = _leading(ctx, unit, "The unit's leader (or the deputy head) drafts its annual plan.", "p.29")
+        tenant = self.get_tenant(unit.tenant)
+        try:
+            plan = self.load(AnnualPlan.id_for(unit.id, academic_year), AnnualPlan, "plan")
+        except NotFound:
+            plan = AnnualPlan.draft(ctx, tenant_id=unit.tenant, tenant_kind=tenant.kind, unit_id=unit.id,
+                                    academic_year=academic_year, items=items)
+        else:
+            plan.revise(ctx, tenant.kind, items)
+        return Done(plan, self.commit(plan))
+
+    def approve_plan(self, ctx: Context, tenant_id: UUID, unit_id: UUID, academic_year: str) -> Done:
+        """Approve the unit's plan: the head of the organization that formed the unit (p.29)."""
+        unit = self.visible_unit(tenant_id, unit_id)
+        plan = self.load(AnnualPlan.id_for(unit.id, academic_year), AnnualPlan, "plan")
+        if ctx.actor.tenant_id != unit.tenant:
+            raise NotPermitted("The annual plan is approved by the head of the organization that formed the unit.",
+                               "p.29")
+        plan.approve(ctx)
+        return Done(plan, self.commit(plan))
+
+    # The academic calendar meetings are counted by (p.25)
+
+    def set_calendar(self, ctx: Context, tenant_id: UUID, quarters: list[list[str]]) -> Done:
+        """Set the academic quarters of the organization."""
+        tenant = self.get_tenant(tenant_id)
+        tenant.set_calendar(ctx, quarters)
+        return Done(tenant, self.commit(tenant))
+
+    # Helpers
+
+    def _active_person(self, person_id: UUID, field: str) -> Person:
+        try:
+            person = self.load(person_id, Person, "person")
+        except NotFound:
+            raise InvalidValue(f"No person has the id {person_id}.", field=field) from None
+        if not person.active:
+            raise InvalidValue(f"The person {person_id} has left their organization.", field=field)
+        return person
+
+    def _candidate(self, person_id: UUID, tenant: Tenant, cross_organization: bool,
+                   field: str = "member_ids") -> Candidate:
+        unknown = InvalidValue(f"No person of this organization{' or those reporting to it' if cross_organization else ''}"
+                               f" has the id {person_id}.", field=field)
+        try:
+            person = self.load(person_id, Person, "person")
+        except NotFound:
+            raise unknown from None
+        if person.tenant_id == tenant.id:
+            home = tenant
+        else:
+            home = self.get_tenant(person.tenant_id)
+            # Another tenant's person is named only if it reports to this one: otherwise, as if unknown.
+            if home.parent_id != tenant.id:
+                raise unknown
+        return Candidate(person_id=person.id, tenant_id=person.tenant_id, tenant_kind=home.kind,
+                         roles=tuple(person.roles), subjects=tuple(person.subjects), active=person.active)
+
+    def _reporting(self, tenant: Tenant, candidates: Sequence[Candidate]) -> set[UUID]:
+        reporting = set()
+        for candidate in candidates:
+            if candidate.tenant_id != tenant.id:
+                reporting.add(candidate.tenant_id)  # _candidate has checked it reports to the tenant
+        return reporting
+
+
+def _managing(ctx: Context, unit: Unit, clause: str, refusal: str | None = None) -> Context:
+    """Return the context acting as head or deputy head of the unit's organization, or refuse."""
+    actor = ctx.actor
+    if actor.tenant_id == unit.tenant:
+        for role in _MANAGERS:
+            if role in actor.roles:
+                return ctx.as_role(role)
+    raise NotPermitted(refusal or "The head or deputy head of the organization that formed the unit does this.",
+                       clause)
+
+
+def _leading(ctx: Context, unit: Unit, refusal: str, clause: str) -> Context:
+    """Return the context acting as the unit's leader, or as the deputy head of its organization, or refuse."""
+    actor = ctx.actor
+    if actor.person_id is not None and unit.is_leader(actor.person_id, ctx.now.date()):
+        return ctx.as_role(UNIT_LEADER)
+    if actor.tenant_id == unit.tenant and rules.DEPUTY_HEAD in actor.roles:
+        return ctx.as_role(rules.DEPUTY_HEAD)
+    raise NotPermitted(refusal, clause)
