@@ -11,6 +11,10 @@ from psycopg.conninfo import conninfo_to_dict
 APPLICATION_NAME = "methodical"
 
 
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on", "y")
+
+
 class ConfigurationError(RuntimeError):
     """Raised when the environment lacks a setting the platform cannot run without."""
 
@@ -28,6 +32,20 @@ class Settings:
     web_workers: int = 2
     web_threads: int = 4
     pool_size: int = 5
+    # Email notices of delivered circulars (no notice is sent while SMTP_HOST is unset).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    # Circular delivery (ADR 006): the rq queue, a job's time limit, its retries, the dispatcher's sweep.
+    delivery_queue: str = "circulars"
+    delivery_timeout: int = 120
+    delivery_retries: int = 3
+    delivery_retry_intervals: tuple[int, ...] = (10, 60, 300)
+    dispatch_interval: float = 1.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -50,6 +68,21 @@ class Settings:
             web_workers=int(env.get("WEB_WORKERS", "2")),
             web_threads=int(env.get("WEB_THREADS", "4")),
             pool_size=int(env.get("DB_POOL_SIZE", "5")),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=int(env.get("SMTP_PORT", "25")),
+            smtp_from=env.get("SMTP_FROM") or None,
+            # No defaults: a relay that needs credentials gets them from the environment only.
+            smtp_user=env.get("SMTP_USER") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_starttls=_flag(env.get("SMTP_STARTTLS", "")),
+            smtp_timeout=float(env.get("SMTP_TIMEOUT", "10")),
+            delivery_queue=env.get("DELIVERY_QUEUE", "circulars"),
+            delivery_timeout=int(env.get("DELIVERY_TIMEOUT", "120")),
+            delivery_retries=int(env.get("DELIVERY_RETRIES", "3")),
+            delivery_retry_intervals=tuple(
+                int(v) for v in env.get("DELIVERY_RETRY_INTERVALS", "10,60,300").split(",") if v.strip()
+            ),
+            dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1")),
         )
 
     def eventsourcing_env(self) -> dict[str, str]:

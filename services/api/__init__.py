@@ -14,6 +14,7 @@ from flask_smorest import Api
 
 from projections.base import create_schema, make_engine
 from services.api import catalogue, compliance, errors, people, system, tenants, units
+from services.api import circulars, unions
 from services.api.common import Runtime, runtime
 from services.applications import Platform
 from services.auth import authenticate
@@ -72,6 +73,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(units.blp)
     api.register_blueprint(compliance.blp)
     api.register_blueprint(catalogue.blp)
+    api.register_blueprint(unions.blp)
+    api.register_blueprint(circulars.blp)
     errors.register(app)
     _register_request_hooks(app)
 

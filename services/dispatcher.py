@@ -1,0 +1,112 @@
+"""The dispatcher: moves recorded circulars into rq, idempotently, and again whenever Redis lost them (ADR 006).
+
+PostgreSQL holds the work (every circular still `issued`); Redis only wakes the workers. Each sweep
+reads the circulars waiting for delivery and enqueues a delivery for each one that has no live job:
+none at all (never enqueued, or Redis restarted empty), a job that ended without delivering it (it
+was retried by the chair, or rq gave up on it), or a job started longer ago than a job may run (its
+worker was killed). A job that is queued, scheduled for a retry, or running within its time limit
+is left alone, so a sweep never doubles live work; and the job itself does nothing for a circular
+that is no longer `issued`, so a needless enqueue costs one idle run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+from sqlalchemy import Engine
+
+from projections import circulars as circulars_rm
+from services.config import Settings
+from services.jobs import delivery_queue, enqueue_delivery, job_id
+
+log = logging.getLogger(__name__)
+
+_WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+# A job that ended without delivering is enqueued again only after this long, unless the
+# circular changed since (e.g. the chair retried it): the read model may simply lag the job.
+_SETTLE = timedelta(seconds=5)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def needs_enqueue(job: Job | None, updated_at: datetime, settings: Settings, now: datetime) -> bool:
+    """Return whether a circular still waiting for delivery needs a new job, given its current rq job."""
+    if job is None:
+        return True
+    status = job.get_status(refresh=False)
+    if status in _WAITING:
+        return False
+    if status == JobStatus.STARTED:
+        started = _utc(job.started_at) or now
+        # rq stops a job at its timeout; one still "started" well past it lost its worker.
+        limit = timedelta(seconds=settings.delivery_timeout + max(2, min(30, settings.delivery_timeout)))
+        return now - started > limit
+    ended = _utc(job.ended_at) or now
+    return updated_at > ended or now - ended > _SETTLE
+
+
+def dispatch(engine: Engine, redis: Redis, settings: Settings, now: datetime | None = None) -> int:
+    """Enqueue a delivery for every waiting circular that has no live job; return how many were enqueued."""
+    queue = delivery_queue(redis, settings)
+    now = now or datetime.now(timezone.utc)
+    enqueued, after = 0, 0
+    while True:
+        with engine.connect() as conn:
+            rows = circulars_rm.pending(conn, limit=500, after=after)
+        if not rows:
+            return enqueued
+        for row in rows:
+            try:
+                job = Job.fetch(job_id(row.id), connection=redis, serializer=JSONSerializer)
+            except NoSuchJobError:
+                job = None
+            if needs_enqueue(job, row.updated_at, settings, now):
+                if job is not None:
+                    job.delete()  # out of the failed/finished registries; the new job takes its id
+                enqueue_delivery(queue, row.id, settings)
+                enqueued += 1
+        after = rows[-1].seq
+
+
+def run(engine: Engine, settings: Settings, stop: threading.Event) -> None:
+    """Sweep every DISPATCH_INTERVAL seconds until asked to stop; wait out a Redis that does not answer."""
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set: the dispatcher has nowhere to enqueue")
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    down = False
+    while not stop.is_set():
+        try:
+            count = dispatch(engine, redis, settings)
+            if down:
+                log.info("Redis answers again; the recorded circulars are being enqueued")
+                down = False
+            if count:
+                log.info("enqueued %d circular deliveries", count)
+        except RedisError as error:
+            if not down:
+                log.warning("Redis does not answer (%s); circulars stay recorded and are enqueued when it is back",
+                            error)
+                down = True
+        except Exception:  # noqa: BLE001 - one bad sweep must not stop the next (the database may be back)
+            log.exception("dispatch sweep failed")
+        stop.wait(settings.dispatch_interval)
+
+
+def run_in_thread(engine: Engine, settings: Settings) -> tuple[threading.Thread, threading.Event]:
+    """Start the dispatcher loop in a daemon thread; return it and the event that stops it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(engine, settings, stop), name="dispatcher", daemon=True)
+    thread.start()
+    return thread, stop
+

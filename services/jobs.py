@@ -1,0 +1,161 @@
+"""rq jobs: render each circular, keep its document, send the email notice, record the delivery (ADR 006).
+
+Jobs take ids, never objects (JSON serializer), and are idempotent: a circular that is already in
+the inbox is left alone, so a job retried, enqueued twice or run again after its worker was killed
+delivers nothing twice. `Delivered` is recorded once per circular by optimistic concurrency.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from rq import Queue, Retry, get_current_job
+from rq.serializers import JSONSerializer
+from sqlalchemy import Engine
+
+from domain.base import Actor, Context
+from domain.unions import ISSUED, Circular
+from projections import circulars as circulars_rm
+from services import circular_pdf, mail
+from services.commands import StaleWrite
+from services.config import Settings
+from services.unions import DELIVERY
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobRuntime:
+    """What jobs work with in this process: settings, the Application, the read models' engine."""
+
+    settings: Settings
+    platform: Any
+    engine: Engine
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobRuntime:
+        """Build the runtime of a worker process (after any fork)."""
+        from projections.base import make_engine
+        from services.applications import Platform
+
+        return cls(settings, Platform(env=settings.eventsourcing_env()), make_engine(settings.sqlalchemy_url(), 2))
+
+
+_runtime: JobRuntime | None = None
+_lock = threading.Lock()
+
+
+def configure(runtime: JobRuntime | None) -> None:
+    """Set the runtime the jobs of this process use (the worker command and the tests call this)."""
+    global _runtime
+    _runtime = runtime
+
+
+def job_runtime() -> JobRuntime:
+    """Return this process's runtime, building it from the environment on first use."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = JobRuntime.from_settings(Settings.from_env())
+        return _runtime
+
+
+def job_id(circular_id: UUID | str) -> str:
+    """Return the rq job id of a circular's delivery: one id per circular, however often it is enqueued."""
+    return f"circular-{circular_id}"
+
+
+def delivery_queue(connection: Any, settings: Settings) -> Queue:
+    """Return the queue circulars are delivered from."""
+    return Queue(settings.delivery_queue, connection=connection, serializer=JSONSerializer)
+
+
+def enqueue_delivery(queue: Queue, circular_id: UUID | str, settings: Settings) -> Any:
+    """Enqueue the delivery of one circular under its deterministic job id, with rq retries."""
+    intervals = [i for i in settings.delivery_retry_intervals][: settings.delivery_retries] or [0]
+    retry = Retry(max=settings.delivery_retries, interval=intervals if any(intervals) else 0) \
+        if settings.delivery_retries > 0 else None
+    return queue.enqueue(
+        deliver_circular, str(circular_id), job_id=job_id(circular_id), retry=retry,
+        job_timeout=settings.delivery_timeout, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+        description=f"deliver circular {circular_id}",
+    )
+
+
+def _context(now: datetime | None = None) -> Context:
+    job = get_current_job()
+    return Context(actor=Actor(role=DELIVERY), request_id=f"job:{job.id}" if job else "delivery",
+                   now=now or datetime.now(timezone.utc))
+
+
+def _is_final_attempt() -> bool:
+    """Return whether rq will not run this job again after it fails (no retries left, or run outside rq)."""
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def deliver_circular(circular_id: str) -> str:
+    """Deliver one circular to its member's inbox (and email) unless it already is; return its status."""
+    rt = job_runtime()
+    platform = rt.platform
+    circular: Circular = platform.get_circular(UUID(circular_id))
+    if circular.status != ISSUED:
+        return circular.status
+    try:
+        return _deliver(rt, circular)
+    except StaleWrite:
+        # Another run of this job recorded first: what it recorded stands.
+        again: Circular = platform.get_circular(circular.id)
+        if again.status != ISSUED:
+            return again.status
+        raise
+    except Exception as error:
+        if _is_final_attempt():
+            _record_failure(rt, circular.id, error)
+        raise
+
+
+def _deliver(rt: JobRuntime, circular: Circular) -> str:
+    content = circular_pdf.render(circular)
+    name = circular_pdf.filename(circular)
+    with rt.engine.begin() as conn:
+        sha256, stored = circulars_rm.store_document(
+            conn, circular_id=circular.id, tenant_id=circular.tenant_id, union_id=circular.union_id,
+            filename=name, content=content,
+        )
+    tenant = rt.platform.get_tenant(circular.tenant_id)
+    notice_to = None
+    if tenant.email:
+        if rt.settings.smtp_host:
+            message = mail.notice(
+                rt.settings, to=tenant.email, language=circular.language, number=circular.number,
+                title=circular.title, union=circular.union_name, decision=circular.decision_number,
+                circular_id=str(circular.id), document=stored, filename=name,
+            )
+            mail.send(rt.settings, message)
+            notice_to = tenant.email
+        else:
+            log.warning("circular %s: %s has an email address but SMTP_HOST is not set; no notice sent",
+                        circular.id, tenant.id)
+    circular.deliver(_context(), document_sha256=sha256, document_size=len(stored), notice_sent_to=notice_to)
+    rt.platform.commit(circular)
+    log.info("circular %s delivered to %s", circular.id, circular.tenant_id)
+    return circular.status
+
+
+def _record_failure(rt: JobRuntime, circular_id: UUID, error: BaseException) -> None:
+    job = get_current_job()
+    retries = job.retries_left if job is not None else 0
+    attempts = rt.settings.delivery_retries + 1 - (retries or 0) if job is not None else 1
+    try:
+        circular: Circular = rt.platform.get_circular(circular_id)
+        circular.fail(_context(), error=f"{type(error).__name__}: {error}", attempts=attempts)
+        rt.platform.commit(circular)
+        log.warning("circular %s failed after %d attempt(s): %s", circular_id, attempts, error)
+    except Exception:  # noqa: BLE001 - the job's own error is what rq must record
+        log.exception("could not record the failure of circular %s", circular_id)
