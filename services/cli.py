@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from services.config import Settings
@@ -26,11 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="set up and run every process of the platform, with embedded defaults")
     commands.add_parser("migrate", help="create the event store and read-model tables")
     commands.add_parser("projector", help="follow the event log and keep the read models up to date")
+    commands.add_parser("worker", help="run an rq worker that renders and delivers circulars")
+    commands.add_parser("dispatcher", help="move recorded circulars into rq (again, whenever Redis lost them)")
     rebuild = commands.add_parser("rebuild", help="drop and rebuild read models from the events")
     rebuild.add_argument("read_models", nargs="*", help="names (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command}[args.command](args)
+    return {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
+            "worker": worker, "dispatcher": dispatcher}[args.command](args)
 
 
 def migrate(args: argparse.Namespace | None = None) -> int:
@@ -67,6 +71,59 @@ def projector(args: argparse.Namespace | None = None) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace | None = None) -> int:
+    """Run an rq worker on the delivery queue (JSON serializer) until SIGTERM; it waits out a Redis that is down.
+
+    A SimpleWorker runs each job in this process: the eventsourcing Application and its pool are
+    opened once here, never before a fork (rq still stops a job at its timeout).
+    """
+    import socket
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from services import jobs
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        log.error("REDIS_URL is not set: the worker has no queue to work")
+        return 2
+    jobs.configure(jobs.JobRuntime.from_settings(settings))
+    connection = Redis.from_url(settings.redis_url)
+    queue = jobs.delivery_queue(connection, settings)
+    attempt = 0
+    while True:
+        attempt += 1
+        name = f"methodical-{socket.gethostname()}-{os.getpid()}-{attempt}"
+        running = SimpleWorker([queue], connection=connection, serializer=JSONSerializer, name=name)
+        log.info("worker %s delivering circulars from queue %s", name, settings.delivery_queue)
+        try:
+            running.work(with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
+            return 0  # a warm shutdown (SIGTERM or SIGINT)
+        except RedisError as error:
+            # Redis went away outside rq's own reconnecting loop: the work is recorded, so wait and start again.
+            log.warning("worker lost Redis (%s); starting again in 2 s", error)
+            time.sleep(2)
+
+
+def dispatcher(args: argparse.Namespace | None = None) -> int:
+    """Sweep the recorded circulars into rq every DISPATCH_INTERVAL seconds until SIGTERM or SIGINT."""
+    from projections.base import create_schema, make_engine
+    from services import dispatcher as dispatching
+
+    settings = Settings.from_env()
+    engine = make_engine(settings.sqlalchemy_url(), 2)
+    create_schema(engine)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("dispatcher sweeping recorded circulars into queue %s", settings.delivery_queue)
+    dispatching.run(engine, settings, stop)
+    return 0
+
+
 def rebuild_command(args: argparse.Namespace) -> int:
     """Drop and rebuild the named read models, printing how many events each replayed."""
     from projections.base import create_schema, make_engine
@@ -89,7 +146,7 @@ def rebuild_command(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace | None = None) -> int:
-    """Start what is missing (PostgreSQL, Redis), then the web and projector processes; stop all on a signal."""
+    """Start what is missing (PostgreSQL, Redis), then the web, projector, dispatcher and worker processes; stop all on a signal."""
     from services.embedded import start_missing
 
     env = dict(os.environ)
@@ -114,6 +171,9 @@ def run(args: argparse.Namespace | None = None) -> int:
         gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py")]
         children.append(subprocess.Popen(gunicorn, env=env))
         children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "projector"], env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "dispatcher"], env=env))
+        for _ in range(int(env.get("DELIVERY_WORKERS", "2"))):
+            children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env))
         print(
             f"\nThe platform listens on http://127.0.0.1:{port}/api/v1 (OpenAPI: /api/v1/openapi.json).\n"
             + ("The operator token is in var/operator-token (cat var/operator-token).\n"

@@ -65,7 +65,7 @@ class UnionCommands(Commands):
         )
         return Done(union, self.commit(union))
 
-    def admit_member(self, ctx: Context, union_id: UUID, *, specialties: list[str], tenant_id: UUID | None = None,
+    def admit_union_member(self, ctx: Context, union_id: UUID, *, specialties: list[str], tenant_id: UUID | None = None,
                      name: str | None = None, kind: str | None = None) -> Admitted:
         """Admit an organization of the platform, or an employer or social partner (p.24): chair or coordinator."""
         union = self.get_union(union_id)
@@ -85,7 +85,7 @@ class UnionCommands(Commands):
             member = union.admit_external(ctx, name=name, kind=kind, specialties=specialties)
         return Admitted(union, member, self.commit(union))
 
-    def remove_member(self, ctx: Context, union_id: UUID, member_id: UUID) -> Done:
+    def remove_union_member(self, ctx: Context, union_id: UUID, member_id: UUID) -> Done:
         """Remove a member (the chair), or withdraw one's own organization (its head) (p.24)."""
         union = self.get_union(union_id)
         member = union.member(member_id)

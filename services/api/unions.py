@@ -289,7 +289,7 @@ class Members(MethodView):
     def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """Admit a member organization, employer or social partner (the chair or the coordinator, p.24)."""
         actor = caller().acting_as(None, *COORDINATOR_ROLES, *rules.ROLES)
-        admitted = runtime().platform.admit_member(context(actor), uid, **body)
+        admitted = runtime().platform.admit_union_member(context(actor), uid, **body)
         return with_position({**union_body(admitted.union), "member_id": admitted.member.member_id},
                              admitted.position)
 
@@ -300,7 +300,7 @@ class OneMember(MethodView):
     def delete(self, uid: UUID, mid: UUID) -> dict[str, Any]:
         """Remove a member (the chair), or withdraw one's organization (its head) (p.24)."""
         actor = caller().acting_as(None, rules.HEAD, *rules.ROLES)
-        done = runtime().platform.remove_member(context(actor), uid, mid)
+        done = runtime().platform.remove_union_member(context(actor), uid, mid)
         return with_position(union_body(done.aggregate), done.position)
 
 

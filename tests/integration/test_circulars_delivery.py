@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from unions_support import ELECTRICS as ELECTRICS_CODE
 from unions_support import UNIONS, UnionScenario, delivery, ok, smtp  # noqa: F401 - fixtures
+from unions_support import WELDING as WELDING_CODE
 
 TENANTS = "/api/v1/tenants"
 
@@ -44,3 +46,189 @@ def test_a_decision_for_a_specialty_reaches_each_member_of_that_specialty_once(c
     assert document.mimetype == "application/pdf"
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(document.data)).pages)
     assert adopted["title"] in text  # a long title wraps: lines are joined by single spaces
+
+
+def delivered_events(platform: Any, circular_id: str) -> list[str]:
+    """Return the names of the events recorded for one circular."""
+    from uuid import UUID
+
+    return [type(e).__name__ for e in platform.events.get(UUID(circular_id))]
+
+
+def test_each_member_with_an_email_gets_one_notice_with_the_circular_attached(client, scenario, delivery, smtp):
+    mailbox, _ = smtp
+    adopted = scenario.adopt()
+    delivery.run(adopted["position"])
+
+    [to_a] = mailbox.to(scenario.a["email"])
+    [to_b] = mailbox.to(scenario.b["email"])
+    assert to_a["Subject"].startswith("№ 1/1 циркуляр") and to_b["Subject"].startswith("Циркуляр № 1/2")
+    assert to_a["From"] == "umo@methodical.example.kz"
+    [attachment] = list(to_a.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(attachment.get_content())).pages)
+    assert adopted["title"] in text
+    [circular] = inbox(client, scenario.a, scenario.a_head)
+    assert circular["notice_sent_to"] == scenario.a["email"]
+    assert [c["notice_sent_to"] for c in inbox(client, scenario.c, scenario.c_head)] == []
+
+
+def test_the_circular_is_in_the_members_language_with_union_decision_number_date_and_recipient(
+        client, scenario, delivery):
+    adopted = scenario.adopt(specialties=[ELECTRICS_CODE])  # A (kk) and C (kk)
+    delivery.run(adopted["position"])
+    [circular] = inbox(client, scenario.c, scenario.c_head)
+    pdf = client.get(f"{TENANTS}/{scenario.c['id']}/circulars/{circular['id']}/document", headers=scenario.c_head)
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    dated = circular["issued_on"]
+    assert f"{dated[8:10]}.{dated[5:7]}.{dated[:4]} ж. № {circular['number']} циркуляр" in text
+    assert scenario.union["name"] in text and "Кімге: Алатау колледжі" in text and "Шешім № 1" in text
+    assert "ә" in text and "Қ" in text
+
+
+def test_a_member_sees_only_its_own_circulars_and_another_tenants_circular_is_404(client, scenario, delivery):
+    adopted = scenario.adopt()
+    delivery.run(adopted["position"])
+    [a_circular] = inbox(client, scenario.a, scenario.a_head)
+    url = f"{TENANTS}/{scenario.a['id']}/circulars/{a_circular['id']}"
+    assert client.get(url, headers=scenario.b_head).status_code == 404
+    assert client.get(f"{url}/document", headers=scenario.b_head).status_code == 404
+    # Another tenant's circular under one's own tenant is as missing as a made-up one.
+    own = f"{TENANTS}/{scenario.b['id']}/circulars/{a_circular['id']}"
+    assert client.get(own, headers=scenario.b_head).status_code == 404
+    assert client.post(f"{own}/acknowledgement", json={}, headers=scenario.b_head).status_code == 404
+    # A member's view of the decision shows its own circular only; the chair's shows every member's.
+    mine = scenario.decision(adopted["id"], scenario.b_head)
+    assert [c["tenant_id"] for c in mine["circulars"]] == [scenario.b["id"]]
+    assert len(scenario.decision(adopted["id"])["circulars"]) == 2
+
+
+def test_the_chair_sees_each_members_response_and_who_has_not_acknowledged(client, scenario, delivery):
+    adopted = scenario.adopt()
+    delivery.run(adopted["position"])
+    [b_circular] = inbox(client, scenario.b, scenario.b_head)
+    url = f"{TENANTS}/{scenario.b['id']}/circulars/{b_circular['id']}/acknowledgement"
+    first = ok(client.post(url, json={"response": "will_adopt", "note": "Внедрим с 2027 года"},
+                           headers=scenario.b_head))
+    again = ok(client.post(url, json={"response": "declined"}, headers=scenario.b_head))
+    assert (first["status"], first["response"], again["response"]) == ("acknowledged", "will_adopt", "will_adopt")
+
+    decision = scenario.decision(adopted["id"], position=again["position"])
+    by_tenant = {c["tenant_id"]: c for c in decision["circulars"]}
+    assert by_tenant[scenario.b["id"]]["response"] == "will_adopt"
+    assert by_tenant[scenario.b["id"]]["note"] == "Внедрим с 2027 года"
+    counts = decision["acknowledgements"]
+    assert (counts["expected"], counts["acknowledged"], counts["delivered"]) == (2, 1, 1)
+    assert [m["tenant_id"] for m in counts["not_acknowledged"]] == [scenario.a["id"]]
+
+
+def test_only_the_head_or_deputy_head_acknowledges_and_not_before_delivery(client, scenario, tour, delivery):
+    adopted = scenario.adopt()
+    _, teacher = tour.person(scenario.b["id"], scenario.b_head, ["teacher"], ["Дәнекерлеу"])
+    b_circular = next(c for c in adopted["circulars"] if c["tenant_id"] == scenario.b["id"])
+    url = f"{TENANTS}/{scenario.b['id']}/circulars/{b_circular['id']}/acknowledgement"
+    assert client.post(url, json={}, headers=scenario.b_head).status_code == 409  # not delivered yet
+    delivery.run(adopted["position"])
+    assert client.post(url, json={}, headers=teacher).status_code == 403
+    assert client.post(url, json={"response": "maybe"}, headers=scenario.b_head).status_code == 422
+    assert ok(client.post(url, json={}, headers=scenario.b_head))["response"] == "noted"
+
+
+def test_enqueued_many_times_or_retried_a_circular_is_delivered_and_mailed_once(
+        client, scenario, delivery, smtp, platform):
+    from services import jobs
+
+    mailbox, _ = smtp
+    adopted = scenario.adopt()
+    delivery.caught_up(adopted["position"])
+    for _ in range(3):
+        delivery.dispatch()
+    for circular in adopted["circulars"]:
+        jobs.enqueue_delivery(delivery.queue, circular["id"], delivery.settings)
+        delivery.queue.enqueue(jobs.deliver_circular, circular["id"])  # a stray job under another id
+    delivery.work()
+    delivery.run(adopted["position"])
+
+    for circular in adopted["circulars"]:
+        assert delivered_events(platform, circular["id"]) == ["Issued", "Delivered"]
+    assert len(mailbox.to(scenario.a["email"])) == 1 and len(mailbox.to(scenario.b["email"])) == 1
+
+
+def test_jobs_lost_by_redis_are_enqueued_again_and_delivered_once(client, scenario, delivery, smtp, platform):
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    from services import jobs
+
+    adopted = scenario.adopt()
+    assert delivery.dispatch(adopted["position"]) == 2
+    # Redis restarted empty: the queue and the jobs are gone; the circulars are still recorded.
+    delivery.queue.empty()
+    for circular in adopted["circulars"]:
+        if Job.exists(jobs.job_id(circular["id"]), connection=delivery.redis):
+            Job.fetch(jobs.job_id(circular["id"]), connection=delivery.redis, serializer=JSONSerializer).delete()
+    assert delivery.dispatch() == 2
+    assert delivery.dispatch() == 0  # queued jobs are not doubled
+    delivery.work()
+    for circular in adopted["circulars"]:
+        assert delivered_events(platform, circular["id"]) == ["Issued", "Delivered"]
+
+
+def test_adopting_succeeds_while_redis_is_down_and_the_dispatcher_enqueues_when_it_is_back(
+        client, scenario, delivery, settings, platform, engine):
+    import dataclasses
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from services.api import create_app
+    from services.dispatcher import dispatch
+    from unions_support import free_port
+
+    down = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    offline = create_app({"TESTING": True, "SETTINGS": down, "PLATFORM": platform, "ENGINE": engine,
+                          "CREATE_SCHEMA": False}).test_client()
+    response = offline.post(f"{UNIONS}/{scenario.id}/decisions", headers=scenario.chair, json={
+        "title": "Redis жоқ кездегі шешім", "text": "Мәтін", "direction": "p.33.2", "specialties": [WELDING_CODE]})
+    assert response.status_code == 201
+    adopted = response.get_json()
+    delivery.caught_up(adopted["position"])
+    unreachable = Redis.from_url(down.redis_url, socket_connect_timeout=0.5)
+    with pytest.raises(RedisError):
+        dispatch(engine, unreachable, dataclasses.replace(delivery.settings, redis_url=down.redis_url))
+    delivery.run(adopted["position"])
+    decision = scenario.decision(adopted["id"], position=str(platform.recorder.max_notification_id()))
+    assert [c["status"] for c in decision["circulars"]] == ["delivered", "delivered"]
+
+
+def test_a_circular_that_keeps_failing_ends_failed_with_its_error_and_the_chair_retries_it(
+        client, scenario, delivery, platform):
+    import dataclasses
+
+    from services import jobs
+    from unions_support import free_port
+
+    adopted = scenario.adopt()
+    broken = dataclasses.replace(delivery.settings, smtp_port=free_port(), smtp_timeout=1)
+    jobs.configure(jobs.JobRuntime(broken, platform, delivery.engine))
+    try:
+        delivery.run(adopted["position"])
+    finally:
+        jobs.configure(jobs.JobRuntime(delivery.settings, platform, delivery.engine))
+    decision = scenario.decision(adopted["id"], position=str(platform.recorder.max_notification_id()))
+    emailed = [c for c in decision["circulars"] if c["tenant_id"] in (scenario.a["id"], scenario.b["id"])]
+    assert {c["status"] for c in emailed} == {"failed"}
+    assert all("ConnectionRefusedError" in c["error"] for c in emailed)
+    assert delivery.dispatch() == 0  # a failed circular waits for a person to retry it
+
+    circular = emailed[0]
+    retry_url = f"{UNIONS}/{scenario.id}/decisions/{adopted['id']}/circulars/{circular['id']}/retry"
+    assert client.post(retry_url, headers=scenario.b_head).status_code == 403
+    retried = ok(client.post(retry_url, headers=scenario.chair))
+    assert retried["status"] == "issued"
+    assert client.post(retry_url, headers=scenario.chair).status_code == 409
+    delivery.run(retried["position"])
+    decision = scenario.decision(adopted["id"], position=str(platform.recorder.max_notification_id()))
+    statuses = {c["id"]: c["status"] for c in decision["circulars"]}
+    assert statuses[circular["id"]] == "delivered"
+    assert delivered_events(platform, circular["id"]) == ["Issued", "DeliveryFailed", "DeliveryRetried", "Delivered"]
