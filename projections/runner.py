@@ -14,12 +14,14 @@ from sqlalchemy import Engine
 
 from projections import people, tenants, units
 from projections import circulars, unions
+from projections import documents
 from projections.base import ReadModel, ReadModelProjection, ReadModelView, create_schema, rebuild, stale_read_models
 
 log = logging.getLogger(__name__)
 
 READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (tenants.read_model, people.read_model, units.read_model)}
 READ_MODELS.update({rm.name: rm for rm in (unions.read_model, circulars.read_model)})
+READ_MODELS[documents.read_model.name] = documents.read_model
 
 
 class Projector:

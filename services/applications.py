@@ -12,6 +12,7 @@ from services.commands import Done, StaleWrite
 from services.config import APPLICATION_NAME
 from services.tenancy import IssuedToken, TenancyCommands
 from services.units import UnitCommands
+from services.documents import DocumentCommands
 from services.unions import UnionCommands
 
 __all__ = ["Done", "IssuedToken", "Platform", "StaleWrite"]
@@ -30,7 +31,7 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class Platform(TenancyCommands, UnitCommands, UnionCommands, Application[UUID]):
+class Platform(TenancyCommands, UnitCommands, UnionCommands, DocumentCommands, Application[UUID]):
     """One Application, one log: each area of the platform mixes in its commands (ADR 001)."""
 
     name = APPLICATION_NAME

@@ -15,6 +15,7 @@ from flask_smorest import Api
 from projections.base import create_schema, make_engine
 from services.api import catalogue, compliance, errors, people, system, tenants, units
 from services.api import circulars, unions
+from services.api import documents
 from services.api.common import Runtime, runtime
 from services.applications import Platform
 from services.auth import authenticate
@@ -75,6 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(catalogue.blp)
     api.register_blueprint(unions.blp)
     api.register_blueprint(circulars.blp)
+    api.register_blueprint(documents.blp)
     errors.register(app)
     _register_request_hooks(app)
 
@@ -100,7 +102,7 @@ def _register_request_hooks(app: Flask) -> None:
         if g.caller is None:
             return errors.problem(401, "Send a valid token as 'Authorization: Bearer <token>'.",
                                   {"WWW-Authenticate": "Bearer"})
-        if request.method in ("POST", "PUT", "PATCH") and _has_body():
+        if request.method in ("POST", "PUT", "PATCH") and _has_body() and not _takes_file(app):
             if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
                 return errors.problem(415, "Send the request body as application/json.")
             charset = request.mimetype_params.get("charset", "utf-8").lower()
@@ -113,6 +115,12 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def _takes_file(app: Flask) -> bool:
+    """Return True if this request's view takes a file as its body (a document's attachment), not JSON."""
+    view = app.view_functions.get(request.endpoint or "")
+    return bool(getattr(getattr(view, "view_class", None), "takes_file", False))
 
 
 def _has_body() -> bool:
