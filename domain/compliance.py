@@ -67,9 +67,10 @@ def check_quarters(quarters: Sequence[Sequence[str]]) -> tuple[tuple[str, str], 
             if not match:
                 raise InvalidValue("Quarter days are written MM-DD.", field="quarters")
             try:
-                date(2024, int(match.group(1)), int(match.group(2)))
+                # 2023 has no 29 February: a boundary must be a day of every year.
+                date(2023, int(match.group(1)), int(match.group(2)))
             except ValueError:
-                raise InvalidValue(f"{value} is not a day of the year.", field="quarters") from None
+                raise InvalidValue(f"{value} is not a day of every year.", field="quarters") from None
         checked.append((str(pair[0]), str(pair[1])))
     spans = [quarter_dates(2024, q) for q in checked]
     for (start, end), (next_start, _) in zip(spans, spans[1:] + [(date(2025, 9, 1), None)]):
@@ -131,12 +132,13 @@ def _unit_findings(unit: UnitFacts, today: date, quarters: Sequence[tuple[str, s
 
 def _quarters_without_meeting(unit: UnitFacts, today: date, quarters: Sequence[tuple[str, str]],
                               clause: str) -> Iterable[Finding]:
-    # Quarters that have ended within the last year and began after the unit was formed.
+    # Quarters that have ended within the last year and that the unit existed in (a unit formed during a
+    # quarter meets in it: it has the rest of the quarter to do so).
     this_year = int(academic_year_of(today)[:4])
     for start_year in (this_year - 1, this_year):
         for number, quarter in enumerate(quarters, start=1):
             start, end = quarter_dates(start_year, quarter)
-            if start < unit.formed_on or end >= today or end < today - timedelta(days=366):
+            if end < unit.formed_on or end >= today or end < today - timedelta(days=366):
                 continue
             if not any(start <= held <= end for held in unit.meetings):
                 yield Finding(clause, "no_meeting_in_quarter", unit.unit_id,

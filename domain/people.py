@@ -27,6 +27,9 @@ def check_roles(roles: Iterable[str], tenant_kind: str) -> list[str]:
             checked.append(role)
     if not checked:
         raise InvalidValue("A person has at least one role.", field="roles")
+    if rules.AUDITOR in checked and len(checked) > 1:
+        # Auditors only read: a credential that could also act would not be an auditor's.
+        raise InvalidValue("The auditor role is held alone: auditors read, they do not act.", field="roles")
     return checked
 
 

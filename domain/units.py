@@ -94,6 +94,8 @@ class Candidate:
     roles: tuple[str, ...]
     subjects: tuple[str, ...]
     active: bool = True
+    # For an inter-college commission: how many teachers of its discipline the person's college has.
+    colleagues_teaching: int | None = None
 
 
 def teaches(candidate: Candidate, subject: str | None, member_roles: Sequence[str]) -> bool:
@@ -210,10 +212,9 @@ class Unit(Recorded):
             raise InvalidValue("The name must not be blank.", field="name")
         subject = (subject or "").strip() or None
         if unit_kind.needs_subject and subject is None:
-            raise InvalidValue(
-                f"A {kind} unites teachers of one subject or discipline: name it ({unit_kind.minimum_clause or unit_kind.clause}).",
-                field="subject",
-            )
+            clause = unit_kind.minimum_clause or unit_kind.clause
+            raise InvalidValue(f"A {kind} unites teachers of one subject or discipline: name it ({clause}).",
+                               clause, "subject")
         members = []
         seen: set[UUID] = set()
         reporting = set(reporting_tenants)
@@ -245,15 +246,17 @@ class Unit(Recorded):
     def admit(self, ctx: Context, candidate: Candidate, reporting_tenants: Iterable[UUID] = ()) -> None:
         """Admit a member who fits the unit."""
         if candidate.person_id.hex in self.members:
-            raise Conflict("This person is already a member of the unit.", field="person_id")
-        member = _admit(self.rules, self.tenant, self.subject, candidate, set(reporting_tenants))
+            raise Conflict("This person is already a member of the unit.", self.rules.minimum_clause or self.rules.clause,
+                           "person_id")
+        member = _admit(self.rules, self.tenant, self.subject, candidate, set(reporting_tenants), "person_id")
         self.record(self.MemberJoined, ctx, self.rules.minimum_clause or self.rules.clause,
                     person_id=candidate.person_id, member_tenant_id=UUID(member["tenant_id"]))
 
     def release(self, ctx: Context, person_id: UUID) -> None:
         """Let a member leave; a unit that falls below its minimum is kept and reported (p.16, p.26)."""
         if person_id.hex not in self.members:
-            raise InvalidValue("This person is not a member of the unit.", field="person_id")
+            raise InvalidValue("This person is not a member of the unit.", self.rules.minimum_clause or self.rules.clause,
+                               "person_id")
         self.record(self.MemberLeft, ctx, self.rules.minimum_clause, person_id=person_id,
                     members_left=len(self.members) - 1)
 
@@ -264,7 +267,8 @@ class Unit(Recorded):
         if not unit_kind.has_leader:
             raise RuleViolation(f"A {self.kind} has no leader under the Rules.", unit_kind.clause, "person_id")
         if person_id.hex not in self.members:
-            raise RuleViolation("The leader is chosen from the unit's members (p.30).", "p.30", "person_id")
+            clause = unit_kind.leader_clause or "p.30"
+            raise RuleViolation(f"The leader is chosen from the unit's members ({clause}).", clause, "person_id")
         method = method or (APPOINTED if unit_kind.appointed_only else ELECTED)
         if method not in (ELECTED, APPOINTED):
             raise InvalidValue("The method is 'elected' or 'appointed'.", field="method")
@@ -275,7 +279,7 @@ class Unit(Recorded):
             )
         current = self.current_leader(starts_on)
         if current and current["person_id"] == person_id and current["starts_on"] == starts_on:
-            raise Conflict("This leader's term is already recorded.", field="person_id")
+            raise Conflict("This leader's term is already recorded.", unit_kind.leader_clause, "person_id")
         self.record(self.LeaderChosen, ctx, unit_kind.leader_clause, person_id=person_id, method=method,
                     starts_on=starts_on, ends_on=term_end(starts_on))
 
@@ -284,9 +288,13 @@ class Unit(Recorded):
         attendee_ids: Sequence[UUID],
     ) -> UUID:
         """Record a meeting: its date, agenda tagged with directions, minutes and attendees (who are members)."""
+        clause = self.rules.meets_clause or self.rules.clause
         if held_on > ctx.now.date():
             raise InvalidValue("A meeting is recorded once it has been held; this date is in the future.",
-                               field="held_on")
+                               clause, "held_on")
+        if held_on < self.created_on.date():
+            raise InvalidValue(f"The unit was formed on {self.created_on.date()}; it held no meeting before.",
+                               clause, "held_on")
         strangers = [str(p) for p in attendee_ids if p.hex not in self.members]
         if strangers:
             raise RuleViolation(f"Only members attend the unit's meetings; not members: {', '.join(strangers)}.",
@@ -306,6 +314,14 @@ class Unit(Recorded):
         """Return True if the person leads the unit today (within the term)."""
         leader = self.current_leader(today)
         return bool(leader and leader["person_id"] == person_id and today < leader["ends_on"])
+
+
+def membership_clause(unit_kind: UnitKind) -> str:
+    """Return the clause that says who a unit's members are: the organizations reporting to the department
+    for a cross-organization unit (p.16, p.25, p.27), the organization's own teachers otherwise (p.16, p.26)."""
+    if unit_kind.cross_organization:
+        return unit_kind.clause
+    return unit_kind.minimum_clause or unit_kind.clause
 
 
 def check_kind(kind: str, tenant_kind: str) -> UnitKind:
@@ -328,32 +344,42 @@ def check_item(item: dict[str, Any], tenant_kind: str, required: Sequence[str]) 
     code = str(item["direction"])
     found = directions.direction(code)
     if not directions.fits(code, tenant_kind):
-        level = directions.LEVEL_OF_TENANT_KIND[tenant_kind]
+        # Refused by the clause that lists this organization's directions, not by the one the code names.
+        own = directions.CLAUSE_OF_LEVEL[directions.LEVEL_OF_TENANT_KIND[tenant_kind]]
         raise RuleViolation(
-            f"The direction {code} is not one of this organization's: it works in the directions of "
-            f"{directions.CLAUSE_OF_LEVEL[level]} and p.13.",
-            found.clause, "direction",
+            f"The direction {code} ({found.clause}) is not one of this organization's: it works in the "
+            f"directions of {own} and p.13.",
+            own, "direction",
         )
     return {k: str(v) for k, v in item.items() if v is not None}
 
 
 def _admit(unit_kind: UnitKind, unit_tenant: UUID, subject: str | None, candidate: Candidate,
-           reporting: set[UUID]) -> dict[str, Any]:
+           reporting: set[UUID], field: str = "member_ids") -> dict[str, Any]:
     if not candidate.active:
-        raise InvalidValue("This person has left their organization.", field="member_ids")
+        raise InvalidValue("This person has left their organization.", membership_clause(unit_kind), field)
     if unit_kind.cross_organization:
         # p.16, p.25, p.27: members come from the organizations that report to the department.
         if candidate.tenant_id not in reporting:
             raise RuleViolation(
                 f"Members of a {unit_kind.code} are people of the organizations that report to this department.",
-                unit_kind.clause, "member_ids",
+                unit_kind.clause, field,
+            )
+        # p.16: a commission shared by several colleges is for colleges with fewer than three such teachers.
+        if (unit_kind.code == INTERCOLLEGE_COMMISSION and candidate.colleagues_teaching is not None
+                and candidate.colleagues_teaching >= 3):
+            raise RuleViolation(
+                f"The college of person {candidate.person_id} has {candidate.colleagues_teaching} teachers of"
+                f" {subject}: it forms its own commission; an inter-college commission is for colleges with"
+                " fewer than three.",
+                "p.16", field,
             )
     elif candidate.tenant_id != unit_tenant:
-        raise InvalidValue("Members are people of the unit's own organization.", field="member_ids")
+        raise InvalidValue("Members are people of the unit's own organization.", membership_clause(unit_kind), field)
     if not teaches(candidate, subject, unit_kind.member_roles):
         what = f"teach {subject}" if subject else "hold a role this unit admits"
         raise RuleViolation(
             f"Members of a {unit_kind.code} {what}; person {candidate.person_id} does not.",
-            unit_kind.minimum_clause or unit_kind.clause, "member_ids",
+            unit_kind.minimum_clause or unit_kind.clause, field,
         )
     return {"person_id": str(candidate.person_id), "tenant_id": str(candidate.tenant_id)}

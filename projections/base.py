@@ -6,7 +6,7 @@ import base64
 import hashlib
 import binascii
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,8 @@ class ReadModel:
     name: str
     tables: list[Table]
     handlers: dict[type, Handler] = field(default_factory=dict)
+    # Called for every event with no handler of its own (e.g. an index of all events).
+    fallback: Handler | None = None
 
     def on(self, *event_classes: type) -> Callable[[Handler], Handler]:
         """Register a handler for the given event classes."""
@@ -48,7 +50,7 @@ class ReadModel:
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
         """Write one event into this read model's tables (events it does not follow are skipped)."""
-        handler = self.handlers.get(type(event))
+        handler = self.handlers.get(type(event), self.fallback)
         if handler is not None:
             handler(conn, event, position)
 
@@ -125,29 +127,35 @@ def record_fingerprint(conn: Connection, read_model: ReadModel) -> None:
 
 
 class ReadModelView(TrackingRecorder):
-    """The eventsourcing view of a read model: it knows how far the read model has processed."""
+    """The eventsourcing view of a group of read models that follow the log together."""
 
-    def __init__(self, engine: Engine, read_model: ReadModel):
+    def __init__(self, engine: Engine, read_models: Sequence[ReadModel]):
         self.engine = engine
-        self.read_model = read_model
+        self.read_models = list(read_models)
 
     def insert_tracking(self, tracking: Tracking) -> None:
         with self.engine.begin() as conn:
-            self.read_model.advance(conn, tracking.application_name, tracking.notification_id)
+            for read_model in self.read_models:
+                read_model.advance(conn, tracking.application_name, tracking.notification_id)
 
     def max_tracking_id(self, application_name: str) -> int | None:
+        # The group resumes from the read model that is furthest behind; the others skip what they have.
         with self.engine.connect() as conn:
-            return self.read_model.position(conn) or None
+            return min(read_model.position(conn) for read_model in self.read_models) or None
 
 
 class ReadModelProjection(Projection[ReadModelView]):
-    """Applies each event and its tracking position in one transaction: exactly-once processing."""
+    """Applies each event to each read model with its tracking position, one transaction per read model.
+
+    Exactly-once per read model: a failure in one rolls back only that read model's transaction, and the
+    runner stops; on restart, the read models that had applied the event skip it.
+    """
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        read_model = self.view.read_model
-        with self.view.engine.begin() as conn:
-            if read_model.advance(conn, tracking.application_name, tracking.notification_id):
-                read_model.apply(conn, domain_event, tracking.notification_id)
+        for read_model in self.view.read_models:
+            with self.view.engine.begin() as conn:
+                if read_model.advance(conn, tracking.application_name, tracking.notification_id):
+                    read_model.apply(conn, domain_event, tracking.notification_id)
 
 
 def rebuild(engine: Engine, read_model: ReadModel, events: Iterable[tuple[int, Any]], application_name: str) -> int:
@@ -228,10 +236,10 @@ def decode_cursor(cursor: str | None) -> int:
     return int(raw[1:])
 
 
-def page(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
-    """Split a query's rows (fetched with limit + 1) into a page and the cursor of the next one."""
+def page(rows: list[Any], limit: int, key: str = "seq") -> tuple[list[Any], str | None]:
+    """Split a query's rows (fetched with limit + 1, ordered by `key`) into a page and the next cursor."""
     if len(rows) > limit:
-        return rows[:limit], encode_cursor(rows[limit - 1].seq)
+        return rows[:limit], encode_cursor(getattr(rows[limit - 1], key))
     return rows, None
 
 

@@ -128,3 +128,20 @@ def list_people(
 def get_person(conn: Connection, tenant_id: UUID, person_id: UUID) -> Any | None:
     """Return one person's row if they belong to the tenant, or None."""
     return conn.execute(select(people).where(people.c.id == person_id, people.c.tenant_id == tenant_id)).first()
+
+
+def count_teaching(engine: Any, log_end: Any, tenant_id: UUID, subject: str) -> int:
+    """Return how many active teachers and industrial-training masters of the tenant teach the subject.
+
+    Waits (briefly) until the read model has caught up with the log's end, so the count is current.
+    """
+    from projections.base import wait_for_position
+
+    wait_for_position(engine, read_model, int(log_end() or 0), 3.0)
+    query = text(
+        "SELECT count(*) FROM rm_people WHERE tenant_id = :tenant AND status = 'active'"
+        " AND roles && ARRAY['teacher', 'industrial_training_master']"
+        " AND EXISTS (SELECT 1 FROM unnest(subjects) AS s WHERE lower(s) = lower(:subject))"
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query, {"tenant": tenant_id, "subject": subject.strip()}).scalar_one())

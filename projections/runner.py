@@ -12,7 +12,8 @@ from eventsourcing.application import Application
 from eventsourcing.projection import BaseProjectionRunner
 from sqlalchemy import Engine
 
-from projections import people, tenants, units
+from projections import audit, people, tenants, units
+from projections.chain import Chainer
 from projections import circulars, unions
 from projections import documents
 from projections.base import ReadModel, ReadModelProjection, ReadModelView, create_schema, rebuild, stale_read_models
@@ -20,27 +21,39 @@ from projections.base import ReadModel, ReadModelProjection, ReadModelView, crea
 log = logging.getLogger(__name__)
 
 READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (tenants.read_model, people.read_model, units.read_model)}
+READ_MODELS[audit.read_model.name] = audit.read_model
 READ_MODELS.update({rm.name: rm for rm in (unions.read_model, circulars.read_model)})
 READ_MODELS[documents.read_model.name] = documents.read_model
 
 
 class Projector:
-    """One runner per read model, each processing new events as they are committed."""
+    """Follows the event log (LISTEN/NOTIFY) and keeps read models and the tamper-evidence chain up to date.
+
+    By default one runner carries every read model, so each event is read and decoded once and the
+    process holds few connections; `groups` splits them over several runners (one per read model, say)
+    when they need to scale apart.
+    """
 
     def __init__(
         self, application_class: type[Application[Any]], env: Mapping[str, str], engine: Engine,
-        read_models: Sequence[ReadModel] | None = None,
+        read_models: Sequence[ReadModel] | None = None, chainer: Chainer | None = None,
+        groups: Sequence[Sequence[ReadModel]] | None = None,
     ):
         self._stack = ExitStack()
         self.runners: list[BaseProjectionRunner[Any]] = []
-        for read_model in read_models or READ_MODELS.values():
-            view = ReadModelView(engine, read_model)
+        if groups is None:
+            chosen = list(READ_MODELS.values()) if read_models is None else list(read_models)
+            # The chain follows the log like a read model, but no rebuild ever drops it.
+            groups = [chosen + [(chainer or Chainer()).read_model]]
+        for group in groups:
+            view = ReadModelView(engine, group)
             runner = BaseProjectionRunner(
                 projection=ReadModelProjection(view),
                 application_class=application_class,
                 tracking_recorder=view,
                 topics=(),
-                env=dict(env),
+                # Each runner's Application reads the log through a small pool of its own.
+                env={**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"},
             )
             self.runners.append(self._stack.enter_context(runner))
 

@@ -100,9 +100,10 @@ read_model = ReadModel("units", [units, unit_members, unit_leaders, plans, meeti
 
 
 def _recount(conn: Connection, unit_id: UUID, on: date, at: Any) -> None:
-    """Recount the unit's current members and keep since-when it is below its minimum (p.16, p.26)."""
-    row = conn.execute(select(units.c.kind, units.c.below_minimum_since, units.c.leader_id)
-                       .where(units.c.id == unit_id)).first()
+    """Recount the unit's current members; keep since-when it is below its minimum (p.16, p.26) and since-when
+    its leader is no longer a member (p.30)."""
+    row = conn.execute(select(units.c.kind, units.c.below_minimum_since, units.c.leader_id,
+                              units.c.leader_gone_since).where(units.c.id == unit_id)).first()
     if row is None:
         return
     count = conn.execute(
@@ -121,7 +122,8 @@ def _recount(conn: Connection, unit_id: UUID, on: date, at: Any) -> None:
             select(exists().where(unit_members.c.unit_id == unit_id, unit_members.c.person_id == row.leader_id,
                                   unit_members.c.left_at.is_(None)))
         ).scalar_one()
-        values["leader_gone_since"] = None if leader_here else on
+        # Since the day the leader left, however many changes come after.
+        values["leader_gone_since"] = None if leader_here else (row.leader_gone_since or on)
     conn.execute(units.update().where(units.c.id == unit_id).values(**values))
 
 

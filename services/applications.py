@@ -8,11 +8,15 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
+from domain.people import Person
+from domain.tenants import Tenant
+from domain.units import Unit
 from services.commands import Done, StaleWrite
 from services.config import APPLICATION_NAME
 from services.tenancy import IssuedToken, TenancyCommands
 from services.units import UnitCommands
 from services.documents import DocumentCommands
+from services.audit import AuditCommands
 from services.unions import UnionCommands
 
 __all__ = ["Done", "IssuedToken", "Platform", "StaleWrite"]
@@ -31,11 +35,13 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class Platform(TenancyCommands, UnitCommands, UnionCommands, DocumentCommands, Application[UUID]):
+class Platform(TenancyCommands, UnitCommands, AuditCommands, UnionCommands, DocumentCommands, Application[UUID]):
     """One Application, one log: each area of the platform mixes in its commands (ADR 001)."""
 
     name = APPLICATION_NAME
     env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "COMPRESSOR_TOPIC": ""}
+    # Long-lived aggregates are snapshotted so that a past version loads quickly (audit, p.-in-time reads).
+    snapshotting_intervals = {Tenant: 50, Person: 50, Unit: 50}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from services import audit_tools
 from services.config import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -31,10 +32,19 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("dispatcher", help="move recorded circulars into rq (again, whenever Redis lost them)")
     rebuild = commands.add_parser("rebuild", help="drop and rebuild read models from the events")
     rebuild.add_argument("read_models", nargs="*", help="names (default: all)")
+    commands.add_parser("verify", help="recompute the tamper-evidence chain; name the first bad position")
+    commands.add_parser("checkpoint", help="record (and sign) a checkpoint of the chain's head; print it")
+    export = commands.add_parser("export", help="write a tenant's history as JSON Lines with a manifest")
+    export.add_argument("tenant_id")
+    export.add_argument("directory", help="where events.jsonl and manifest.json are written")
+    import_ = commands.add_parser("import", help="import an export into an empty store and rebuild the read models")
+    import_.add_argument("directory", help="holding events.jsonl and manifest.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
-            "worker": worker, "dispatcher": dispatcher}[args.command](args)
+            "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
+            "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
+            "import": audit_tools.import_command}[args.command](args)
 
 
 def migrate(args: argparse.Namespace | None = None) -> int:
@@ -65,7 +75,10 @@ def projector(args: argparse.Namespace | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    running = Projector(Platform, settings.eventsourcing_env(), engine)
+    from projections.chain import Chainer
+
+    running = Projector(Platform, settings.eventsourcing_env(), engine,
+                        chainer=Chainer(settings.signing_key(), settings.checkpoint_interval))
     log.info("projector following the event log with %d read models", len(running.runners))
     running.run_until(stop)
     return 0

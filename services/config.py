@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -46,6 +47,9 @@ class Settings:
     delivery_retries: int = 3
     delivery_retry_intervals: tuple[int, ...] = (10, 60, 300)
     dispatch_interval: float = 1.0
+    # Tamper evidence: the Ed25519 key that signs chain checkpoints (none: unsigned), and their spacing.
+    audit_signing_key: str | None = None
+    checkpoint_interval: int = 1000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -83,7 +87,15 @@ class Settings:
                 int(v) for v in env.get("DELIVERY_RETRY_INTERVALS", "10,60,300").split(",") if v.strip()
             ),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1")),
+            audit_signing_key=env.get("AUDIT_SIGNING_KEY") or None,
+            checkpoint_interval=int(env.get("CHECKPOINT_INTERVAL", "1000")),
         )
+
+    def signing_key(self) -> Any:
+        """Return the Ed25519 key that signs chain checkpoints, or None."""
+        from projections.chain import load_signing_key
+
+        return load_signing_key(self.audit_signing_key)
 
     def eventsourcing_env(self) -> dict[str, str]:
         """Return the settings of the event store in the form eventsourcing reads them."""

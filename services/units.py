@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -12,7 +12,7 @@ from domain.base import Context, InvalidValue, NotFound, NotPermitted
 from domain.people import Person
 from domain.plans import AnnualPlan
 from domain.tenants import Tenant
-from domain.units import Candidate, Unit, check_kind
+from domain.units import INTERCOLLEGE_COMMISSION, Candidate, Unit, UnitKind, check_kind, membership_clause
 from services.commands import Commands, Done
 
 UNIT_LEADER = "unit_leader"
@@ -23,6 +23,8 @@ class UnitCommands(Commands):
     """Forms units and records their members, leaders, plans and meetings (uses TenancyCommands.get_tenant)."""
 
     get_tenant: Any
+    # Counts a college's active teachers of a discipline (the people read model); set by the app factory.
+    roster: Callable[[UUID, str], int] | None = None
 
     # Units
 
@@ -31,7 +33,7 @@ class UnitCommands(Commands):
         """Form a unit; its kind must fit the tenant and its members the kind's rules (p.16, p.25–p.28)."""
         tenant = self.get_tenant(tenant_id)
         unit_kind = check_kind(kind, tenant.kind)
-        candidates = [self._candidate(pid, tenant, unit_kind.cross_organization) for pid in member_ids]
+        candidates = [self._candidate(pid, tenant, unit_kind, subject=subject) for pid in member_ids]
         unit = Unit.form(
             ctx, tenant_id=tenant.id, tenant_kind=tenant.kind, kind=kind, name=name, subject=subject,
             candidates=candidates, reporting_tenants=self._reporting(tenant, candidates),
@@ -50,7 +52,7 @@ class UnitCommands(Commands):
         unit = self.visible_unit(tenant_id, unit_id)
         ctx = _managing(ctx, unit, unit.rules.clause)
         tenant = self.get_tenant(unit.tenant)
-        candidate = self._candidate(person_id, tenant, unit.rules.cross_organization, field="person_id")
+        candidate = self._candidate(person_id, tenant, unit.rules, field="person_id", subject=unit.subject)
         unit.admit(ctx, candidate, self._reporting(tenant, [candidate]))
         return Done(unit, self.commit(unit))
 
@@ -71,7 +73,7 @@ class UnitCommands(Commands):
                         "The unit's leader is elected or appointed through the head or deputy head of the "
                         "organization that formed it" + (" (the education department, p.30)."
                                                          if unit.rules.appointed_only else "."))
-        self._active_person(person_id, "person_id")
+        self._active_person(person_id, "person_id", unit.rules.leader_clause or unit.rules.clause)
         unit.choose_leader(ctx, person_id, starts_on, method, by_unit_tenant=True)
         return Done(unit, self.commit(unit))
 
@@ -82,7 +84,7 @@ class UnitCommands(Commands):
         ctx = _leading(ctx, unit, "The unit's leader (or the deputy head) records its meetings.",
                        unit.rules.meets_clause or "p.25")
         for person_id in attendee_ids:
-            self._active_person(person_id, "attendee_ids")
+            self._active_person(person_id, "attendee_ids", unit.rules.meets_clause or unit.rules.clause)
         tenant = self.get_tenant(unit.tenant)
         unit.hold_meeting(ctx, tenant_kind=tenant.kind, held_on=held_on, agenda=agenda, minutes=minutes,
                           attendee_ids=attendee_ids)
@@ -125,19 +127,21 @@ class UnitCommands(Commands):
 
     # Helpers
 
-    def _active_person(self, person_id: UUID, field: str) -> Person:
+    def _active_person(self, person_id: UUID, field: str, clause: str | None) -> Person:
         try:
             person = self.load(person_id, Person, "person")
         except NotFound:
-            raise InvalidValue(f"No person has the id {person_id}.", field=field) from None
+            raise InvalidValue(f"No person has the id {person_id}.", clause, field) from None
         if not person.active:
-            raise InvalidValue(f"The person {person_id} has left their organization.", field=field)
+            raise InvalidValue(f"The person {person_id} has left their organization.", clause, field)
         return person
 
-    def _candidate(self, person_id: UUID, tenant: Tenant, cross_organization: bool,
-                   field: str = "member_ids") -> Candidate:
-        unknown = InvalidValue(f"No person of this organization{' or those reporting to it' if cross_organization else ''}"
-                               f" has the id {person_id}.", field=field)
+    def _candidate(self, person_id: UUID, tenant: Tenant, unit_kind: UnitKind,
+                   field: str = "member_ids", subject: str | None = None) -> Candidate:
+        # The clause that says whose people the members are; a person the caller may not know is as if unknown.
+        where = " or those reporting to it" if unit_kind.cross_organization else ""
+        unknown = InvalidValue(f"No person of this organization{where} has the id {person_id}.",
+                               membership_clause(unit_kind), field)
         try:
             person = self.load(person_id, Person, "person")
         except NotFound:
@@ -149,8 +153,12 @@ class UnitCommands(Commands):
             # Another tenant's person is named only if it reports to this one: otherwise, as if unknown.
             if home.parent_id != tenant.id:
                 raise unknown
+        colleagues = None
+        if unit_kind.code == INTERCOLLEGE_COMMISSION and subject and self.roster is not None:
+            colleagues = self.roster(person.tenant_id, subject)
         return Candidate(person_id=person.id, tenant_id=person.tenant_id, tenant_kind=home.kind,
-                         roles=tuple(person.roles), subjects=tuple(person.subjects), active=person.active)
+                         roles=tuple(person.roles), subjects=tuple(person.subjects), active=person.active,
+                         colleagues_teaching=colleagues)
 
     def _reporting(self, tenant: Tenant, candidates: Sequence[Candidate]) -> set[UUID]:
         reporting = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -12,8 +13,10 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
+from domain.rules import AUDITOR
 from projections.base import create_schema, make_engine
-from services.api import catalogue, compliance, errors, people, system, tenants, units
+from projections.people import count_teaching
+from services.api import audit, catalogue, compliance, errors, people, system, tenants, units
 from services.api import circulars, unions
 from services.api import documents
 from services.api.common import Runtime, runtime
@@ -59,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     platform = config.get("PLATFORM") or Platform(env=settings.eventsourcing_env())
     engine = config.get("ENGINE") or make_engine(settings.sqlalchemy_url(), settings.pool_size)
+    platform.roster = functools.partial(count_teaching, engine, platform.recorder.max_notification_id)
     if config.get("CREATE_SCHEMA", True):
         create_schema(engine)
     app.extensions["methodical"] = Runtime(
@@ -74,6 +78,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(units.blp)
     api.register_blueprint(compliance.blp)
     api.register_blueprint(catalogue.blp)
+    api.register_blueprint(audit.grants_blp)
+    api.register_blueprint(audit.blp)
+    api.register_blueprint(audit.union_grants_blp)
     api.register_blueprint(unions.blp)
     api.register_blueprint(circulars.blp)
     api.register_blueprint(documents.blp)
@@ -102,6 +109,8 @@ def _register_request_hooks(app: Flask) -> None:
         if g.caller is None:
             return errors.problem(401, "Send a valid token as 'Authorization: Bearer <token>'.",
                                   {"WWW-Authenticate": "Bearer"})
+        if g.caller.person is not None and AUDITOR in g.caller.roles and request.method not in ("GET", "HEAD"):
+            return errors.problem(403, "Auditors read the decision history; no command accepts their credential.")
         if request.method in ("POST", "PUT", "PATCH") and _has_body() and not _takes_file(app):
             if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
                 return errors.problem(415, "Send the request body as application/json.")

@@ -1,0 +1,405 @@
+"""Audit: grants, the decision history, states as of a moment, export, and the tamper-evidence chain."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from domain import rules
+from domain.base import OPERATOR, Actor, InvalidValue, NotFound, NotPermitted
+from domain.unions import Union
+from projections import audit as audit_rm
+from projections.chain import Chainer, chain_head, list_checkpoints, verify
+from services.api.common import PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position
+from services.audit import day_end, export_tenant, may_read_tenant_history
+
+UNION_CHAIR = "union_chair"  # the capacity a union's chair reads its history in (p.35)
+
+grants_blp = Blueprint("audit-grants", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/audit-grants",
+                       description="Who may read a tenant's decision history")
+blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Replaying the decision history")
+
+
+class GrantIn(Schema):
+    person_id = fields.UUID(required=True, metadata={"description": "A person in the auditor role"})
+    until = fields.Date(required=True)
+
+
+class GrantOut(Schema):
+    id = fields.UUID()
+    tenant_id = fields.UUID(allow_none=True)
+    person_id = fields.UUID()
+    until = fields.Date()
+    granted_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class GrantChanged(GrantOut, PositionSchema):
+    """A grant after a command."""
+
+
+class GrantList(Schema):
+    items = fields.List(fields.Nested(GrantOut))
+
+
+class ActorOut(Schema):
+    person_id = fields.UUID(allow_none=True)
+    role = fields.String(allow_none=True)
+
+
+class EventOut(Schema):
+    """One decision of the history."""
+
+    position = fields.Integer()
+    aggregate_id = fields.UUID()
+    aggregate_type = fields.String()
+    version = fields.Integer()
+    type = fields.String()
+    recorded_at = fields.DateTime()
+    actor = fields.Nested(ActorOut)
+    clause = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    tenant_id = fields.UUID(allow_none=True)
+    union_id = fields.UUID(allow_none=True)
+    data = fields.Dict()
+
+
+class EventPage(Schema):
+    items = fields.List(fields.Nested(EventOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class HistoryArgs(PageArgs):
+    aggregate_id = fields.UUID(load_default=None)
+    type = fields.String(load_default=None, validate=validate.Length(max=200))
+    since = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+    until = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+
+
+class StateArgs(Schema):
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    as_of = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+
+
+class AggregateStateOut(Schema):
+    aggregate_id = fields.UUID()
+    version = fields.Integer()
+    state = fields.Dict()
+    events = fields.List(fields.Nested(EventOut))
+
+
+class TenantStateArgs(Schema):
+    as_of = fields.Date(required=True)
+
+
+class TenantStateOut(Schema):
+    as_of = fields.Date()
+    position = fields.Integer(allow_none=True)
+    aggregates = fields.List(fields.Dict())
+
+
+class ChangesArgs(Schema):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+
+
+class ChangeOut(Schema):
+    aggregate_id = fields.UUID()
+    aggregate_type = fields.String()
+    before_version = fields.Integer(allow_none=True)
+    after_version = fields.Integer()
+    events = fields.List(fields.String())
+
+
+class ChangesOut(Schema):
+    items = fields.List(fields.Nested(ChangeOut))
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    events_checked = fields.Integer()
+    first_bad_position = fields.Integer(allow_none=True)
+    problem = fields.String(allow_none=True)
+    chain_head = fields.String()
+    last_position = fields.Integer()
+    checkpoints_verified = fields.Integer()
+
+
+class CheckpointOut(Schema):
+    position = fields.Integer()
+    head = fields.String()
+    created_at = fields.String()
+    signature = fields.String(allow_none=True)
+    public_key = fields.String(allow_none=True)
+
+
+class CheckpointList(Schema):
+    items = fields.List(fields.Nested(CheckpointOut))
+    chain = fields.Dict(allow_none=True)
+
+
+def grant_body(grant: Any) -> dict[str, Any]:
+    """Return the API form of a grant aggregate."""
+    return {"id": grant.id, "tenant_id": grant.tenant, "person_id": grant.auditor_id, "until": grant.until,
+            "granted_at": grant.created_on, "revoked_at": grant.revoked_at}
+
+
+def event_body(row: Any) -> dict[str, Any]:
+    """Return the API form of an indexed event."""
+    return {**row._mapping, "actor": {"person_id": row.actor_person_id, "role": row.actor_role}}
+
+
+@grants_blp.route("")
+class Grants(MethodView):
+    @grants_blp.response(200, GrantList)
+    def get(self, tid: UUID) -> dict[str, Any]:
+        """List the tenant's audit grants (head or deputy head)."""
+        caller().acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD)
+        catch_up(audit_rm.read_model)
+        with runtime().engine.connect() as conn:
+            rows = audit_rm.grants_of(conn, tid)
+        return {"items": [{**r._mapping, "person_id": r.auditor_id} for r in rows]}
+
+    @grants_blp.arguments(GrantIn)
+    @grants_blp.response(201, GrantChanged)
+    def post(self, body: dict[str, Any], tid: UUID) -> dict[str, Any]:
+        """Grant an auditor read access to this tenant's history until a day (head)."""
+        actor = caller().acting_as(tid, rules.HEAD)
+        done = runtime().platform.grant_audit(context(actor), tid, **body)
+        return with_position(grant_body(done.aggregate), done.position)
+
+
+@grants_blp.route("/<uuid:gid>")
+class OneGrant(MethodView):
+    @grants_blp.response(200, GrantChanged)
+    def delete(self, tid: UUID, gid: UUID) -> dict[str, Any]:
+        """Revoke a grant (head); it stops working at once."""
+        actor = caller().acting_as(tid, rules.HEAD)
+        done = runtime().platform.revoke_audit(context(actor), tid, gid)
+        return with_position(grant_body(done.aggregate), done.position)
+
+
+def _audit_actor() -> Any:
+    who = caller()
+    if who.is_operator:
+        return who.acting_as(None, OPERATOR)
+    return who.acting_as(who.tenant_id, rules.AUDITOR)
+
+
+def require_tenant_history(tid: UUID) -> Any:
+    """Return the actor if they may read the tenant's history; 404 for anyone else (as if it did not exist)."""
+    who = caller()
+    rt = runtime()
+    catch_up(audit_rm.read_model)  # grants are read from the audit read model
+    today = rt.clock().date()
+    with rt.engine.connect() as conn:
+        allowed = may_read_tenant_history(conn, who.roles, who.person.id if who.person else None, tid, today)
+    if not allowed:
+        if not who.is_operator and rules.AUDITOR not in who.roles:
+            raise NotPermitted("The decision history is read by auditors with a grant and the platform operator.")
+        raise NotFound("tenant")
+    return _audit_actor()
+
+
+def _note(actor: Any, tid: UUID | None, what: str, query: dict[str, Any]) -> None:
+    runtime().platform.note_audit_read(context(actor), tenant_id=tid, union_id=None, what=what, query=query)
+
+
+@blp.route("/tenants/<uuid:tid>/events")
+class TenantEvents(MethodView):
+    @blp.arguments(HistoryArgs, location="query")
+    @blp.response(200, EventPage)
+    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+        """The tenant's events in log order, with who, when and under which clause (auditor with a grant, operator)."""
+        actor = require_tenant_history(tid)
+        catch_up(audit_rm.read_model)
+        with runtime().engine.connect() as conn:
+            rows, next_cursor = audit_rm.history(
+                conn, tenant_id=tid, after=page_after(args), limit=args["limit"], aggregate_id=args["aggregate_id"],
+                type_=args["type"], since=args["since"], until=args["until"])
+        _note(actor, tid, "tenant events", {k: v for k, v in args.items() if v is not None})
+        return {"items": [event_body(r) for r in rows], "next_cursor": next_cursor}
+
+
+union_grants_blp = Blueprint("union-audit-grants", __name__, url_prefix="/api/v1/unions/<uuid:uid>/audit-grants",
+                             description="Who may read a union's decision history")
+
+
+@union_grants_blp.route("")
+class UnionGrants(MethodView):
+    @union_grants_blp.arguments(GrantIn)
+    @union_grants_blp.response(201, GrantChanged)
+    def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
+        """Grant an auditor read access to the union's history (head or deputy head of its coordinator, p.22)."""
+        who = caller()
+        actor = who.acting_as(who.tenant_id, rules.HEAD, rules.DEPUTY_HEAD)
+        done = runtime().platform.grant_union_audit(context(actor), uid, **body)
+        return with_position(grant_body(done.aggregate), done.position)
+
+
+def require_union_history(uid: UUID) -> Any:
+    """Return the actor if they may read the union's history: operator, its chair, an auditor with a grant."""
+    who = caller()
+    rt = runtime()
+    union = rt.platform.load(uid, Union, "union")
+    if who.is_operator:
+        return _audit_actor()
+    if rules.AUDITOR in who.roles:
+        catch_up(audit_rm.read_model)
+        with rt.engine.connect() as conn:
+            if audit_rm.grant_allows(conn, who.person.id, rt.clock().date(), union_id=uid):
+                return _audit_actor()
+        raise NotFound("union")
+    if union.is_chair(who.person.id):
+        return Actor(role=UNION_CHAIR, person_id=who.person.id, tenant_id=who.tenant_id, roles=tuple(who.roles))
+    raise NotPermitted("A union's history is read by its chair, auditors with a grant and the operator.", "p.35")
+
+
+@blp.route("/unions/<uuid:uid>/events")
+class UnionEvents(MethodView):
+    @blp.arguments(HistoryArgs, location="query")
+    @blp.response(200, EventPage)
+    def get(self, args: dict[str, Any], uid: UUID) -> dict[str, Any]:
+        """The union's events in log order (its chair, an auditor with a grant, the operator)."""
+        actor = require_union_history(uid)
+        catch_up(audit_rm.read_model)
+        with runtime().engine.connect() as conn:
+            rows, next_cursor = audit_rm.history(
+                conn, union_id=uid, after=page_after(args), limit=args["limit"], aggregate_id=args["aggregate_id"],
+                type_=args["type"], since=args["since"], until=args["until"])
+        runtime().platform.note_audit_read(context(actor), tenant_id=None, union_id=uid, what="union events",
+                                           query={k: v for k, v in args.items() if v is not None})
+        return {"items": [event_body(r) for r in rows], "next_cursor": next_cursor}
+
+
+@blp.route("/aggregates/<uuid:aid>")
+class AggregateState(MethodView):
+    @blp.arguments(StateArgs, location="query")
+    @blp.response(200, AggregateStateOut)
+    def get(self, args: dict[str, Any], aid: UUID) -> dict[str, Any]:
+        """An aggregate's state as of a version or a moment, and the events that built it."""
+        catch_up(audit_rm.read_model)
+        rt = runtime()
+        with rt.engine.connect() as conn:
+            scope = audit_rm.aggregate_scope(conn, aid)
+        if scope is None or scope.tenant_id is None:
+            raise NotFound("aggregate")
+        actor = require_tenant_history(scope.tenant_id)
+        version = args["version"]
+        with rt.engine.connect() as conn:
+            if args["as_of"] is not None:
+                version = audit_rm.version_at(conn, aid, args["as_of"])
+                if version is None:
+                    raise NotFound("aggregate as of that moment")
+            state = rt.platform.state_of(aid, version)
+            events, _ = audit_rm.history(conn, aggregate_id=aid, after=0, limit=10_000,
+                                         up_to=None)
+        version = state["version"]
+        _note(actor, scope.tenant_id, "aggregate state", {"aggregate_id": aid, "version": version})
+        return {"aggregate_id": aid, "version": version, "state": state,
+                "events": [event_body(e) for e in events if e.version <= version]}
+
+
+@blp.route("/tenants/<uuid:tid>/state")
+class TenantState(MethodView):
+    @blp.arguments(TenantStateArgs, location="query")
+    @blp.response(200, TenantStateOut)
+    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+        """The whole tenant as it stood at the end of a day: every aggregate's state then."""
+        actor = require_tenant_history(tid)
+        catch_up(audit_rm.read_model)
+        rt = runtime()
+        moment = day_end(args["as_of"])
+        with rt.engine.connect() as conn:
+            found = audit_rm.aggregates_as_of(conn, tid, moment)
+        states = []
+        for row in sorted(found, key=lambda r: (r.aggregate_type, str(r.aggregate_id))):
+            if row.aggregate_type == "AuditRead":
+                continue
+            states.append({"aggregate_id": str(row.aggregate_id), "version": row.version,
+                           **rt.platform.state_of(row.aggregate_id, row.version)})
+        _note(actor, tid, "tenant state", {"as_of": args["as_of"]})
+        return {"as_of": args["as_of"], "aggregates": states}
+
+
+@blp.route("/tenants/<uuid:tid>/changes")
+class TenantChanges(MethodView):
+    @blp.arguments(ChangesArgs, location="query")
+    @blp.response(200, ChangesOut)
+    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+        """What changed between two days: each aggregate's versions before and after, and its events."""
+        if args["to"] < args["from_"]:
+            raise InvalidValue("'to' is on or after 'from'.", field="to")
+        actor = require_tenant_history(tid)
+        catch_up(audit_rm.read_model)
+        start = datetime.combine(args["from_"], datetime.min.time(), tzinfo=timezone.utc)
+        with runtime().engine.connect() as conn:
+            rows, _ = audit_rm.history(conn, tenant_id=tid, after=0, limit=100_000, since=start,
+                                       until=day_end(args["to"]))
+        changes: dict[UUID, dict[str, Any]] = {}
+        for row in rows:
+            if row.aggregate_type == "AuditRead":
+                continue
+            change = changes.setdefault(row.aggregate_id, {
+                "aggregate_id": row.aggregate_id, "aggregate_type": row.aggregate_type,
+                "before_version": row.version - 1 or None, "after_version": row.version, "events": []})
+            change["after_version"] = row.version
+            change["events"].append(row.type)
+        _note(actor, tid, "tenant changes", {"from": args["from_"], "to": args["to"]})
+        return {"items": list(changes.values())}
+
+
+@blp.route("/tenants/<uuid:tid>/export")
+class TenantExport(MethodView):
+    @blp.response(200, description="JSON Lines of the tenant's stored events; the manifest in Export-Manifest")
+    def get(self, tid: UUID) -> Response:
+        """Export the tenant's history as JSON Lines; the manifest (count, positions, SHA-256, chain head) is a header."""
+        actor = require_tenant_history(tid)
+        catch_up(audit_rm.read_model)
+        body, manifest = export_tenant(runtime().engine, tid)
+        _note(actor, tid, "export", {"count": manifest["count"]})
+        response = Response(body, mimetype="application/x-ndjson")
+        response.headers["Export-Manifest"] = json.dumps(manifest)
+        response.headers["Content-Disposition"] = f'attachment; filename="tenant-{tid}.jsonl"'
+        return response
+
+
+@blp.route("/verify")
+class Verify(MethodView):
+    @blp.response(200, VerifyOut)
+    def get(self) -> dict[str, Any]:
+        """Recompute the tamper-evidence chain; name the first bad position, if any (operator, auditor)."""
+        actor = _audit_actor()
+        report = verify(runtime().engine)
+        _note(actor, None, "verify", {"ok": report["ok"]})
+        return report
+
+
+@blp.route("/checkpoints")
+class Checkpoints(MethodView):
+    @blp.response(200, CheckpointList)
+    def get(self) -> dict[str, Any]:
+        """The chain's checkpoints (signed when a key is configured), for safekeeping outside the platform."""
+        _audit_actor()
+        with runtime().engine.connect() as conn:
+            return {"items": list_checkpoints(conn), "chain": chain_head(conn)}
+
+    @blp.response(201, CheckpointOut)
+    def post(self) -> dict[str, Any]:
+        """Record a checkpoint at the chain's head now (operator)."""
+        caller().acting_as(None, OPERATOR)
+        rt = runtime()
+        with rt.engine.begin() as conn:
+            try:
+                return Chainer(rt.settings.signing_key()).checkpoint(conn)
+            except ValueError:
+                raise InvalidValue("The chain is empty: nothing to checkpoint yet.") from None
+
+
