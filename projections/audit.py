@@ -187,3 +187,17 @@ def grants_of(conn: Connection, tenant_id: UUID) -> list[Any]:
     """Return the tenant's grants, newest first."""
     return list(conn.execute(select(audit_grants).where(audit_grants.c.tenant_id == tenant_id)
                              .order_by(audit_grants.c.seq.desc())))
+
+
+def unions_joined_by(conn: Connection, tenant_id: UUID, moment: datetime) -> list[Any]:
+    """Return each union the tenant had been admitted to by the moment, with the union's version then."""
+    joined = select(audit_events.c.union_id).where(
+        audit_events.c.union_id.is_not(None), audit_events.c.recorded_at <= moment,
+        audit_events.c.data["member_tenant_id"].astext == str(tenant_id),
+    )
+    return list(conn.execute(
+        select(audit_events.c.aggregate_id, func.min(audit_events.c.aggregate_type).label("aggregate_type"),
+               func.max(audit_events.c.version).label("version"))
+        .where(audit_events.c.aggregate_id.in_(joined), audit_events.c.recorded_at <= moment)
+        .group_by(audit_events.c.aggregate_id)
+    ))

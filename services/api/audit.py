@@ -318,7 +318,8 @@ class TenantState(MethodView):
         rt = runtime()
         moment = day_end(args["as_of"])
         with rt.engine.connect() as conn:
-            found = audit_rm.aggregates_as_of(conn, tid, moment)
+            # The tenant's own aggregates, and the unions it belonged to then (their memberships).
+            found = audit_rm.aggregates_as_of(conn, tid, moment) + audit_rm.unions_joined_by(conn, tid, moment)
         states = []
         for row in sorted(found, key=lambda r: (r.aggregate_type, str(r.aggregate_id))):
             if row.aggregate_type == "AuditRead":

@@ -385,3 +385,18 @@ def test_a_unions_history_is_read_by_its_chair_and_by_an_auditor_the_coordinator
     read = client.get(f"/api/v1/audit/unions/{union['id']}/events",
                       headers={**as_auditor, "X-Min-Position": grant.get_json()["position"]})
     assert read.status_code == 200 and len(read.get_json()["items"]) >= 2
+
+
+def test_the_tenant_as_of_a_day_includes_the_unions_it_belonged_to(client, tour):
+    region = tour.tenant("regional_department")
+    college = tour.tenant("tvet_college", parent_id=region["id"])
+    _, college_head = tour.head(college["id"])
+    union = client.post("/api/v1/unions", headers=college_head, json={
+        "name": "УМО строителей", "sector": "construction", "specialties": ["0701000"],
+        "coordinator_id": region["id"]}).get_json()
+    today = datetime.now(timezone.utc).date().isoformat()
+    state = client.get(f"/api/v1/audit/tenants/{college['id']}/state?as_of={today}",
+                       headers={**tour.operator, "X-Min-Position": union["position"]}).get_json()
+    unions = [a for a in state["aggregates"] if a["type"] == "Union"]
+    assert [u["aggregate_id"] for u in unions] == [union["id"]]
+    assert unions[0]["name"] == "УМО строителей"
