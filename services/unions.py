@@ -37,6 +37,17 @@ class Adopted:
     position: int
 
 
+def involves(union: Union, tenant_id: UUID | None, person_id: UUID | None) -> bool:
+    """Return whether a person may know more of the union than its public facts: its chair, or a person of a member
+    organization or of its coordinating department (p.22, p.24). To anyone else its decisions, commands and history
+    answer 404, exactly as a missing union's (api.md, Conventions)."""
+    if union.is_chair(person_id):
+        return True
+    if tenant_id is None:
+        return False
+    return tenant_id == union.coordinator_id or union.member_for_tenant(tenant_id) is not None
+
+
 def is_coordinator(actor: Actor, union: Union) -> bool:
     """Return whether the actor acts for the union's coordinating regional department (p.22)."""
     return actor.tenant_id == union.coordinator_id and actor.role in COORDINATOR_ROLES

@@ -19,6 +19,7 @@ from projections import audit as audit_rm
 from projections.chain import Chainer, chain_head, list_checkpoints, verify
 from services.api.common import PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position
 from services.audit import day_end, export_tenant, may_read_tenant_history
+from services.unions import involves
 
 UNION_CHAIR = "union_chair"  # the capacity a union's chair reads its history in (p.35)
 
@@ -240,6 +241,8 @@ class UnionGrants(MethodView):
         """Grant an auditor read access to the union's history (head or deputy head of its coordinator, p.22)."""
         who = caller()
         actor = who.acting_as(who.tenant_id, rules.HEAD, rules.DEPUTY_HEAD)
+        if not involves(runtime().platform.get_union(uid), who.tenant_id, actor.person_id):
+            raise NotFound("union")  # an outsider's organization: as a missing union (api.md, Conventions)
         done = runtime().platform.grant_union_audit(context(actor), uid, **body)
         return with_position(grant_body(done.aggregate), done.position)
 
@@ -259,6 +262,8 @@ def require_union_history(uid: UUID) -> Any:
         raise NotFound("union")
     if union.is_chair(who.person.id):
         return Actor(role=UNION_CHAIR, person_id=who.person.id, tenant_id=who.tenant_id, roles=tuple(who.roles))
+    if not involves(union, who.tenant_id, who.person.id):
+        raise NotFound("union")  # an outsider's organization: as a missing union (api.md, Conventions)
     raise NotPermitted("A union's history is read by its chair, auditors with a grant and the operator.", "p.35")
 
 

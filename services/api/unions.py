@@ -18,7 +18,7 @@ from projections import unions as unions_rm
 from services.api.common import (
     PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, with_position,
 )
-from services.unions import COORDINATOR_ROLES
+from services.unions import COORDINATOR_ROLES, involves
 
 blp = Blueprint("unions", __name__, url_prefix="/api/v1/unions",
                 description="Educational-methodical unions, their decisions and circulars (p.22–24, p.33–35)")
@@ -236,6 +236,17 @@ def _reader_scope(union: Union) -> UUID | None:
     raise NotFound("union")
 
 
+def _known_union(uid: UUID) -> None:
+    """Refuse a command on a union the caller's organization neither belongs to nor coordinates: 404, as for a
+    missing union (api.md, Conventions), before any check of who may act in it (which would tell it exists)."""
+    who = caller()
+    if who.is_operator:
+        return
+    assert who.person is not None
+    if not involves(runtime().platform.get_union(uid), who.tenant_id, who.person.id):
+        raise NotFound("union")
+
+
 def _decision_body(row: Any, circulars: list[Any]) -> dict[str, Any]:
     counts = Counter(c.status for c in circulars)
     return {
@@ -289,6 +300,7 @@ class Members(MethodView):
     def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """Admit a member organization, employer or social partner (the chair or the coordinator, p.24)."""
         actor = caller().acting_as(None, *COORDINATOR_ROLES, *rules.ROLES)
+        _known_union(uid)
         admitted = runtime().platform.admit_union_member(context(actor), uid, **body)
         return with_position({**union_body(admitted.union), "member_id": admitted.member.member_id},
                              admitted.position)
@@ -300,6 +312,7 @@ class OneMember(MethodView):
     def delete(self, uid: UUID, mid: UUID) -> dict[str, Any]:
         """Remove a member (the chair), or withdraw one's organization (its head) (p.24)."""
         actor = caller().acting_as(None, rules.HEAD, *rules.ROLES)
+        _known_union(uid)
         done = runtime().platform.remove_union_member(context(actor), uid, mid)
         return with_position(union_body(done.aggregate), done.position)
 
@@ -311,6 +324,7 @@ class Chair(MethodView):
     def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """Record the chair approved by the council's decision, its number and date (the coordinator, p.35)."""
         actor = caller().acting_as(None, *COORDINATOR_ROLES)
+        _known_union(uid)
         council = body["council_decision"]
         done = runtime().platform.approve_chair(context(actor), uid, person_id=body["person_id"],
                                                 number=council["number"], dated=council["date"])
@@ -336,6 +350,7 @@ class Decisions(MethodView):
     def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """Adopt a decision (the chair, p.35): one circular per member organization of its specialties (p.34)."""
         actor = caller().acting_as(None, *rules.ROLES)
+        _known_union(uid)
         adopted = runtime().platform.adopt_decision(context(actor), uid, **body)
         decision = adopted.decision
         return with_position({
