@@ -290,13 +290,20 @@ class AggregateState(MethodView):
     @blp.response(200, AggregateStateOut)
     def get(self, args: dict[str, Any], aid: UUID) -> dict[str, Any]:
         """An aggregate's state as of a version or a moment, and the events that built it."""
+        who = caller()
+        if not who.is_operator and rules.AUDITOR not in who.roles:
+            # Refused by role before the aggregate is looked up, so the refusal tells nothing of whether it exists.
+            raise NotPermitted("The decision history is read by auditors with a grant and the platform operator.")
         catch_up(audit_rm.read_model)
         rt = runtime()
         with rt.engine.connect() as conn:
             scope = audit_rm.aggregate_scope(conn, aid)
         if scope is None or scope.tenant_id is None:
             raise NotFound("aggregate")
-        actor = require_tenant_history(scope.tenant_id)
+        try:
+            actor = require_tenant_history(scope.tenant_id)
+        except NotFound:
+            raise NotFound("aggregate") from None  # without a grant: as a missing aggregate (api.md, Conventions)
         version = args["version"]
         with rt.engine.connect() as conn:
             if args["as_of"] is not None:
