@@ -391,7 +391,8 @@ class Verify(MethodView):
         """Recompute the tamper-evidence chain; name the first bad position, if any (operator, auditor)."""
         actor = _audit_actor()
         report = verify(runtime().engine)
-        _note(actor, None, "verify", {"ok": report["ok"]})
+        # An auditor's read is recorded in their own organization's history; the operator's in no tenant's.
+        _note(actor, actor.tenant_id, "verify", {"ok": report["ok"]})
         return report
 
 
