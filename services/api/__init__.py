@@ -94,6 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         operations={"get": {"summary": "This OpenAPI document", "security": [],
                             "responses": {"200": {"description": "The OpenAPI 3 document"}}}},
     )
+    errors.document_problems(api.spec)  # every operation's problem+json responses (after all blueprints)
     return app
 
 
@@ -111,7 +112,9 @@ def _register_request_hooks(app: Flask) -> None:
                                   {"WWW-Authenticate": "Bearer"})
         if g.caller.person is not None and AUDITOR in g.caller.roles and request.method not in ("GET", "HEAD"):
             return errors.problem(403, "Auditors read the decision history; no command accepts their credential.")
-        if request.method in ("POST", "PUT", "PATCH") and _has_body() and not _takes_file(app):
+        # A route or method that is not served answers 404/405 from routing, whatever the body (no 415 first).
+        routed = request.routing_exception is None
+        if routed and request.method in ("POST", "PUT", "PATCH") and _has_body() and not _takes_file(app):
             if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
                 return errors.problem(415, "Send the request body as application/json.")
             charset = request.mimetype_params.get("charset", "utf-8").lower()

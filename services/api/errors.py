@@ -151,3 +151,70 @@ def register(app: Flask) -> None:
             return database_unavailable(error)
         log.exception("unexpected error")
         return problem(500, "An unexpected error occurred; it has been logged.")
+
+
+# The problems the OpenAPI document declares, so that a client (and schemathesis) knows every status it may meet.
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "The body is not valid JSON, not UTF-8, or nested too deeply",
+    401: "No valid token was sent",
+    403: "The caller's role may not do this (auditors may only read)",
+    404: "No such object, or one the caller may not know exists",
+    409: "A state conflict, or a stale concurrent write",
+    413: "The body is over the size limit",
+    415: "The body is not application/json in UTF-8",
+    422: "Invalid fields (`errors`), or a rule of the Order refuses it (`clause`)",
+    429: "Too many requests; retry after the time in Retry-After",
+    503: "The database is unavailable, or the read model has not reached X-Min-Position in time (Retry-After)",
+}
+_COMMANDS = ("post", "put", "patch", "delete")
+_WITH_BODY = ("post", "put", "patch")
+
+
+def _problem_statuses(method: str, operation: dict[str, Any]) -> list[int]:
+    """Return the problem statuses an authenticated operation may answer."""
+    statuses = {401, 403, 404, 422, 429, 503}
+    if method in _COMMANDS:
+        statuses |= {409}
+    if method in _WITH_BODY:
+        statuses |= {413, 415}
+        if "requestBody" in operation:
+            statuses |= {400}
+    return sorted(statuses)
+
+
+def document_problems(spec: Any) -> None:
+    """Declare in the OpenAPI document, once for all operations, the problems each may answer.
+
+    Every error is `application/problem+json` with the Problem schema. An authenticated operation declares 401,
+    403, 404, 422 (fields, a rule, a cursor, X-Min-Position), 429 and 503; a command also 409; one that may take a
+    body also 413 and 415, and 400 when it reads JSON. flask-smorest's catch-all `default` response is replaced
+    by these explicit statuses. Call it after every blueprint is registered."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for status, description in _PROBLEM_DESCRIPTIONS.items():
+        spec.components.responses[f"PROBLEM_{status}"] = {
+            "description": description, "content": {PROBLEM: {"schema": problem_ref}}}
+    # The error responses flask-smorest registered name application/json; a problem is problem+json.
+    for response in spec.components.responses.values():
+        if response.get("content"):
+            _as_problem(response, problem_ref)
+    secured_by_default = bool(spec.options.get("security"))
+    for item in spec._paths.values():  # noqa: SLF001 - apispec keeps the paths here until to_dict()
+        for method, operation in item.items():
+            if method not in ("get", *_COMMANDS) or not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("default", None)
+            for status, response in responses.items():
+                if str(status).isdigit() and int(status) >= 400 and "$ref" not in response:
+                    _as_problem(response, problem_ref)
+            if operation.get("security", [{}] if secured_by_default else []) == []:
+                continue
+            for status in _problem_statuses(method, operation):
+                responses.setdefault(str(status), {"$ref": f"#/components/responses/PROBLEM_{status}"})
+
+
+def _as_problem(response: dict[str, Any], problem_ref: dict[str, str]) -> None:
+    content = response.get("content") or {}
+    if not content or (set(content) == {"application/json"} and content["application/json"].get("schema") == problem_ref):
+        response["content"] = {PROBLEM: {"schema": problem_ref}}

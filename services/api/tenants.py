@@ -34,7 +34,8 @@ class TenantIn(Schema):
 
     name = Text(required=True, validate=validate.Length(min=1, max=500))
     kind = fields.String(required=True, validate=validate.OneOf(rules.TENANT_KINDS))
-    bin = fields.String(required=True, metadata={"description": "12-digit business identification number"})
+    bin = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{12}$", error="A BIN is 12 digits."),
+                        metadata={"description": "12-digit business identification number (its check digit valid)"})
     region = Text(required=True, validate=validate.Length(min=1, max=200))
     parent_id = fields.UUID(load_default=None, allow_none=True)
     language = fields.String(load_default="ru", validate=validate.OneOf(rules.LANGUAGES))

@@ -71,7 +71,9 @@ class UnionDecisionIn(Schema):
 
     title = Text(required=True, validate=validate.Length(min=1, max=500))
     text = Text(required=True, validate=validate.Length(min=1, max=50_000))
-    direction = fields.String(required=True, metadata={"description": 'A direction of p.33, e.g. "p.33.4"'})
+    # Checked by the domain (422 with clause p.33 for a direction outside p.33); the pattern documents its form.
+    direction = fields.String(required=True, metadata={"description": 'A direction of p.33, e.g. "p.33.4"',
+                                                       "pattern": r"^p\.[0-9]+(\.[0-9]+)*$"})
     specialties = Specialties
 
 
