@@ -89,8 +89,10 @@ class AuditRead(Recorded):
     @classmethod
     def note(cls, ctx: Context, *, tenant_id: UUID | None, union_id: UUID | None, what: str,
              query: dict[str, Any]) -> AuditRead:
-        """Record one audit read."""
-        scope = {"union_id": union_id} if union_id else {}
+        """Record one audit read (of a tenant, a union, or, by the operator, the whole platform)."""
+        scope: dict[str, Any] = {"union_id": union_id} if union_id else {}
+        if tenant_id is None and union_id is None:
+            scope["scope"] = "platform"  # the operator's platform-wide reads
         return cls._create(
             cls.Looked, id=uuid4(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, **scope),
             tenant=tenant_id, union=union_id, what=what, query={k: str(v) for k, v in query.items()},

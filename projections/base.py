@@ -60,17 +60,7 @@ class ReadModel:
         The row lock this takes serialises every writer of the read model, so an event is
         applied exactly once even when a rebuild and the live runner overlap.
         """
-        statement = (
-            insert(tracking)
-            .values(read_model=self.name, application_name=application_name, notification_id=position)
-            .on_conflict_do_update(
-                index_elements=[tracking.c.read_model],
-                set_={"notification_id": position},
-                where=tracking.c.notification_id < position,
-            )
-            .returning(tracking.c.notification_id)
-        )
-        return conn.execute(statement).first() is not None
+        return self.name in advance_all(conn, [self], application_name, position)
 
     def position(self, conn: Connection) -> int:
         """Return the position this read model has processed up to (0 if none)."""
@@ -80,13 +70,31 @@ class ReadModel:
         return int(value or 0)
 
 
+_ADVANCE = text(
+    "INSERT INTO rm_tracking (read_model, application_name, notification_id)"
+    " SELECT name, :application_name, :position FROM unnest(CAST(:names AS text[])) AS name"
+    " ON CONFLICT (read_model) DO UPDATE SET notification_id = excluded.notification_id"
+    " WHERE rm_tracking.notification_id < excluded.notification_id"
+    " RETURNING read_model"
+)
+
+
+def advance_all(conn: Connection, read_models: Sequence[ReadModel], application_name: str, position: int) -> set[str]:
+    """Move every read model's tracking position forward in one statement; return those that moved."""
+    rows = conn.execute(_ADVANCE, {"names": [rm.name for rm in read_models],
+                                   "application_name": application_name, "position": position})
+    return {row.read_model for row in rows}
+
+
 def make_engine(url: str, pool_size: int = 5) -> Engine:
     """Return a SQLAlchemy engine for the read models."""
     return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every read model's tables that do not exist yet."""
+    """Create every read model's tables (and the chain's) that do not exist yet."""
+    import projections.runner  # noqa: F401 - importing it registers every read model's tables
+
     metadata.create_all(engine)
 
 
@@ -135,8 +143,7 @@ class ReadModelView(TrackingRecorder):
 
     def insert_tracking(self, tracking: Tracking) -> None:
         with self.engine.begin() as conn:
-            for read_model in self.read_models:
-                read_model.advance(conn, tracking.application_name, tracking.notification_id)
+            advance_all(conn, self.read_models, tracking.application_name, tracking.notification_id)
 
     def max_tracking_id(self, application_name: str) -> int | None:
         # The group resumes from the read model that is furthest behind; the others skip what they have.
@@ -145,16 +152,17 @@ class ReadModelView(TrackingRecorder):
 
 
 class ReadModelProjection(Projection[ReadModelView]):
-    """Applies each event to each read model with its tracking position, one transaction per read model.
+    """Applies each event to every read model of the group, with their tracking positions, in one transaction.
 
-    Exactly-once per read model: a failure in one rolls back only that read model's transaction, and the
-    runner stops; on restart, the read models that had applied the event skip it.
+    Exactly once per read model: a read model that has already applied the event (after a crash, or a
+    rebuild that overlapped) skips it; a failure rolls the whole event back and stops the runner.
     """
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        for read_model in self.view.read_models:
-            with self.view.engine.begin() as conn:
-                if read_model.advance(conn, tracking.application_name, tracking.notification_id):
+        with self.view.engine.begin() as conn:
+            moved = advance_all(conn, self.view.read_models, tracking.application_name, tracking.notification_id)
+            for read_model in self.view.read_models:
+                if read_model.name in moved:
                     read_model.apply(conn, domain_event, tracking.notification_id)
 
 

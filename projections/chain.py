@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, LargeBinary, Table, select, text
+from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, LargeBinary, Table, func, select, text
 
 from projections.base import ReadModel, metadata
 
@@ -42,6 +42,20 @@ checkpoints = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("signature", LargeBinary),
     Column("public_key", LargeBinary),
+)
+
+
+_LINK = text(
+    "INSERT INTO audit_chain (position, event_digest, link)"
+    " SELECT e.notification_id, d.digest,"
+    "  sha256(coalesce((SELECT c.link FROM audit_chain c ORDER BY c.position DESC LIMIT 1),"
+    "                  '\\x" + "00" * 32 + "'::bytea) || int8send(e.notification_id) || d.digest)"
+    f" FROM {EVENTS_TABLE} e,"
+    "  LATERAL (SELECT sha256(uuid_send(e.originator_id) || int8send(e.originator_version)"
+    "   || int4send(octet_length(convert_to(coalesce(e.topic, ''), 'UTF8'))) || convert_to(coalesce(e.topic, ''), 'UTF8')"
+    "   || int8send(octet_length(e.state)::bigint) || e.state) AS digest) d"
+    " WHERE e.notification_id = :position"
+    " RETURNING link"
 )
 
 
@@ -88,24 +102,21 @@ class Chainer:
     signing_key: Ed25519PrivateKey | None = None
     interval: int = 1000
     read_model: ReadModel = field(init=False)
+    _last_checkpoint: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.read_model = ReadModel("chain", [chain, checkpoints], fallback=self._link)
 
     def _link(self, conn: Connection, event: Any, position: int) -> None:
-        row = conn.execute(
-            text(f"SELECT originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
-                 "WHERE notification_id = :p"), {"p": position}
-        ).first()
-        if row is None:  # pragma: no cover - the event was just delivered from this table
+        # One statement: the stored row's canonical bytes (as `canonical` builds them), hashed and linked
+        # to the previous link, computed by PostgreSQL where the row is.
+        link = conn.execute(_LINK, {"position": position}).scalar()
+        if link is None:  # pragma: no cover - the event was just delivered from this table
             raise RuntimeError(f"event at position {position} vanished before it was chained")
-        digest = hashlib.sha256(canonical(row.originator_id, row.originator_version, row.topic, row.state)).digest()
-        previous = conn.execute(select(chain.c.link).order_by(chain.c.position.desc()).limit(1)).scalar()
-        link = next_link(previous or GENESIS, position, digest)
-        conn.execute(chain.insert().values(position=position, event_digest=digest, link=link))
-        last = conn.execute(select(checkpoints.c.position).order_by(checkpoints.c.position.desc()).limit(1)).scalar()
-        if position - (last or 0) >= self.interval:
-            self.checkpoint(conn, position, link)
+        if self._last_checkpoint is None:
+            self._last_checkpoint = conn.execute(select(func.max(checkpoints.c.position))).scalar() or 0
+        if position - self._last_checkpoint >= self.interval:
+            self.checkpoint(conn, position, bytes(link))
 
     def checkpoint(self, conn: Connection, position: int | None = None, head: bytes | None = None) -> dict[str, Any]:
         """Record (and sign, with a key) a checkpoint at the chain's head, or at the given link; once per position."""
@@ -125,6 +136,7 @@ class Chainer:
             public = _raw_public(self.signing_key)
         conn.execute(checkpoints.insert().values(position=position, head=head, created_at=created_at,
                                                  signature=signature, public_key=public))
+        self._last_checkpoint = position
         return checkpoint_json(position, head, created_at, signature, public)
 
 

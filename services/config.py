@@ -50,6 +50,8 @@ class Settings:
     # Tamper evidence: the Ed25519 key that signs chain checkpoints (none: unsigned), and their spacing.
     audit_signing_key: str | None = None
     checkpoint_interval: int = 1000
+    # Failed authentications allowed per client address before it gets 429 (limits' notation).
+    auth_failure_limit: str = "20 per minute"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +91,7 @@ class Settings:
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1")),
             audit_signing_key=env.get("AUDIT_SIGNING_KEY") or None,
             checkpoint_interval=int(env.get("CHECKPOINT_INTERVAL", "1000")),
+            auth_failure_limit=env.get("AUTH_FAILURE_LIMIT", "20 per minute"),
         )
 
     def signing_key(self) -> Any:

@@ -16,7 +16,7 @@ from flask_smorest import Api
 from domain.rules import AUDITOR
 from projections.base import create_schema, make_engine
 from projections.people import count_teaching
-from services.api import audit, catalogue, compliance, errors, people, system, tenants, units
+from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions
 from services.api import documents
 from services.api.common import Runtime, runtime
@@ -72,6 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         clock=config.get("CLOCK") or (lambda: datetime.now(timezone.utc)),
     )
 
+    limits.install(app, settings)  # before the authentication hook: the limit is checked first
     api = PlatformApi(app)
     api.register_blueprint(tenants.blp)
     api.register_blueprint(people.blp)

@@ -1,0 +1,41 @@
+"""Credentials: repeated authentication failures from one client are rate-limited."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+
+from support import bearer
+
+
+def test_a_client_that_keeps_failing_authentication_is_rate_limited_and_others_are_not(settings, platform, engine,
+                                                                                       projector):
+    from services.api import create_app
+
+    limited = dataclasses.replace(settings, auth_failure_limit="5 per minute")
+    app = create_app({"SETTINGS": limited, "PLATFORM": platform, "ENGINE": engine, "CREATE_SCHEMA": False})
+    client = app.test_client()
+    attacker = {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.7"}
+    statuses = [client.get("/api/v1/tenants", headers=bearer(f"guess-{i}"), environ_base=attacker).status_code
+                for i in range(8)]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429] * 3
+    refused = client.get("/api/v1/tenants", headers=bearer(settings.operator_token), environ_base=attacker)
+    assert refused.status_code == 429  # even a good credential waits out the window from that address
+    assert refused.mimetype == "application/problem+json" and int(refused.headers["Retry-After"]) > 0
+    other = {"REMOTE_ADDR": "10.250.250.250"}
+    assert client.get("/api/v1/tenants", headers=bearer(settings.operator_token), environ_base=other).status_code == 200
+    print(json.dumps({"test": "auth_rate_limit", "limit": "5 per minute", "attempts": len(statuses),
+                      "answered_429": statuses.count(429)}))
+
+
+def test_successful_requests_do_not_count_towards_the_limit(settings, platform, engine, projector):
+    from services.api import create_app
+
+    limited = dataclasses.replace(settings, auth_failure_limit="3 per minute")
+    app = create_app({"SETTINGS": limited, "PLATFORM": platform, "ENGINE": engine, "CREATE_SCHEMA": False})
+    client = app.test_client()
+    me = {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.8"}
+    for _ in range(10):
+        assert client.get("/api/v1/tenants", headers=bearer(settings.operator_token), environ_base=me).status_code == 200
