@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
+import socket
+import urllib.error
+import urllib.request
 from typing import Any
 
 from domain.tenants import bin_check_digit
@@ -72,3 +76,40 @@ class Tour:
         response = self.client.post(f"/api/v1/tenants/{tenant_id}/people/{person_id}/tokens", headers=by)
         assert response.status_code == 201, response.get_json()
         return bearer(response.get_json()["token"])
+
+
+def free_port() -> int:
+    """Return a TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Http:
+    """A client of the running service that knows only the HTTP contract."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def call(self, method: str, path: str, token: str | None = None, body: Any = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """Send a request; return the status and the decoded JSON body."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def ok(self, method: str, path: str, token: str | None = None, body: Any = None, status: int = 200) -> Any:
+        """Send a request that must answer `status`; return its body."""
+        got, answer = self.call(method, path, token, body)
+        assert got == status, answer
+        return answer

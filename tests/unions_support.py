@@ -6,7 +6,6 @@ import dataclasses
 import email
 import email.policy
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,17 +14,10 @@ from typing import Any
 
 import pytest
 
-from support import Tour
+from support import Tour, free_port
 
 UNIONS = "/api/v1/unions"
 WELDING, ELECTRICS = "0911000", "1304000"
-
-
-def free_port() -> int:
-    """Return a free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Mailbox:

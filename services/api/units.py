@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -9,6 +11,7 @@ from uuid import UUID
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from sqlalchemy import Connection
 
 from domain import rules
 from domain.base import NotFound
@@ -222,6 +225,17 @@ def _actor(tid: UUID) -> Any:
     return caller().acting_as(tid, *_ANYONE)
 
 
+@contextmanager
+def _reading_unit(tid: UUID, uid: UUID) -> Iterator[Connection]:
+    """Open a read of a unit the tenant sees (404 otherwise), once its read model has caught up."""
+    caller().reading(tid)
+    catch_up(units_rm.read_model)
+    with runtime().engine.connect() as conn:
+        if units_rm.get_unit(conn, tid, uid) is None:
+            raise NotFound("unit")
+        yield conn
+
+
 @blp.route("")
 class Units(MethodView):
     @blp.arguments(UnitListArgs, location="query")
@@ -285,11 +299,7 @@ class Leaders(MethodView):
     @blp.response(200, LeaderHistoryOut)
     def get(self, tid: UUID, uid: UUID) -> dict[str, Any]:
         """Return every leader the unit has had (p.30)."""
-        caller().reading(tid)
-        catch_up(units_rm.read_model)
-        with runtime().engine.connect() as conn:
-            if units_rm.get_unit(conn, tid, uid) is None:
-                raise NotFound("unit")
+        with _reading_unit(tid, uid) as conn:
             rows = units_rm.leaders_of(conn, uid)
         return {"items": [_leader_body(r.person_id, r.method, r.starts_on, r.ends_on) for r in rows]}
 
@@ -306,11 +316,7 @@ class Plans(MethodView):
     @blp.response(200, PlanPage)
     def get(self, tid: UUID, uid: UUID) -> dict[str, Any]:
         """Return the unit's annual plans, newest year first."""
-        caller().reading(tid)
-        catch_up(units_rm.read_model)
-        with runtime().engine.connect() as conn:
-            if units_rm.get_unit(conn, tid, uid) is None:
-                raise NotFound("unit")
+        with _reading_unit(tid, uid) as conn:
             return {"items": units_rm.plans_of(conn, [uid])[uid]}
 
     @blp.arguments(PlanIn)
@@ -326,11 +332,7 @@ class OnePlan(MethodView):
     @blp.response(200, PlanOut)
     def get(self, tid: UUID, uid: UUID, academic_year: str) -> Any:
         """Return the unit's plan for one academic year."""
-        caller().reading(tid)
-        catch_up(units_rm.read_model)
-        with runtime().engine.connect() as conn:
-            if units_rm.get_unit(conn, tid, uid) is None:
-                raise NotFound("unit")
+        with _reading_unit(tid, uid) as conn:
             plan = units_rm.get_plan(conn, uid, academic_year)
         if plan is None:
             raise NotFound("plan")
@@ -352,11 +354,7 @@ class Meetings(MethodView):
     @blp.response(200, MeetingPage)
     def get(self, args: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
         """List the unit's meetings."""
-        caller().reading(tid)
-        catch_up(units_rm.read_model)
-        with runtime().engine.connect() as conn:
-            if units_rm.get_unit(conn, tid, uid) is None:
-                raise NotFound("unit")
+        with _reading_unit(tid, uid) as conn:
             items, next_cursor = units_rm.list_meetings(conn, uid, limit=args["limit"], after=page_after(args))
         return {"items": items, "next_cursor": next_cursor}
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import json
 import os
 import secrets
 import signal
@@ -17,8 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,39 +24,10 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from support import valid_bin
-from unions_support import free_port
+from support import Http, free_port, valid_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 WELDING = "0911000"
-
-
-class Http:
-    """A client that knows only the HTTP contract."""
-
-    def __init__(self, base: str):
-        self.base = base
-
-    def call(self, method: str, path: str, token: str | None = None, body: Any = None,
-             headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        for key, value in (headers or {}).items():
-            request.add_header(key, value)
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
-
-    def ok(self, method: str, path: str, token: str | None = None, body: Any = None, status: int = 200) -> Any:
-        got, answer = self.call(method, path, token, body)
-        assert got == status, answer
-        return answer
 
 
 class SlowMailbox:

@@ -6,12 +6,9 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,38 +17,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from support import valid_bin
+from support import Http, free_port, valid_bin
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Http:
-    """A client that knows only the HTTP contract."""
-
-    def __init__(self, base: str):
-        self.base = base
-
-    def call(self, method: str, path: str, token: str | None = None, body: Any = None,
-             headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        for key, value in (headers or {}).items():
-            request.add_header(key, value)
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +35,7 @@ def e2e_env(servers: dict[str, str]) -> Iterator[dict[str, str]]:
         "DATABASE_URL": make_conninfo(**{**params, "dbname": name}),
         "REDIS_URL": servers["REDIS_URL"],
         "OPERATOR_TOKEN": secrets.token_urlsafe(24),
-        "PORT": str(_free_port()),
+        "PORT": str(free_port()),
         "WEB_WORKERS": "2",
         "ACCESS_LOG": "",
     }

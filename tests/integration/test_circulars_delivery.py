@@ -184,7 +184,7 @@ def test_adopting_succeeds_while_redis_is_down_and_the_dispatcher_enqueues_when_
 
     from services.api import create_app
     from services.dispatcher import dispatch
-    from unions_support import free_port
+    from support import free_port
 
     down = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     offline = create_app({"TESTING": True, "SETTINGS": down, "PLATFORM": platform, "ENGINE": engine,
@@ -207,7 +207,7 @@ def test_a_circular_that_keeps_failing_ends_failed_with_its_error_and_the_chair_
     import dataclasses
 
     from services import jobs
-    from unions_support import free_port
+    from support import free_port
 
     adopted = scenario.adopt()
     broken = dataclasses.replace(delivery.settings, smtp_port=free_port(), smtp_timeout=1)
