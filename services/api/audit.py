@@ -298,10 +298,14 @@ class AggregateState(MethodView):
         rt = runtime()
         with rt.engine.connect() as conn:
             scope = audit_rm.aggregate_scope(conn, aid)
-        if scope is None or scope.tenant_id is None:
+        if scope is None or (scope.tenant_id is None and scope.union_id is None):
             raise NotFound("aggregate")
         try:
-            actor = require_tenant_history(scope.tenant_id)
+            # A tenant's aggregate under the tenant's grant; a union's (decision, union) under the union's.
+            if scope.tenant_id is not None:
+                actor = require_tenant_history(scope.tenant_id)
+            else:
+                actor = require_union_history(scope.union_id)
         except NotFound:
             raise NotFound("aggregate") from None  # without a grant: as a missing aggregate (api.md, Conventions)
         version = args["version"]
@@ -314,7 +318,8 @@ class AggregateState(MethodView):
             events, _ = audit_rm.history(conn, aggregate_id=aid, after=0, limit=10_000,
                                          up_to=None)
         version = state["version"]
-        _note(actor, scope.tenant_id, "aggregate state", {"aggregate_id": aid, "version": version})
+        runtime().platform.note_audit_read(context(actor), tenant_id=scope.tenant_id, union_id=scope.union_id,
+                                           what="aggregate state", query={"aggregate_id": aid, "version": version})
         return {"aggregate_id": aid, "version": version, "state": state,
                 "events": [event_body(e) for e in events if e.version <= version]}
 

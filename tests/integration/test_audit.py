@@ -400,3 +400,26 @@ def test_the_tenant_as_of_a_day_includes_the_unions_it_belonged_to(client, tour)
     unions = [a for a in state["aggregates"] if a["type"] == "Union"]
     assert [u["aggregate_id"] for u in unions] == [union["id"]]
     assert unions[0]["name"] == "УМО строителей"
+
+
+def test_a_union_decisions_state_is_read_under_the_unions_grant(client, tour):
+    region = tour.tenant("regional_department")
+    _, region_head = tour.head(region["id"])
+    college = tour.tenant("tvet_college", parent_id=region["id"])
+    chair, college_head = tour.head(college["id"])
+    union = client.post("/api/v1/unions", headers=college_head, json={
+        "name": "УМО транспорта", "sector": "transport", "specialties": ["1201000"],
+        "coordinator_id": region["id"]}).get_json()
+    client.post(f"/api/v1/unions/{union['id']}/chair", headers=region_head, json={
+        "person_id": chair["id"], "council_decision": {"number": "3", "date": "2026-09-01"}})
+    decision = client.post(f"/api/v1/unions/{union['id']}/decisions", headers=college_head, json={
+        "title": "Цифрлық оқулықтар", "text": "Ұсыныс.", "direction": "p.33.3", "specialties": ["1201000"]})
+    assert decision.status_code == 201, decision.get_json()
+    auditor, as_auditor, _ = _auditor(tour, client)
+    url = f"/api/v1/audit/aggregates/{decision.get_json()['id']}"
+    assert client.get(url, headers={**as_auditor, "X-Min-Position": decision.get_json()["position"]}).status_code == 404
+    grant = client.post(f"/api/v1/unions/{union['id']}/audit-grants", headers=region_head,
+                        json={"person_id": auditor["id"], "until": "2099-01-01"}).get_json()
+    state = client.get(url, headers={**as_auditor, "X-Min-Position": grant["position"]})
+    assert state.status_code == 200
+    assert state.get_json()["state"]["title"] == "Цифрлық оқулықтар"
