@@ -113,6 +113,9 @@ def delivery(settings: Any, platform: Any, engine: Any, smtp: tuple[Mailbox, int
         delivery_retry_intervals=(0,), delivery_timeout=30,
     )
     running = Delivery(delivery_settings, platform, engine)
+    # Start from a clean slate: circulars other modules left waiting would otherwise count in this one's sweeps.
+    running.dispatch(platform.recorder.max_notification_id() or None)
+    running.work()
     yield running
     running.close()
 
