@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from uuid import UUID
 
@@ -42,6 +43,16 @@ class Platform(TenancyCommands, UnitCommands, AuditCommands, UnionCommands, Docu
     env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "COMPRESSOR_TOPIC": ""}
     # Long-lived aggregates are snapshotted so that a past version loads quickly (audit, p.-in-time reads).
     snapshotting_intervals = {Tenant: 50, Person: 50, Unit: 50}
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        # eventsourcing retries a failed read or write 10 times 0.2 s apart, each waiting up to its pool's timeout
+        # (whole seconds only) for a connection: while the database is down that is 10 x 2.2 s. A short wait per
+        # attempt bounds the whole at about 3 s, after which the caller answers 503 (POOL_WAIT_SECONDS).
+        wait = self.env.get("POOL_WAIT_SECONDS")
+        datastore = getattr(self.recorder, "datastore", None)
+        if wait and datastore is not None and hasattr(datastore, "pool"):
+            datastore.pool.timeout = float(wait)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -77,11 +77,45 @@ def projector(args: argparse.Namespace | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     from projections.chain import Chainer
 
-    running = Projector(Platform, settings.eventsourcing_env(), engine,
-                        chainer=Chainer(settings.signing_key(), settings.checkpoint_interval))
-    log.info("projector following the event log with %d read models", len(running.runners))
-    running.run_until(stop)
+    # A lost database (restarted, failed over, network cut) ends the runners' subscriptions: LISTEN dies with
+    # its connection. Start them again from their tracking records once it answers; any other error is a
+    # defect and ends the process non-zero for its supervisor (`methodical run` restarts it).
+    pause = 0.5
+    while not stop.is_set():
+        try:
+            running = Projector(Platform, settings.eventsourcing_env(), engine,
+                                chainer=Chainer(settings.signing_key(), settings.checkpoint_interval))
+            log.info("projector following the event log with %d read models", len(running.runners))
+            pause = 0.5
+            running.run_until(stop)
+        except Exception as error:  # noqa: BLE001 - sorted just below
+            if not _database_unavailable(error):
+                raise
+            log.warning("projector lost the database (%s); following again in %.1f s", error, pause)
+            stop.wait(pause)
+            pause = min(pause * 2, 5.0)
     return 0
+
+
+def _database_unavailable(error: BaseException) -> bool:
+    """Whether the error (or one it was raised from) says the database could not be reached or went away."""
+    import psycopg
+    import sqlalchemy.exc
+    from eventsourcing import persistence
+    from psycopg_pool import PoolTimeout
+
+    kinds = (psycopg.OperationalError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError,
+             persistence.OperationalError, persistence.InterfaceError, PoolTimeout)
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, kinds):
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def worker(args: argparse.Namespace | None = None) -> int:

@@ -33,6 +33,7 @@ class Settings:
     web_workers: int = 2
     web_threads: int = 4
     pool_size: int = 5
+    db_connect_timeout: int = 2
     # Email notices of delivered circulars (no notice is sent while SMTP_HOST is unset).
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -74,6 +75,7 @@ class Settings:
             web_workers=int(env.get("WEB_WORKERS", "2")),
             web_threads=int(env.get("WEB_THREADS", "4")),
             pool_size=int(env.get("DB_POOL_SIZE", "5")),
+            db_connect_timeout=int(env.get("DB_CONNECT_TIMEOUT", "2")),
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=int(env.get("SMTP_PORT", "25")),
             smtp_from=env.get("SMTP_FROM") or None,
@@ -115,6 +117,13 @@ class Settings:
             # 0 would wait forever for the table lock; a stuck writer must not hang every request.
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+            # A new connection may take this long to open (eventsourcing's default, 30 s, outlasts gunicorn's
+            # timeout); it is also the pool's wait, shortened per attempt by POOL_WAIT_SECONDS below.
+            "POSTGRES_CONNECT_TIMEOUT": str(self.db_connect_timeout),
+            # Check each pooled connection before use: after a restart the pool's connections are dead.
+            "POSTGRES_PRE_PING": "y",
+            # Per attempt of eventsourcing's retries (services/applications.py): about 3 s in all when down.
+            "POOL_WAIT_SECONDS": "0.1",
             "CREATE_TABLE": "y",
         }
 
