@@ -58,6 +58,10 @@ def migrate(args: argparse.Namespace | None = None) -> int:
     engine = make_engine(settings.sqlalchemy_url(), 2)
     for name, replayed in migrate_read_models(platform, engine).items():
         log.info("read model %s rebuilt for its new tables (%d events replayed)", name, replayed)
+    if settings.web_role:
+        from services.database import secure
+
+        secure(engine, settings.web_role)
     engine.dispose()
     platform.close()
     return 0

@@ -53,6 +53,8 @@ class Settings:
     checkpoint_interval: int = 1000
     # Failed authentications allowed per client address before it gets 429 (limits' notation).
     auth_failure_limit: str = "20 per minute"
+    # The role the web process acts as (services/database.py); empty: the connecting user's own rights.
+    web_role: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -94,6 +96,7 @@ class Settings:
             audit_signing_key=env.get("AUDIT_SIGNING_KEY") or None,
             checkpoint_interval=int(env.get("CHECKPOINT_INTERVAL", "1000")),
             auth_failure_limit=env.get("AUTH_FAILURE_LIMIT", "20 per minute"),
+            web_role=env.get("DATABASE_WEB_ROLE", "methodical_app"),
         )
 
     def signing_key(self) -> Any:
@@ -102,8 +105,11 @@ class Settings:
 
         return load_signing_key(self.audit_signing_key)
 
-    def eventsourcing_env(self) -> dict[str, str]:
-        """Return the settings of the event store in the form eventsourcing reads them."""
+    def eventsourcing_env(self, create_tables: bool = True) -> dict[str, str]:
+        """Return the settings of the event store in the form eventsourcing reads them.
+
+        The web process passes create_tables=False: its role may not create anything (the migration does).
+        """
         params = conninfo_to_dict(self.database_url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -124,7 +130,7 @@ class Settings:
             "POSTGRES_PRE_PING": "y",
             # Per attempt of eventsourcing's retries (services/applications.py): about 3 s in all when down.
             "POOL_WAIT_SECONDS": "0.1",
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": "y" if create_tables else "n",
         }
 
     def sqlalchemy_url(self) -> str:

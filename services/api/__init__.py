@@ -20,6 +20,7 @@ from services.api import audit, catalogue, compliance, errors, limits, people, s
 from services.api import circulars, unions
 from services.api import documents
 from services.api.common import Runtime, runtime
+from services import database
 from services.applications import Platform
 from services.auth import authenticate
 from services.config import Settings
@@ -60,10 +61,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(config)
 
-    platform = config.get("PLATFORM") or Platform(env=settings.eventsourcing_env())
+    deployed = "PLATFORM" not in config
+    if deployed and settings.web_role:
+        # Defence in depth: from here on this worker's connections act as a role that owns nothing and
+        # cannot change the event log (set up by `methodical migrate`, services/database.py).
+        database.act_as(settings.web_role)
+    platform = config.get("PLATFORM") or Platform(env=settings.eventsourcing_env(create_tables=not settings.web_role))
     engine = config.get("ENGINE") or make_engine(settings.sqlalchemy_url(), settings.pool_size)
     platform.roster = functools.partial(count_teaching, engine, platform.recorder.max_notification_id)
-    if config.get("CREATE_SCHEMA", True):
+    if config.get("CREATE_SCHEMA", not (deployed and settings.web_role)):
         create_schema(engine)
     app.extensions["methodical"] = Runtime(
         settings=settings,
