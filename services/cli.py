@@ -221,10 +221,16 @@ def run(args: argparse.Namespace | None = None) -> int:
         port = env.get("PORT", "8000")
         gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py")]
         children.append(subprocess.Popen(gunicorn, env=env))
-        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "projector"], env=env))
-        children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "dispatcher"], env=env))
-        for _ in range(int(env.get("DELIVERY_WORKERS", "2"))):
-            children.append(subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env))
+        # The followers are restarted when they exit (they resume from their records); gunicorn supervises
+        # its own workers, and if it exits the platform stops.
+        followers = [[sys.executable, "-m", "services.cli", "projector"],
+                     [sys.executable, "-m", "services.cli", "dispatcher"]]
+        followers += [[sys.executable, "-m", "services.cli", "worker"]
+                      for _ in range(int(env.get("DELIVERY_WORKERS", "2")))]
+        for command in followers:
+            children.append(subprocess.Popen(command, env=env))
+        argv_of = {child.pid: command for child, command in zip(children[1:], followers)}
+        restarts: list[float] = []
         print(
             f"\nThe platform listens on http://127.0.0.1:{port}/api/v1 (OpenAPI: /api/v1/openapi.json).\n"
             + ("The operator token is in var/operator-token (cat var/operator-token).\n"
@@ -234,10 +240,22 @@ def run(args: argparse.Namespace | None = None) -> int:
             flush=True,
         )
         while not stopping.is_set():
-            for child in children:
-                if child.poll() is not None:
-                    log.error("a process exited (code %s); stopping the platform", child.returncode)
+            for index, child in enumerate(children):
+                if child.poll() is None or stopping.is_set():
+                    continue
+                command = argv_of.get(child.pid)
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < 60]
+                if command is None or len(restarts) >= 5:
+                    log.error("%s exited (code %s); stopping the platform",
+                              " ".join(command[-1:]) if command else "the web process", child.returncode)
                     stopping.set()
+                    break
+                log.warning("%s exited (code %s); starting it again", command[-1], child.returncode)
+                restarts.append(now)
+                replacement = subprocess.Popen(command, env=env)
+                argv_of[replacement.pid] = command
+                children[index] = replacement
             stopping.wait(0.5)
     finally:
         for child in children:
