@@ -209,6 +209,16 @@ def require_tenant_history(tid: UUID) -> Any:
     return _audit_actor()
 
 
+def _history_page(args: dict[str, Any], **scope: UUID) -> dict[str, Any]:
+    """Return a page of a tenant's or union's history, filtered as the query asks."""
+    catch_up(audit_rm.read_model)
+    with runtime().engine.connect() as conn:
+        rows, next_cursor = audit_rm.history(
+            conn, **scope, after=page_after(args), limit=args["limit"], aggregate_id=args["aggregate_id"],
+            type_=args["type"], since=args["since"], until=args["until"])
+    return {"items": [event_body(r) for r in rows], "next_cursor": next_cursor}
+
+
 def _note(actor: Any, tid: UUID | None, what: str, query: dict[str, Any]) -> None:
     runtime().platform.note_audit_read(context(actor), tenant_id=tid, union_id=None, what=what, query=query)
 
@@ -220,13 +230,9 @@ class TenantEvents(MethodView):
     def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
         """The tenant's events in log order, with who, when and under which clause (auditor with a grant, operator)."""
         actor = require_tenant_history(tid)
-        catch_up(audit_rm.read_model)
-        with runtime().engine.connect() as conn:
-            rows, next_cursor = audit_rm.history(
-                conn, tenant_id=tid, after=page_after(args), limit=args["limit"], aggregate_id=args["aggregate_id"],
-                type_=args["type"], since=args["since"], until=args["until"])
+        page = _history_page(args, tenant_id=tid)
         _note(actor, tid, "tenant events", {k: v for k, v in args.items() if v is not None})
-        return {"items": [event_body(r) for r in rows], "next_cursor": next_cursor}
+        return page
 
 
 union_grants_blp = Blueprint("union-audit-grants", __name__, url_prefix="/api/v1/unions/<uuid:uid>/audit-grants",
@@ -274,14 +280,10 @@ class UnionEvents(MethodView):
     def get(self, args: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """The union's events in log order (its chair, an auditor with a grant, the operator)."""
         actor = require_union_history(uid)
-        catch_up(audit_rm.read_model)
-        with runtime().engine.connect() as conn:
-            rows, next_cursor = audit_rm.history(
-                conn, union_id=uid, after=page_after(args), limit=args["limit"], aggregate_id=args["aggregate_id"],
-                type_=args["type"], since=args["since"], until=args["until"])
+        page = _history_page(args, union_id=uid)
         runtime().platform.note_audit_read(context(actor), tenant_id=None, union_id=uid, what="union events",
                                            query={k: v for k, v in args.items() if v is not None})
-        return {"items": [event_body(r) for r in rows], "next_cursor": next_cursor}
+        return page
 
 
 @blp.route("/aggregates/<uuid:aid>")
