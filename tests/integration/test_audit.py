@@ -276,7 +276,7 @@ def test_verify_passes_on_an_untouched_log_and_names_a_changed_byte(store):
         stored = conn.execute(text("SELECT count(*) FROM methodical_events")).scalar()
     assert report["ok"] and report["events_checked"] == stored > last > 7 and report["checkpoints_verified"] >= 1
     with engine.begin() as conn:
-        conn.execute(text("UPDATE methodical_events SET state = overlay(state placing 'X'::bytea from 5 for 1) "
+        conn.execute(text("UPDATE methodical_events SET state = set_byte(state, 4, get_byte(state, 4) # 1) "
                           "WHERE notification_id = 7"))
     report = _verify(engine)
     assert not report["ok"] and report["first_bad_position"] == 7
@@ -337,7 +337,8 @@ def test_signed_checkpoints_verify_and_a_forged_one_does_not(store):
     assert listed["items"][-1]["position"] == listed["chain"]["position"]
     assert client.get("/api/v1/audit/verify", headers=bearer(settings.operator_token)).get_json()["ok"]
     with engine.begin() as conn:
-        conn.execute(text("UPDATE audit_checkpoints SET signature = overlay(signature placing 'Z'::bytea from 1 for 1)"
+        # Flip the low bit of the signature's first byte: always a change, whatever the byte was.
+        conn.execute(text("UPDATE audit_checkpoints SET signature = set_byte(signature, 0, get_byte(signature, 0) # 1)"
                           " WHERE position = (SELECT max(position) FROM audit_checkpoints)"))
     report = client.get("/api/v1/audit/verify", headers=bearer(settings.operator_token)).get_json()
     assert not report["ok"] and "signature" in report["problem"]
