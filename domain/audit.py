@@ -61,10 +61,6 @@ class AuditGrant(Recorded):
             raise Conflict("This grant is already revoked.")
         self.record(self.Revoked, ctx, None)
 
-    def allows(self, auditor_id: UUID, today: date) -> bool:
-        """Return True if the grant lets this auditor read today."""
-        return self.auditor_id == auditor_id and self.revoked_at is None and today <= self.until
-
 
 class AuditRead(Recorded):
     """The record that someone read the audit history: who looked at what, when."""

@@ -62,12 +62,6 @@ class Tenant(Recorded):
         language: str
         email: str | None
 
-    class Renamed(Recorded.Event):
-        name: str
-
-        def apply(self, tenant: Tenant) -> None:
-            tenant.name = self.name
-
     class CalendarSet(Recorded.Event):
         quarters: list[list[str]]
 
@@ -144,13 +138,6 @@ class Tenant(Recorded):
         checked = [list(q) for q in check_quarters(quarters)]
         if checked != self.quarters:
             self.record(self.CalendarSet, ctx, "p.25", quarters=checked)
-
-    def rename(self, ctx: Context, name: str) -> None:
-        """Change the tenant's name."""
-        if not name.strip():
-            raise InvalidValue("The name must not be blank.", field="name")
-        if name != self.name:
-            self.record(self.Renamed, ctx, None, name=name)
 
 
 class BinRegistration(Recorded):

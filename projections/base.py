@@ -249,8 +249,3 @@ def page(rows: list[Any], limit: int, key: str = "seq") -> tuple[list[Any], str 
     if len(rows) > limit:
         return rows[:limit], encode_cursor(getattr(rows[limit - 1], key))
     return rows, None
-
-
-def set_statement_timeout(conn: Connection, ms: int) -> None:
-    """Bound the time one read may take."""
-    conn.execute(text(f"SET LOCAL statement_timeout = {int(ms)}"))

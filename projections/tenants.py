@@ -53,13 +53,6 @@ def _registered(conn: Connection, event: Tenant.Registered, position: int) -> No
     )
 
 
-@read_model.on(Tenant.Renamed)
-def _renamed(conn: Connection, event: Tenant.Renamed, position: int) -> None:
-    conn.execute(
-        tenants.update().where(tenants.c.id == event.originator_id).values(name=event.name, updated_at=event.timestamp)
-    )
-
-
 @read_model.on(Tenant.CalendarSet)
 def _calendar(conn: Connection, event: Tenant.CalendarSet, position: int) -> None:
     conn.execute(

@@ -6,10 +6,11 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, time, timezone
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import Connection, Engine, text
 
 from domain import rules
@@ -64,8 +65,8 @@ class AuditCommands(Commands):
         """Return an aggregate's state at a version (the latest by default), from snapshots and events."""
         try:
             aggregate = self.repository.get(aggregate_id, version=version)
-        except Exception as error:  # AggregateNotFoundError, or a version before the first
-            raise NotFound("aggregate version") from error
+        except AggregateNotFoundError:  # unknown, or a version before the first
+            raise NotFound("aggregate version") from None
         return aggregate_state(aggregate)
 
 
@@ -155,6 +156,4 @@ def import_export(engine: Engine, body: bytes, manifest: dict[str, Any] | None =
 
 def day_end(day: date) -> datetime:
     """Return the last moment of a day in UTC."""
-    from datetime import time, timezone
-
     return datetime.combine(day, time.max, tzinfo=timezone.utc)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from uuid import UUID
 
 import pytest
 
@@ -143,35 +142,6 @@ def test_a_bin_with_a_wrong_check_digit_is_refused_before_anything_is_recorded()
     with pytest.raises(InvalidValue) as refused:
         register(bin="970140000014")
     assert refused.value.field == "bin"
-
-
-def test_renaming_records_the_new_name_with_the_acting_context():
-    tenant = register()
-    tenant.collect_events()
-    head_id = UUID("11111111-2222-3333-4444-555555555555")
-    later = Context(actor=Actor("head", head_id, tenant.id), request_id="req-rename", now=NOW + timedelta(days=1))
-
-    tenant.rename(later, "Мектеп-лицей №12")
-
-    [event] = tenant.collect_events()
-    assert isinstance(event, Tenant.Renamed)
-    assert event.name == "Мектеп-лицей №12" == tenant.name
-    assert event.meta["tenant_id"] == str(tenant.id)
-    assert event.meta["actor"] == {"person_id": str(head_id), "role": "head"}
-    assert event.meta["request_id"] == "req-rename"
-
-
-def test_renaming_to_the_same_name_records_nothing():
-    tenant = register()
-    tenant.collect_events()
-    tenant.rename(OPERATOR, tenant.name)
-    assert tenant.collect_events() == []
-
-
-def test_renaming_to_a_blank_name_is_refused():
-    tenant = register()
-    with pytest.raises(InvalidValue):
-        tenant.rename(OPERATOR, "  ")
 
 
 def test_claiming_a_bin_records_who_claimed_it_under_an_id_derived_from_the_bin():
