@@ -16,6 +16,7 @@ from projections import audit, people, tenants, units
 from projections.chain import Chainer
 from projections import circulars, unions
 from projections import documents
+from projections import security  # noqa: F401 - row-level security on every protected table it creates
 from projections.base import ReadModel, ReadModelProjection, ReadModelView, create_schema, rebuild, stale_read_models
 
 log = logging.getLogger(__name__)
