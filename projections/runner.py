@@ -17,7 +17,7 @@ from projections.chain import Chainer
 from projections import circulars, unions
 from projections import documents
 from projections import security  # noqa: F401 - row-level security on every protected table it creates
-from projections.base import ReadModel, ReadModelProjection, ReadModelView, create_schema, rebuild, stale_read_models
+from projections.base import ReadModel, ReadModelProjection, ReadModelView, create_schema, stale_read_models
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,19 @@ def stored_events(app: Application[Any], batch: int = 2000) -> Iterator[tuple[in
 
 def rebuild_read_model(app: Application[Any], engine: Engine, name: str) -> int:
     """Drop and rebuild one read model from the whole event log; return the events replayed."""
-    read_model = READ_MODELS[name]
-    return rebuild(engine, read_model, stored_events(app), app.name)
+    return rebuild_read_models(app, engine, [name])[name]
+
+
+def rebuild_read_models(app: Application[Any], engine: Engine, names: Sequence[str] | None = None) -> dict[str, int]:
+    """Drop and rebuild the named read models (default: all) in one pass over the log (projections/bulk.py);
+    return the events each replayed."""
+    from projections.bulk import rebuild_all
+
+    return rebuild_all(app, engine, names, READ_MODELS)
 
 
 def migrate_read_models(app: Application[Any], engine: Engine) -> dict[str, int]:
     """Create missing tables, and rebuild every read model whose table definitions changed; return the replays."""
     create_schema(engine)
-    return {rm.name: rebuild(engine, rm, stored_events(app), app.name)
-            for rm in stale_read_models(engine, READ_MODELS.values())}
+    stale = [rm.name for rm in stale_read_models(engine, READ_MODELS.values())]
+    return rebuild_read_models(app, engine, stale) if stale else {}

@@ -57,7 +57,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 def import_command(args: argparse.Namespace) -> int:
     """Import an export into an empty event store, then rebuild every read model from it."""
-    from projections.runner import READ_MODELS, rebuild_read_model
+    from projections.runner import READ_MODELS, rebuild_read_models
     from services.applications import Platform
     from services.audit import ImportRefused, import_export
 
@@ -71,6 +71,6 @@ def import_command(args: argparse.Namespace) -> int:
     except ImportRefused as error:
         print(f"import refused: {error}", file=sys.stderr)
         return 1
-    rebuilt = {name: rebuild_read_model(platform, engine, name) for name in READ_MODELS}
+    rebuilt = rebuild_read_models(platform, engine, list(READ_MODELS))
     print(json.dumps({"imported": count, "rebuilt": rebuilt}))
     return 0

@@ -178,7 +178,7 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
 def rebuild_command(args: argparse.Namespace) -> int:
     """Drop and rebuild the named read models, printing how many events each replayed."""
     from projections.base import create_schema, make_engine
-    from projections.runner import READ_MODELS, rebuild_read_model
+    from projections.runner import READ_MODELS, rebuild_read_models
     from services.applications import Platform
 
     names = args.read_models or list(READ_MODELS)
@@ -190,8 +190,8 @@ def rebuild_command(args: argparse.Namespace) -> int:
     platform = Platform(env=settings.eventsourcing_env())
     engine = make_engine(settings.sqlalchemy_url(), 2)
     create_schema(engine)
-    for name in names:
-        replayed = rebuild_read_model(platform, engine, name)
+    # One pass over the log for all of them.
+    for name, replayed in rebuild_read_models(platform, engine, names).items():
         print(json.dumps({"read_model": name, "events_replayed": replayed}))
     return 0
 
