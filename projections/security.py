@@ -35,9 +35,10 @@ from projections.base import metadata
 
 # `(SELECT f())` makes PostgreSQL evaluate the setting once per query (an InitPlan), not once per row.
 _ALL = "(SELECT methodical_all())"
-_TENANTS = "(SELECT methodical_scope('methodical.tenants'))"
-_UNIONS = "(SELECT methodical_scope('methodical.unions'))"
-_CHAIRED = "(SELECT methodical_scope('methodical.chaired'))"
+# (the cast keeps `= ANY (...)` an array comparison, not the `ANY (subquery)` form)
+_TENANTS = "(SELECT methodical_scope('methodical.tenants'))::uuid[]"
+_UNIONS = "(SELECT methodical_scope('methodical.unions'))::uuid[]"
+_CHAIRED = "(SELECT methodical_scope('methodical.chaired'))::uuid[]"
 _CALLER = "(SELECT current_setting('methodical.caller', true) <> '')"
 
 _BY_TENANT = f"{_ALL} OR tenant_id = ANY ({_TENANTS})"
@@ -61,7 +62,6 @@ POLICIES: dict[str, str] = {
     "rm_union_decisions": f"{_ALL} OR union_id = ANY ({_UNIONS})",
     # A member organization sees its own circulars; the chair and the coordinator every member's (p.34).
     "rm_circulars": f"{_BY_TENANT} OR union_id = ANY ({_CHAIRED})",
-    "rm_circular_documents": f"{_BY_TENANT} OR union_id = ANY ({_CHAIRED})",
     "rm_audit_events": f"{_BY_TENANT} OR union_id = ANY ({_UNIONS})",
     "rm_audit_grants": f"{_BY_TENANT} OR union_id = ANY ({_UNIONS})",
     # Not read models, but tenant data the web reads: rendered circulars and uploaded attachments.
@@ -131,16 +131,10 @@ def protect(metadata: MetaData) -> None:
     for table in metadata.tables.values():
         if table.name in POLICIES and not event.contains(table, "after_create", _protect_created):
             event.listen(table, "after_create", _protect_created)
-    if not event.contains(metadata, "before_create", _create_functions):
-        event.listen(metadata, "before_create", _create_functions)
-
-
-def _create_functions(target: MetaData, connection: Connection, **kw: object) -> None:
-    connection.execute(DDL(FUNCTIONS))
 
 
 def _protect_created(target: Table, connection: Connection, **kw: object) -> None:
-    # A table rebuilt on its own (not through the metadata) still needs the functions its policy names.
+    # The functions its policy names first (a no-op when they exist).
     connection.execute(DDL(FUNCTIONS))
     connection.execute(DDL(policy_ddl(target.name)))
 

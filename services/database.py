@@ -2,7 +2,9 @@
 
 `methodical migrate` (run as the database's owner) sets this up; the web process then switches every
 connection it opens to the role (libpq's `options=-c role=...`), so a flaw in the API cannot alter
-history or the schema: the role may read, append events and store uploaded files, nothing else.
+history or the schema: the role may read, append events and store uploaded files, nothing else. And what it reads is bounded by
+row-level security (projections/security.py): each transaction sees only the rows of the caller whose scope it
+entered, and nothing without one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 
 from sqlalchemy import Engine, text
 
+from projections import security
 from services.config import APPLICATION_NAME
 
 EVENTS = f"{APPLICATION_NAME}_events"
@@ -49,6 +52,8 @@ def secure(engine: Engine, role: str) -> None:
         conn.execute(text(f"DROP TRIGGER IF EXISTS {EVENTS}_no_truncate ON {EVENTS}"))
         conn.execute(text(f"CREATE TRIGGER {EVENTS}_no_truncate BEFORE TRUNCATE ON {EVENTS} "
                           "FOR EACH STATEMENT EXECUTE FUNCTION methodical_append_only()"))
+        # Read models and other tenant data: each row only within the scope the transaction entered.
+        security.secure_existing(conn)
 
 
 def act_as(role: str) -> None:

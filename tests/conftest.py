@@ -17,6 +17,7 @@ from services.config import Settings
 from support import Tour
 
 ROOT = Path(__file__).resolve().parents[1]
+WEB_ROLE = "methodical_app"
 
 
 @pytest.fixture(scope="session")
@@ -73,14 +74,31 @@ def platform(settings: Settings) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def engine(settings: Settings) -> Iterator[Any]:
-    """Return the read models' engine, with their tables created."""
+def engine(settings: Settings, platform: Any) -> Iterator[Any]:
+    """Return the read models' engine, with their tables created and the web role's limits set (after the
+    platform has made the event store's tables)."""
     from projections.base import create_schema, make_engine
+
+    import services.files  # noqa: F401 - its table is created with the read models'
+    from services.database import secure
 
     engine = make_engine(settings.sqlalchemy_url(), 5)
     create_schema(engine)
+    secure(engine, WEB_ROLE)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def web_engine(settings: Settings, engine: Any) -> Iterator[Any]:
+    """Return an engine whose connections act as the web role, as gunicorn's workers do: owns nothing, and
+    reads under row-level security."""
+    from sqlalchemy import create_engine
+
+    web = create_engine(settings.sqlalchemy_url(), pool_size=5, max_overflow=10, pool_pre_ping=True,
+                        connect_args={"options": f"-c role={WEB_ROLE}"})
+    yield web
+    web.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -101,11 +119,12 @@ def projector(settings: Settings, engine: Any, platform: Any) -> Iterator[list[A
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, platform: Any, engine: Any, projector: Any) -> Any:
-    """Return the API application wired to the test database."""
+def app(settings: Settings, platform: Any, web_engine: Any, projector: Any) -> Any:
+    """Return the API application wired to the test database, reading as the web role."""
     from services.api import create_app
 
-    return create_app({"TESTING": True, "SETTINGS": settings, "PLATFORM": platform, "ENGINE": engine})
+    return create_app({"TESTING": True, "SETTINGS": settings, "PLATFORM": platform, "ENGINE": web_engine,
+                       "CREATE_SCHEMA": False})
 
 
 @pytest.fixture

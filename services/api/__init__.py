@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
+from sqlalchemy import event
 
 from domain.rules import AUDITOR
 from projections.base import create_schema, make_engine
@@ -19,7 +20,7 @@ from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions
 from services.api import documents
-from services.api.common import Runtime, runtime
+from services.api.common import Runtime, enter_scope, runtime
 from services import database
 from services.applications import Platform
 from services.auth import authenticate
@@ -69,6 +70,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     platform = config.get("PLATFORM") or Platform(env=settings.eventsourcing_env(create_tables=not settings.web_role))
     engine = config.get("ENGINE") or make_engine(settings.sqlalchemy_url(), settings.pool_size)
     platform.roster = functools.partial(count_teaching, engine, platform.recorder.max_notification_id)
+    # Row-level security: each transaction of a request sees only its caller's scope (projections/security.py).
+    if not event.contains(engine, "begin", enter_scope):
+        event.listen(engine, "begin", enter_scope)
     if config.get("CREATE_SCHEMA", not (deployed and settings.web_role)):
         create_schema(engine)
     app.extensions["methodical"] = Runtime(

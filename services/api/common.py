@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from domain.base import Actor, Context, InvalidValue
+from projections import security
 from projections.base import ReadModel, decode_cursor, wait_for_position
 from services.applications import Platform
 from services.auth import Caller
@@ -100,3 +101,16 @@ def catch_up(read_model: ReadModel) -> None:
 def with_position(body: dict[str, Any], position: int) -> dict[str, Any]:
     """Return a command's response body with its position."""
     return {**body, "position": str(position)}
+
+
+def enter_scope(conn: Connection) -> None:
+    """Begin hook of the web engine: every transaction a request opens enters its caller's scope, which
+    row-level security bounds every read-model query by (projections/security.py); outside a request, or
+    before authentication, a transaction enters none and sees no tenant's rows."""
+    if not has_request_context():
+        return
+    who: Caller | None = g.get("caller")
+    if who is None:
+        return
+    person = who.person
+    security.enter(conn, person.id if person else None, who.tenant_id, who.is_operator, runtime().clock().date())
