@@ -149,6 +149,7 @@ class Builder:
         self.requests = 0
         self.stats: dict[str, dict[str, Any]] = {}
         self.orgs: list[dict[str, Any]] = []
+        self.files: list[tuple[Any, ...]] = []
         self.regions: list[dict[str, Any]] = []
 
     # Plumbing
@@ -170,6 +171,14 @@ class Builder:
         # An aggregate touched twice is listed twice; its events go once, in order, at its first place.
         seen: set[int] = set()
         ordered = [a for a in self.pending if not (id(a) in seen or seen.add(id(a)))]
+        if self.files:
+            # The files' bytes are kept before the events that name them (services/files.py).
+            from services.files import document_files
+
+            with self.app.recorder.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+                curs.executemany(f"INSERT INTO {document_files.name} (tenant_id, sha256, media_type, size, content)"
+                                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", self.files)
+            self.files = []
         recordings = self.app.save(*ordered)
         self.events += len(recordings)
         self.pending, self.pending_events = [], 0
@@ -215,6 +224,11 @@ class Builder:
         head = self.person(tenant, Actor.operator(), now, ["head"], [])
         self.stats[str(tenant.id)]["head_id"] = str(head.id)
         by_head = self.actor(head, "head")
+        if self.rng.random() < 0.05:
+            # A credential issued (by the hash of a secret nobody keeps) and later revoked.
+            secret = hashlib.sha256(self.rng.getrandbits(256).to_bytes(32, "big")).hexdigest()
+            token_id = head.issue_token(self.ctx(Actor.operator(), now + timedelta(minutes=1)), secret)
+            head.revoke_token(self.ctx(by_head, now + timedelta(days=30)), token_id)
         deputy = self.person(tenant, by_head, now + timedelta(minutes=5), ["deputy_head"], [])
         for m in range(methodists):
             self.person(tenant, by_head, now + timedelta(minutes=6 + m), ["methodist"], [])
@@ -318,6 +332,13 @@ class Builder:
             self.touch(doc)
             self.stats[str(tenant.id)]["documents"] += 1
             as_author = self.actor(author, AUTHOR)
+            if self.rng.random() < 0.05:
+                content = f"%PDF-1.4\n% {doc.title}\n%%EOF\n".encode()
+                digest = hashlib.sha256(content).hexdigest()
+                self.files.append((tenant.id, digest, "application/pdf", len(content), content))
+                doc.attach(self.ctx(as_author, at + timedelta(hours=2)),
+                           {"id": UUID(int=self.rng.getrandbits(128), version=4), "filename": f"doc-{n + 1}.pdf",
+                            "media_type": "application/pdf", "size": len(content), "sha256": digest})
             fate = self.rng.random()
             if fate < 0.08:
                 continue  # still a draft
@@ -380,6 +401,11 @@ class Builder:
         head, deputy, people = staff["head"], staff["deputy"], staff["teachers"]
         self.last_teachers = people
         by_head = self.actor(head, "head")
+        if kind == "school" and self.rng.random() < 0.1:
+            # The school's own quarters, which its association meetings are counted by (p.25).
+            tenant.set_calendar(self.ctx(by_head, now + timedelta(days=2)),
+                                [["09-01", "10-26"], ["11-03", "12-28"], ["01-08", "03-17"], ["03-30", "05-25"]])
+            self.touch(tenant)
         later = now + timedelta(days=3)
         # Associations, commissions or departments: one per subject with at least three teachers (p.16, p.26).
         member_roles = {"methodical_association": ("teacher", "class_teacher", "preschool_educator"),
@@ -399,6 +425,11 @@ class Builder:
                 self.touch(unit)
             self.plan_and_meet(tenant, unit, leader, head, later + timedelta(days=1), codes, members[:12],
                                meetings=3, plan=unit_kind == "methodical_association")
+            if len(members) > 3 and self.rng.random() < 0.15:
+                # A member leaves the unit after its meetings (it is kept, and reported if below its minimum:
+                # p.16, p.26).
+                unit.release(self.ctx(by_head, later + timedelta(days=75)), members[min(len(members), 14) - 1].id)
+                self.touch(unit)
         council_members = [deputy] + people[:4]
         council = self.form(tenant, by_head, later, "methodical_council", "Әдістемелік кеңес", None, council_members)
         self.lead(council, by_head, later + timedelta(hours=2), deputy)
@@ -508,10 +539,42 @@ def _app(database_url: str) -> Any:
                          "POSTGRES_LOCK_TIMEOUT": "120", "POOL_WAIT_SECONDS": ""})
 
 
+def copy_stored_events(app: Any) -> None:
+    """Let the application's recorder write a save's stored events with one binary COPY instead of its array insert.
+
+    The rows are the recorder's own (the mapper made them: same topic, same state bytes), written under the same
+    EXCLUSIVE table lock and NOTIFY in one transaction, so their notification ids are one contiguous block in
+    commit order; the table's keys still refuse a duplicate version. Only the transport differs: the recorder's
+    insert encodes every state into a text array of composites, which costs more than building the events.
+    """
+    recorder = app.recorder
+    datastore = recorder.datastore
+    copy_sql = (f"COPY {datastore.schema}.{recorder.events_table_name}"
+                " (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)")
+    sequence = f"{datastore.schema}.{recorder.events_table_name}_notification_id_seq"
+
+    def insert_events(stored_events: Any, **kwargs: Any) -> list[int]:
+        if not stored_events:
+            return []
+        with datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            recorder._lock_table(curs)
+            recorder._notify_channel(curs)
+            with curs.copy(copy_sql) as copy:
+                copy.set_types(["uuid", "int8", "text", "bytea"])
+                for e in stored_events:
+                    copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+            curs.execute(f"SELECT currval('{sequence}') AS last")
+            last = curs.fetchone()["last"]
+        return list(range(last - len(stored_events) + 1, last + 1))
+
+    recorder.insert_events = insert_events
+
+
 def _work(args: tuple[str, list[TenantSpec], int]) -> dict[str, Any]:
     """A worker process: build the given regions; return what the main process needs."""
     database_url, regions, seed = args
     app = _app(database_url)
+    copy_stored_events(app)
     out: dict[str, Any] = {"events": 0, "stats": {}, "orgs": [], "regions": [], "requests": 0}
     try:
         for spec in regions:
@@ -592,6 +655,9 @@ def _unions(app: Any, scale: float, rng: random.Random, orgs: list[dict[str, Any
                             person_tenant_id=UUID(founder["tenant_id"]), full_name=founder["head_name"],
                             council_decision_number=f"{n + 1}-ОӘК", council_decision_date=(at + timedelta(hours=3)).date())
         chair = head
+        removable = [m for m in union.members.values() if m.tenant_id is not None and str(m.tenant_id) != founder["tenant_id"]]
+        if removable:
+            union.remove_member(ctx(chair, at + timedelta(hours=4)), rng.choice(removable).member_id, withdrawal=False)
         pending: list[Any] = [union]
         stored_documents: list[dict[str, Any]] = []
         for d in range(12):
@@ -612,7 +678,12 @@ def _unions(app: Any, scale: float, rng: random.Random, orgs: list[dict[str, Any
                                          "union_id": union.id, "content_type": "application/pdf",
                                          "filename": f"circular-{circular.number.replace('/', '-')}.pdf",
                                          "sha256": sha, "content": content})
-                circular.deliver(ctx(Actor(role="delivery"), when + timedelta(minutes=5)), document_sha256=sha,
+                delivery = Actor(role="delivery")
+                if rng.random() < 0.03:
+                    # Delivery failed after every attempt; the chair retried it (p.34).
+                    circular.fail(ctx(delivery, when + timedelta(minutes=1)), error="SMTP relay refused", attempts=4)
+                    circular.retry(ctx(chair, when + timedelta(minutes=3)))
+                circular.deliver(ctx(delivery, when + timedelta(minutes=5)), document_sha256=sha,
                                  document_size=len(content), notice_sent_to=None)
                 if rng.random() < 0.7:
                     reader = Actor(role="head", person_id=UUID(heads[tenant_id]), tenant_id=member.tenant_id,
@@ -680,6 +751,7 @@ def generate(database_url: str, scale: float = 1.0, processes: int = 2, seed: in
         orgs.extend(result["orgs"])
         region_info.extend(result["regions"])
     app = _app(database_url)
+    copy_stored_events(app)
     try:
         union_events, union_requests = build_unions(app, scale, seed, orgs, region_info, engine)
         events += union_events
@@ -734,6 +806,9 @@ def issue_credentials(app: Any, tenant_id: UUID, head_id: UUID) -> dict[str, Any
                       request_id="generate-credentials", now=now)
     head_token = app.issue_token(as_head, tenant.id, head.id)
     auditor = app.add_person(as_head, tenant.id, full_name="Аудитор Тексеруші", roles=["auditor"], subjects=[]).aggregate
+    # An earlier grant, revoked; then the live one.
+    first = app.grant_audit(as_head, tenant.id, person_id=auditor.id, until=now.date() + timedelta(days=30)).aggregate
+    app.revoke_audit(as_head, tenant.id, first.id)
     app.grant_audit(as_head, tenant.id, person_id=auditor.id, until=now.date().replace(year=now.year + 1))
     auditor_token = app.issue_token(as_head, tenant.id, auditor.id)
     return {"head_id": str(head.id), "head_token": head_token.token, "auditor_id": str(auditor.id),
