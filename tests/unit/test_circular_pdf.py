@@ -1,0 +1,43 @@
+"""The circular's PDF: the same circular renders to the same bytes, its text can be extracted (p.34)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timezone
+from types import SimpleNamespace
+from uuid import UUID
+
+from pypdf import PdfReader
+
+from services import circular_pdf
+
+
+def circular(**changes: object) -> SimpleNamespace:
+    values = dict(
+        id=UUID("6f1c1f3e-7f51-4e47-9a3c-2f5b0f7f1d11"), language="kk", number="1/17", decision_number=1,
+        created_on=datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc), issued_on=date(2026, 11, 26),
+        title="Дәнекерлеушілерді оқытудағы цифрлық тренажерлер: ҒҚҢӨҰҮҺІ әғқңөұүһі", union_name="Дәнекерлеу ОӘБ",
+        recipient_name="№17 колледж", text="Колледждерге виртуалды дәнекерлеу тренажерлерін енгізу ұсынылады. " * 8,
+        direction="p.33.4", specialties=["0911000"],
+    )
+    values.update(changes)
+    return SimpleNamespace(**values)
+
+
+def text_of(document: bytes) -> str:
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(document)).pages)
+
+
+def test_the_same_circular_renders_to_the_same_bytes_with_its_text_extractable():
+    first = circular_pdf.render(circular())
+    assert circular_pdf.render(circular()) == first
+    text = text_of(first)
+    assert "26.11.2026 ж. № 1/17 циркуляр" in text and "Кімге: №17 колледж" in text
+    assert "ҒҚҢӨҰҮҺІ әғқңөұүһі" in text and "34-тармағы" in text
+    assert circular_pdf.render(circular(recipient_name="№18 колледж")) != first
+
+
+def test_a_character_beyond_the_usual_alphabets_is_rendered_from_the_whole_font():
+    document = circular_pdf.render(circular(title="Математика: ∑ және ∞"))
+    assert "Математика: ∑ және ∞" in text_of(document)
+    assert circular_pdf.render(circular(title="Математика: ∑ және ∞")) == document
