@@ -13,6 +13,8 @@ from domain import rules
 from domain.base import Conflict, Context, InvalidValue, Recorded
 
 
+NOT_AN_AUDITOR = "Access is granted to a person in the auditor role: person_id must name one."
+
 class AuditGrant(Recorded):
     """A head's (or coordinator's) permission for one auditor to read the history, until a date."""
 
@@ -46,7 +48,7 @@ class AuditGrant(Recorded):
               auditor_roles: tuple[str, ...], until: date) -> AuditGrant:
         """Grant an auditor read access to a tenant's (or union's) history until the given day."""
         if rules.AUDITOR not in auditor_roles:
-            raise InvalidValue("Access is granted to a person in the auditor role.", field="person_id")
+            raise InvalidValue(NOT_AN_AUDITOR, field="person_id")
         if until <= ctx.now.date():
             raise InvalidValue("A grant ends on a future day.", field="until")
         scope = {"union_id": union_id} if union_id else {}

@@ -80,6 +80,34 @@ class Member:
         return bool(set(self.specialties) & set(specialties))
 
 
+
+# The refusals of an id that names another organization or person. A missing id answers exactly the same, so
+# that the answer never tells whether another tenant's object exists, nor what kind it is (api.md, Conventions).
+
+def coordinator_refused() -> RuleViolation:
+    """`coordinator_id` names no regional department (or nothing at all)."""
+    return RuleViolation(
+        "A union is coordinated by the methodical cabinet of a regional (city) education department: "
+        "coordinator_id must name one.", "p.22", "coordinator_id",
+    )
+
+
+def member_refused() -> RuleViolation:
+    """`tenant_id` names no organization that may be a member (or nothing at all)."""
+    return RuleViolation(
+        "Members are education organizations, employers and social partners: tenant_id must name an education "
+        "organization (a regional department coordinates, p.22).", "p.24", "tenant_id",
+    )
+
+
+def chair_refused() -> RuleViolation:
+    """`person_id` names no person of a member organization (or nobody at all)."""
+    return RuleViolation(
+        "The chair organizes the union's work from one of its member organizations: person_id must name a "
+        "person of a member organization.", "p.35", "person_id",
+    )
+
+
 class Union(Recorded):
     """An educational-methodical union (УМО): a cross-tenant aggregate, every event scoped by the union."""
 
@@ -177,10 +205,7 @@ class Union(Recorded):
                 f"department that coordinates them, not by a {founder_kind}.", "p.22", None,
             )
         if coordinator_kind != rules.REGIONAL_DEPARTMENT:
-            raise RuleViolation(
-                "A union is coordinated by the methodical cabinet of a regional (city) education department.",
-                "p.22", "coordinator_id",
-            )
+            raise coordinator_refused()
         union_id = uuid4()
         union = cls._create(
             cls.Founded,
@@ -205,10 +230,7 @@ class Union(Recorded):
                            specialties: list[str]) -> Member:
         """Admit an education organization of the platform for some of the union's specialties (p.24)."""
         if tenant_kind not in MEMBER_KINDS:
-            raise RuleViolation(
-                f"Members are education organizations, employers and social partners; a {tenant_kind} "
-                "is not one (a regional department coordinates, p.22).", "p.24", "tenant_id",
-            )
+            raise member_refused()
         if tenant_id.hex in self.members:
             raise Conflict("This organization is already a member of the union.", field="tenant_id")
         return self._admit(ctx, tenant_id, ORGANIZATION, name, specialties, tenant_id)
@@ -255,9 +277,7 @@ class Union(Recorded):
                       council_decision_number: str, council_decision_date: date) -> None:
         """Record the chair the educational-methodical council approved (p.35), a person of a member organization."""
         if self.member_for_tenant(person_tenant_id) is None:
-            raise RuleViolation(
-                "The chair organizes the union's work from one of its member organizations.", "p.35", "person_id"
-            )
+            raise chair_refused()
         number = _text(council_decision_number, "council_decision.number", "council decision's number")
         if council_decision_date > ctx.now.date():
             raise InvalidValue("The council's decision cannot be dated in the future.", field="council_decision.date")

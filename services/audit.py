@@ -14,8 +14,8 @@ from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import Connection, Engine, text
 
 from domain import rules
-from domain.audit import AuditGrant, AuditRead
-from domain.base import Context, NotFound, NotPermitted
+from domain.audit import NOT_AN_AUDITOR, AuditGrant, AuditRead
+from domain.base import Context, InvalidValue, NotFound, NotPermitted
 from domain.people import Person
 from domain.unions import Union
 from projections import audit as audit_rm
@@ -35,7 +35,7 @@ class AuditCommands(Commands):
     def grant_audit(self, ctx: Context, tenant_id: UUID, *, person_id: UUID, until: date) -> Done:
         """Let an auditor read the tenant's history until a day (the head grants it)."""
         self.get_tenant(tenant_id)
-        auditor = self.load(person_id, Person, "auditor")
+        auditor = self._auditor(person_id)
         grant = AuditGrant.grant(ctx, tenant_id=tenant_id, union_id=None, auditor_id=auditor.id,
                                  auditor_roles=tuple(auditor.roles) if auditor.active else (), until=until)
         return Done(grant, self.commit(grant))
@@ -45,10 +45,18 @@ class AuditCommands(Commands):
         union = self.load(union_id, Union, "union")
         if ctx.actor.tenant_id != union.coordinator_id:
             raise NotPermitted("A union's history is opened to auditors by its coordinating department.", "p.22")
-        auditor = self.load(person_id, Person, "auditor")
+        auditor = self._auditor(person_id)
         grant = AuditGrant.grant(ctx, tenant_id=None, union_id=union.id, auditor_id=auditor.id,
                                  auditor_roles=tuple(auditor.roles) if auditor.active else (), until=until)
         return Done(grant, self.commit(grant))
+
+    def _auditor(self, person_id: UUID) -> Person:
+        """Return the person a grant names; a missing id is refused as a person who is not an auditor is, so
+        the answer never tells whether another tenant's person exists."""
+        try:
+            return self.load(person_id, Person, "auditor")
+        except NotFound:
+            raise InvalidValue(NOT_AN_AUDITOR, field="person_id") from None
 
     def revoke_audit(self, ctx: Context, tenant_id: UUID, grant_id: UUID) -> Done:
         """Revoke an audit grant of the tenant."""

@@ -10,7 +10,9 @@ from domain import rules
 from domain.base import Actor, Context, InvalidValue, NotFound, NotPermitted, OPERATOR
 from domain.people import Person
 from domain.tenants import Tenant
-from domain.unions import Circular, Decision, Member, Recipient, Union
+from domain.unions import (
+    Circular, Decision, Member, Recipient, Union, chair_refused, coordinator_refused, member_refused,
+)
 from services.commands import Commands, Done
 
 # The coordinator acts through the regional department's methodical cabinet (p.22).
@@ -69,7 +71,7 @@ class UnionCommands(Commands):
         try:
             coordinator = self.load(coordinator_id, Tenant, "tenant")
         except NotFound:
-            raise InvalidValue("No tenant has this id.", field="coordinator_id") from None
+            raise coordinator_refused() from None
         union = Union.found(
             ctx, name=name, sector=sector, specialties=specialties, founder_kind=founder.kind,
             founder_name=founder.name, coordinator_id=coordinator.id, coordinator_kind=coordinator.kind,
@@ -86,7 +88,7 @@ class UnionCommands(Commands):
             try:
                 tenant = self.load(tenant_id, Tenant, "tenant")
             except NotFound:
-                raise InvalidValue("No tenant has this id.", field="tenant_id") from None
+                raise member_refused() from None
             member = union.admit_organization(ctx, tenant_id=tenant.id, tenant_kind=tenant.kind, name=tenant.name,
                                               specialties=specialties)
         else:
@@ -116,7 +118,9 @@ class UnionCommands(Commands):
         try:
             person = self.load(person_id, Person, "person")
         except NotFound:
-            raise InvalidValue("No person has this id.", field="person_id") from None
+            raise chair_refused() from None
+        if union.member_for_tenant(person.tenant_id) is None:
+            raise chair_refused()
         if not person.active:
             raise InvalidValue("This person has left their organization.", field="person_id")
         union.approve_chair(ctx, person_id=person.id, person_tenant_id=person.tenant_id, full_name=person.full_name,
