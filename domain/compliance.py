@@ -90,6 +90,16 @@ def quarter_dates(start_year: int, quarter: tuple[str, str]) -> tuple[date, date
     return day(quarter[0]), day(quarter[1])
 
 
+def looks_back_to(today: date) -> date:
+    """Return the first day any finding as of today looks at: the start of the last academic year.
+
+    The quarters checked are those of the last and the current academic year, and the meetings counted per
+    year are the last academic year's: a meeting held before this day never changes a finding, and an approved
+    plan counts only for the current academic year.
+    """
+    return date(int(academic_year_of(today)[:4]) - 1, 9, 1)
+
+
 def findings(units: Iterable[UnitFacts], today: date,
              quarters: Sequence[tuple[str, str]] = DEFAULT_QUARTERS) -> list[Finding]:
     """Return every finding of the units as of today, oldest first."""

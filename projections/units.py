@@ -52,6 +52,9 @@ unit_members = Table(
     Index("rm_unit_members_member_tenant", "member_tenant_id", "unit_id"),
     Index("rm_unit_members_person", "person_id"),
 )
+# A tenant's people's current memberships in other organizations' units (cross-organization units, p.16, p.27).
+Index("rm_unit_members_cross", unit_members.c.member_tenant_id, unit_members.c.unit_id,
+      postgresql_where=(unit_members.c.member_tenant_id != unit_members.c.tenant_id) & unit_members.c.left_at.is_(None))
 
 unit_leaders = Table(
     "rm_unit_leaders",

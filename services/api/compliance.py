@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from sqlalchemy import Connection, case, func, literal, select
 
 from domain import rules
-from domain.compliance import DEFAULT_QUARTERS, findings
+from domain.compliance import DEFAULT_QUARTERS, UnitFacts, day_of, findings, looks_back_to
+from domain.units import UNIT_KINDS, academic_year_of
 from projections import tenants as tenants_rm
 from projections import units as units_rm
 from services.api.audit import require_tenant_history
@@ -54,14 +57,54 @@ class CalendarChanged(CalendarOut, PositionSchema):
     """The calendar after it was set."""
 
 
-def _quarters(tid: UUID) -> tuple[list[list[str]], bool]:
+def _quarters(conn: Connection, tid: UUID) -> tuple[list[list[str]], bool]:
     # The caller has been checked to be a person of this tenant, so it exists: a row the read model has not
     # reached yet has no calendar set yet either (one set later comes with a position to wait for).
-    with runtime().engine.connect() as conn:
-        tenant = tenants_rm.get_tenant(conn, tid)
+    tenant = tenants_rm.get_tenant(conn, tid)
     if tenant is not None and tenant.quarters:
         return tenant.quarters, False
     return [list(q) for q in DEFAULT_QUARTERS], True
+
+
+_PLANNING = [code for code, kind in UNIT_KINDS.items() if kind.plans_yearly]
+_MEETING = [code for code, kind in UNIT_KINDS.items() if kind.meets]
+
+
+def compliance_facts(conn: Connection, tenant_id: UUID, today: date) -> list[UnitFacts]:
+    """Return what compliance needs to know of each unit the tenant formed, as of today, in one statement.
+
+    Per unit, PostgreSQL answers whether this academic year's plan is approved and lists the days of the
+    meetings held since the last academic year began (looks_back_to: no finding looks further back), each
+    from an index on the unit; only for the kinds the Rules expect plans or meetings of. No other plan or
+    meeting of the tenant is read.
+    """
+    u, p, m = units_rm.units, units_rm.plans, units_rm.meetings
+    # A scalar subquery with LIMIT 1 is probed per unit through the plans' unit_id index (an EXISTS could be
+    # planned as a hash of every plan in the table).
+    approved = func.coalesce(
+        select(literal(True)).where(p.c.unit_id == u.c.id, p.c.tenant_id == tenant_id, p.c.status == "approved",
+                                    p.c.academic_year == academic_year_of(today)).limit(1).scalar_subquery(),
+        False)
+    held = (select(m.c.held_on)
+            .where(m.c.unit_id == u.c.id, m.c.tenant_id == tenant_id, m.c.held_on >= looks_back_to(today))
+            .order_by(m.c.held_on).scalar_subquery())
+    query = (
+        select(u.c.id, u.c.kind, u.c.name, u.c.formed_at, u.c.member_count, u.c.below_minimum_since,
+               u.c.leader_id, u.c.leader_ends_on, u.c.leader_gone_since,
+               case((u.c.kind.in_(_PLANNING), approved), else_=literal(False)).label("approved"),
+               case((u.c.kind.in_(_MEETING), func.array(held)), else_=None).label("held"))
+        .where(u.c.tenant_id == tenant_id)
+        .order_by(u.c.seq)
+    )
+    return [
+        UnitFacts(
+            unit_id=row.id, kind=row.kind, name=row.name, formed_on=day_of(row.formed_at), members=row.member_count,
+            below_minimum_since=row.below_minimum_since, leader_id=row.leader_id, leader_ends_on=row.leader_ends_on,
+            leader_is_member=row.leader_gone_since is None, leader_gone_since=row.leader_gone_since,
+            approved_years={academic_year_of(today)} if row.approved else set(), meetings=list(row.held or []),
+        )
+        for row in conn.execute(query)
+    ]
 
 
 @blp.route("/compliance")
@@ -80,9 +123,9 @@ class Compliance(MethodView):
         catch_up(units_rm.read_model)
         catch_up(tenants_rm.read_model)  # the calendar the quarters are counted by (p.25)
         today = runtime().clock().date()
-        quarters, _ = _quarters(tid)
         with runtime().engine.connect() as conn:
-            facts = units_rm.compliance_facts(conn, tid)
+            quarters, _ = _quarters(conn, tid)
+            facts = compliance_facts(conn, tid, today)
         return {"as_of": today, "items": findings(facts, today, [tuple(q) for q in quarters])}
 
 
@@ -93,7 +136,8 @@ class Calendar(MethodView):
         """Return the academic quarters meetings are counted by (p.25)."""
         caller().reading(tid)
         catch_up(tenants_rm.read_model)
-        quarters, default = _quarters(tid)
+        with runtime().engine.connect() as conn:
+            quarters, default = _quarters(conn, tid)
         return {"quarters": quarters, "default": default}
 
     @blp.arguments(CalendarIn)

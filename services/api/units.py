@@ -11,13 +11,14 @@ from uuid import UUID
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Connection
+from sqlalchemy import Connection, any_, func, select, union_all
 
 from domain import rules
 from domain.base import NotFound
 from domain.plans import AnnualPlan
 from domain.units import ELECTED, APPOINTED, UNIT_KINDS, Unit, academic_year_of
 from projections import units as units_rm
+from projections.base import page
 from services.api.common import (
     PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, with_position,
 )
@@ -225,6 +226,29 @@ def _actor(tid: UUID) -> Any:
     return caller().acting_as(tid, *_ANYONE)
 
 
+def list_units(conn: Connection, tenant_id: UUID, *, limit: int, after: int, kind: str | None = None
+               ) -> tuple[list[Any], str | None]:
+    """Return a page of the units the tenant sees (those it formed, and the cross-organization units its people
+    are members of), and the next cursor.
+
+    The tenant's own units come from an index range scan on (tenant_id, seq) that stops at the page's end; the
+    others from its people's current memberships in other organizations' units (a partial index holds only
+    those), collected once into an array (`ARRAY(SELECT ...)`, evaluated before the scan) and fetched by id.
+    Never a walk of every tenant's units in seq order testing each for a membership.
+    """
+    u, m = units_rm.units, units_rm.unit_members
+    cross_ids = select(m.c.unit_id).where(
+        m.c.member_tenant_id == tenant_id, m.c.member_tenant_id != m.c.tenant_id, m.c.left_at.is_(None))
+    own = select(u).where(u.c.tenant_id == tenant_id, u.c.seq > after)
+    cross = select(u).where(u.c.id == any_(func.array(cross_ids.scalar_subquery())), u.c.tenant_id != tenant_id,
+                            u.c.seq > after)
+    if kind is not None:
+        own, cross = own.where(u.c.kind == kind), cross.where(u.c.kind == kind)
+    parts = [q.order_by(u.c.seq).limit(limit + 1).subquery() for q in (own, cross)]
+    both = union_all(select(parts[0]), select(parts[1])).subquery()
+    return page(list(conn.execute(select(both).order_by(both.c.seq).limit(limit + 1))), limit)
+
+
 @contextmanager
 def _reading_unit(tid: UUID, uid: UUID) -> Iterator[Connection]:
     """Open a read of a unit the tenant sees (404 otherwise), once its read model has caught up."""
@@ -245,8 +269,7 @@ class Units(MethodView):
         caller().reading(tid)
         catch_up(units_rm.read_model)
         with runtime().engine.connect() as conn:
-            rows, next_cursor = units_rm.list_units(conn, tid, limit=args["limit"], after=page_after(args),
-                                                    kind=args["kind"])
+            rows, next_cursor = list_units(conn, tid, limit=args["limit"], after=page_after(args), kind=args["kind"])
             ids = [row.id for row in rows]
             members = units_rm.members_of(conn, ids)
             plans = units_rm.plans_of(conn, ids)
