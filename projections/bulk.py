@@ -16,6 +16,7 @@ never see a half-built read model. A read model without a folder falls back to t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -332,6 +333,19 @@ class DocumentsFolder(Folder):
         self._refresh(e.originator_id, e.timestamp)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _json_safe(value: Any) -> Any:
+    """audit.json_safe, with the common plain values first."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, list):
+        return [v if isinstance(v, _PLAIN) else _json_safe(v) for v in value]
+    return audit_rm.json_safe(value) if not isinstance(value, dict) else {
+        str(k): v if isinstance(v, _PLAIN) else _json_safe(v) for k, v in value.items()}
+
+
 class AuditFolder(Folder):
     """Every event's index row (written in chunks as the log is read: they never change), and the grants."""
 
@@ -343,20 +357,33 @@ class AuditFolder(Folder):
         self.grants: dict[UUID, dict[str, Any]] = {}
         self.rows = {audit_rm.audit_events: self.events, audit_rm.audit_grants: self.grants}
         self.columns = [c.name for c in audit_rm.audit_events.columns]
-        self.types: dict[type, tuple[str, str]] = {}
+        self.types: dict[type, tuple[str, str, tuple[str, ...]]] = {}
+        self.uuids: dict[str, UUID] = {}
+
+    def uuid(self, value: Any) -> UUID:
+        """UUID(str(value)), remembered: the same tenants and people recur in every event's metadata."""
+        found = self.uuids.get(value)
+        if found is None:
+            found = self.uuids[value] = UUID(str(value))
+        return found
 
     def apply(self, event: Any, position: int) -> None:
         meta = getattr(event, "meta", None) or {}
         actor = meta.get("actor") or {}
         cls = type(event)
-        names = self.types.get(cls)
-        if names is None:
-            names = self.types[cls] = audit_rm.event_type(event)
+        known = self.types.get(cls)
+        if known is None:
+            # The event type's names and its own payload fields (audit.event_data's), worked out once per class.
+            aggregate, type_ = audit_rm.event_type(event)
+            fields = tuple(f.name for f in dataclasses.fields(event) if f.name not in audit_rm._BASE_FIELDS)
+            known = self.types[cls] = (aggregate, type_, fields)
+        uuid = self.uuid
         tenant, union, person = meta.get("tenant_id"), meta.get("union_id"), actor.get("person_id")
         self.events.append((
-            position, UUID(str(tenant)) if tenant else None, UUID(str(union)) if union else None, event.originator_id,
-            names[0], event.originator_version, names[1], event.timestamp, UUID(str(person)) if person else None,
-            actor.get("role"), meta.get("clause"), meta.get("request_id"), audit_rm.event_data(event)))
+            position, uuid(tenant) if tenant else None, uuid(union) if union else None, event.originator_id,
+            known[0], event.originator_version, known[1], event.timestamp, uuid(person) if person else None,
+            actor.get("role"), meta.get("clause"), meta.get("request_id"),
+            {name: _json_safe(getattr(event, name)) for name in known[2]}))
         if cls is AuditGrant.Granted:
             self.grants[event.originator_id] = dict(
                 id=event.originator_id, seq=position, tenant_id=event.tenant, union_id=event.union,

@@ -1,0 +1,87 @@
+"""Projection rebuild: every read model rebuilt from ~1,000,000 events (quick: ~50,000) of a generated country,
+against the raw baseline of reading and decoding the same events from the store in the same run.
+
+Figures: the generator's ingest rate; the rebuild's rate beside the raw read-and-decode rate (target: at least
+0.25 of it); the rebuild's time scaled to 1,000,000 events (target: at most 300 s).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from benchmarks import country
+from benchmarks.platform import Platform, log
+from benchmarks.report import figure
+
+NAME = "rebuild"
+# Events per unit of scale (about 1.9 million at scale 1).
+EVENTS_PER_SCALE = 1_900_000
+
+
+def read_and_decode(app: Any) -> tuple[int, float]:
+    """The baseline: read every notification and decode its event, in the rebuild's batch size."""
+    from projections.bulk import notifications
+
+    started = time.perf_counter()
+    count = 0
+    to_domain_event = app.mapper.to_domain_event
+    for batch in notifications(app):
+        for notification in batch:
+            to_domain_event(notification)
+        count += len(batch)
+    return count, time.perf_counter() - started
+
+
+def run(quick: bool) -> Iterator[dict[str, Any]]:
+    target_events = 50_000 if quick else 1_000_000
+    scale = target_events / EVENTS_PER_SCALE
+    platform = Platform(prefix="rebuild")
+    try:
+        platform.start(web=False, projector=False, dispatcher=False, workers=0)
+        url = platform.env["DATABASE_URL"]
+        log(f"generating about {target_events} events (scale {scale:.3f})")
+        generated = country.generate(url, scale=scale, processes=2, migrate=False)
+        yield figure(NAME, "generator ingest rate", generated["events_per_second"], "events/s",
+                     events=generated["events"], seconds=generated["seconds"], processes=generated["processes"])
+
+        from projections.base import make_engine
+        from projections.runner import rebuild_read_models
+        from services.config import Settings
+
+        settings = Settings.from_env(platform.env)
+        app = country._app(url)
+        engine = make_engine(settings.sqlalchemy_url(), 2)
+        try:
+            log("reading and decoding the log (baseline)")
+            raw_events, raw_seconds = read_and_decode(app)
+            log("rebuilding every read model")
+            started = time.perf_counter()
+            replayed = rebuild_read_models(app, engine)
+            seconds = time.perf_counter() - started
+        finally:
+            app.close()
+            engine.dispose()
+        events = max(replayed.values())
+        rate, raw_rate = events / seconds, raw_events / raw_seconds
+        yield figure(NAME, "rebuild rate (all read models)", rate, "events/s", baseline=raw_rate,
+                     baseline_of="reading and decoding the same events", target="ratio >= 0.25",
+                     met=rate / raw_rate >= 0.25, events=events, seconds=round(seconds, 2),
+                     baseline_seconds=round(raw_seconds, 2), read_models=len(replayed))
+        per_million = seconds * 1_000_000 / events
+        yield figure(NAME, "rebuild time per 1,000,000 events", per_million, "s", target="<= 300 s",
+                     met=per_million <= 300, events=events, measured_seconds=round(seconds, 2))
+    finally:
+        platform.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from benchmarks.report import emit
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    for record in run(parser.parse_args().quick):
+        emit(record)
