@@ -133,6 +133,23 @@ def test_history_pages_never_skip_or_repeat_while_events_arrive(client, tour):
     assert len(people) == 19 and set(people) <= set(seen)
 
 
+def test_a_past_state_pages_the_events_that_built_it_and_none_after(client, tour):
+    school, head = _school(tour)
+    teacher, _ = tour.person(school["id"], head, ["teacher"])
+    last = None
+    for n in range(7):
+        last = client.patch(f"/api/v1/tenants/{school['id']}/people/{teacher['id']}", headers=head,
+                            json={"full_name": f"Name {n + 3}"}).get_json()["position"]  # v1 joined, v2 token
+    url = f"/api/v1/audit/aggregates/{teacher['id']}?version=6&limit=4"
+    first = client.get(url, headers={**tour.operator, "X-Min-Position": last}).get_json()
+    assert first["version"] == 6 and first["state"]["full_name"] == "Name 6"
+    assert [e["version"] for e in first["events"]] == [1, 2, 3, 4]
+    rest = client.get(f"{url}&cursor={first['next_cursor']}", headers=tour.operator).get_json()
+    assert [e["version"] for e in rest["events"]] == [5, 6]
+    assert rest["next_cursor"] is None
+    assert client.get(f"{url}&cursor=nonsense", headers=tour.operator).status_code in (400, 422)
+
+
 def _cursor_after(position: int) -> str:
     from projections.base import encode_cursor
 
