@@ -16,6 +16,7 @@ from domain.unions import CIRCULAR_STATUSES, RESPONSES, Circular
 from projections import circulars as circulars_rm
 from services.api.common import PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, \
     with_position
+from services.api.fastdump import respond
 
 blp = Blueprint("circulars", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/circulars",
                 description="Circulars of union decisions in a member organization's inbox (p.34)")
@@ -99,14 +100,14 @@ def _read_allowed(tid: UUID) -> None:
 class Inbox(MethodView):
     @blp.arguments(InboxArgs, location="query")
     @blp.response(200, CircularPage)
-    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], tid: UUID) -> Response:
         """List the circulars addressed to this organization (its people), oldest first."""
         _read_allowed(tid)
         catch_up(circulars_rm.read_model)
         with runtime().engine.connect() as conn:
             items, next_cursor = circulars_rm.list_inbox(conn, tid, limit=args["limit"], after=page_after(args),
                                                          status=args["status"])
-        return {"items": items, "next_cursor": next_cursor}
+        return respond(CircularPage, {"items": items, "next_cursor": next_cursor})
 
 
 @blp.route("/<uuid:cid>")

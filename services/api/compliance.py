@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -18,6 +19,7 @@ from projections import tenants as tenants_rm
 from projections import units as units_rm
 from services.api.audit import require_tenant_history
 from services.api.common import PositionSchema, caller, catch_up, context, runtime, with_position
+from services.api.fastdump import respond
 
 blp = Blueprint("compliance", __name__, url_prefix="/api/v1/tenants/<uuid:tid>",
                 description="Compliance with the Rules, and the academic calendar")
@@ -79,11 +81,12 @@ def compliance_facts(conn: Connection, tenant_id: UUID, today: date) -> list[Uni
     meeting of the tenant is read.
     """
     u, p, m = units_rm.units, units_rm.plans, units_rm.meetings
+    year = academic_year_of(today)
     # A scalar subquery with LIMIT 1 is probed per unit through the plans' unit_id index (an EXISTS could be
     # planned as a hash of every plan in the table).
     approved = func.coalesce(
         select(literal(True)).where(p.c.unit_id == u.c.id, p.c.tenant_id == tenant_id, p.c.status == "approved",
-                                    p.c.academic_year == academic_year_of(today)).limit(1).scalar_subquery(),
+                                    p.c.academic_year == year).limit(1).scalar_subquery(),
         False)
     held = (select(m.c.held_on)
             .where(m.c.unit_id == u.c.id, m.c.tenant_id == tenant_id, m.c.held_on >= looks_back_to(today))
@@ -97,20 +100,19 @@ def compliance_facts(conn: Connection, tenant_id: UUID, today: date) -> list[Uni
         .order_by(u.c.seq)
     )
     return [
-        UnitFacts(
-            unit_id=row.id, kind=row.kind, name=row.name, formed_on=day_of(row.formed_at), members=row.member_count,
-            below_minimum_since=row.below_minimum_since, leader_id=row.leader_id, leader_ends_on=row.leader_ends_on,
-            leader_is_member=row.leader_gone_since is None, leader_gone_since=row.leader_gone_since,
-            approved_years={academic_year_of(today)} if row.approved else set(), meetings=list(row.held or []),
-        )
-        for row in conn.execute(query)
+        UnitFacts(unit_id=unit_id, kind=kind, name=name, formed_on=day_of(formed_at), members=members,
+                  below_minimum_since=below_since, leader_id=leader_id, leader_ends_on=leader_ends_on,
+                  leader_is_member=leader_gone_since is None, leader_gone_since=leader_gone_since,
+                  approved_years={year} if approved else set(), meetings=list(held or ()))
+        for (unit_id, kind, name, formed_at, members, below_since, leader_id, leader_ends_on, leader_gone_since,
+             approved, held) in conn.execute(query)
     ]
 
 
 @blp.route("/compliance")
 class Compliance(MethodView):
     @blp.response(200, FindingsOut)
-    def get(self, tid: UUID) -> dict[str, Any]:
+    def get(self, tid: UUID) -> Response:
         """Report the units that fall short of the Rules today, with clause and since-when."""
         who = caller()
         if who.person is not None and rules.AUDITOR in who.roles:
@@ -126,7 +128,7 @@ class Compliance(MethodView):
         with runtime().engine.connect() as conn:
             quarters, _ = _quarters(conn, tid)
             facts = compliance_facts(conn, tid, today)
-        return {"as_of": today, "items": findings(facts, today, [tuple(q) for q in quarters])}
+        return respond(FindingsOut, {"as_of": today, "items": findings(facts, today, [tuple(q) for q in quarters])})
 
 
 @blp.route("/calendar")

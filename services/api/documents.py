@@ -26,6 +26,7 @@ from services import files
 from services.api.common import (
     PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, storable, with_position,
 )
+from services.api.fastdump import respond
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ def _councils(tenant_id: UUID) -> list[UUID]:
 class Documents(MethodView):
     @blp.arguments(DocumentListArgs, location="query")
     @blp.response(200, DocumentPage)
-    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], tid: UUID) -> Response:
         """List the organization's documents, filtered by kind, status, unit, author, or waiting for the caller."""
         caller().reading(tid)
         catch_up(documents_rm.read_model)
@@ -262,7 +263,7 @@ class Documents(MethodView):
                 unit_id=args["unit_id"], author_id=args["author_id"], waiting_for=waiting)
             given = documents_rm.conclusions_of(conn, [row.id for row in rows])
         items = [_summary(row, _conclusion_rows(given[row.id], row.version)) for row in rows]
-        return {"items": items, "next_cursor": next_cursor}
+        return respond(DocumentPage, {"items": items, "next_cursor": next_cursor})
 
     @blp.arguments(DocumentIn)
     @blp.response(201, DocumentChanged)

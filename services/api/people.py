@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -24,6 +25,7 @@ from services.api.common import (
     Text,
     with_position,
 )
+from services.api.fastdump import respond
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/people", description="People and credentials")
 
@@ -127,7 +129,7 @@ def _read_allowed(tid: UUID) -> None:
 class People(MethodView):
     @blp.arguments(PeopleArgs, location="query")
     @blp.response(200, PeoplePage)
-    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], tid: UUID) -> Response:
         """List the tenant's people (active ones unless `status` says otherwise)."""
         _read_allowed(tid)
         catch_up(people_rm.read_model)
@@ -137,7 +139,7 @@ class People(MethodView):
                 conn, tid, limit=args["limit"], after=page_after(args), status=status,
                 role=args["role"], subject=args["subject"],
             )
-        return {"items": items, "next_cursor": next_cursor}
+        return respond(PeoplePage, {"items": items, "next_cursor": next_cursor})
 
     @blp.arguments(PersonIn)
     @blp.response(201, PersonChanged)

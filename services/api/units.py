@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -22,6 +23,7 @@ from projections.base import page
 from services.api.common import (
     PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, with_position,
 )
+from services.api.fastdump import respond
 
 blp = Blueprint("units", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/units",
                 description="Methodical units: associations, commissions, departments, councils")
@@ -264,7 +266,7 @@ def _reading_unit(tid: UUID, uid: UUID) -> Iterator[Connection]:
 class Units(MethodView):
     @blp.arguments(UnitListArgs, location="query")
     @blp.response(200, UnitPage)
-    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], tid: UUID) -> Response:
         """List the units the organization formed and the cross-organization units its people belong to."""
         caller().reading(tid)
         catch_up(units_rm.read_model)
@@ -273,7 +275,8 @@ class Units(MethodView):
             ids = [row.id for row in rows]
             members = units_rm.members_of(conn, ids)
             plans = units_rm.plans_of(conn, ids)
-        return {"items": [_row_body(r, members[r.id], plans[r.id]) for r in rows], "next_cursor": next_cursor}
+        return respond(UnitPage, {"items": [_row_body(r, members[r.id], plans[r.id]) for r in rows],
+                                  "next_cursor": next_cursor})
 
     @blp.arguments(UnitIn)
     @blp.response(201, UnitChanged)
@@ -375,11 +378,11 @@ class PlanApproval(MethodView):
 class Meetings(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, MeetingPage)
-    def get(self, args: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], tid: UUID, uid: UUID) -> Response:
         """List the unit's meetings."""
         with _reading_unit(tid, uid) as conn:
             items, next_cursor = units_rm.list_meetings(conn, uid, limit=args["limit"], after=page_after(args))
-        return {"items": items, "next_cursor": next_cursor}
+        return respond(MeetingPage, {"items": items, "next_cursor": next_cursor})
 
     @blp.arguments(MeetingIn)
     @blp.response(201, MeetingRecorded)
