@@ -17,6 +17,7 @@ from typing import Any
 from flask import Response, current_app
 from marshmallow import Schema, fields, missing
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
+from sqlalchemy import Row
 
 Dump = Callable[[Any], Any]
 
@@ -32,12 +33,16 @@ def respond(schema: type[Schema], body: Any) -> Response:
 
 
 def _get(obj: Any, key: str) -> Any:
-    # marshmallow.utils._get_value_for_key: obj[key], else the attribute (dicts first: most bodies are dicts).
-    if type(obj) is dict:
+    # marshmallow.utils._get_value_for_key: obj[key], else the attribute. Dicts and read-model rows first: most
+    # bodies are one or the other, and a row refuses every string index (TypeError), so its attribute it is.
+    kind = type(obj)
+    if kind is dict:
         try:
             return obj[key]
         except KeyError:
             return getattr(obj, key, missing)
+    if kind is Row:
+        return getattr(obj, key, missing)
     if not hasattr(obj, "__getitem__"):
         return getattr(obj, key, missing)
     try:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from marshmallow import Schema, fields
+from sqlalchemy import Row
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 
 from services.api.circulars import CircularPage
 from services.api.compliance import FindingsOut
@@ -49,9 +51,18 @@ def body(schema: type[Schema], rng: random.Random, depth: int = 0) -> Any:
     values = {name: sample(field, rng, depth) for name, field in schema().dump_fields.items()
               if rng.random() < 0.95}
     values["extra"] = "not in the schema"
+    if depth and rng.random() < 0.3:
+        return namedtuple("Record", list(values))(**values)
     if depth and rng.random() < 0.5:
-        return namedtuple("Row", list(values))(**values)
+        return row(values)
     return values
+
+
+def row(values: dict[str, Any]) -> Row:
+    """Return a read-model row (sqlalchemy's Row) holding the values."""
+    names = list(values)
+    result = IteratorResult(SimpleResultMetaData(names), iter([tuple(values[n] for n in names)]))
+    return result.one()
 
 
 @pytest.mark.parametrize("schema", [UnitPage, PeoplePage, DocumentPage, FindingsOut, CircularPage, MeetingPage])
