@@ -135,13 +135,14 @@ def worker(args: argparse.Namespace | None = None) -> int:
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from services import jobs
+    from services import circular_pdf, jobs
 
     settings = Settings.from_env()
     if not settings.redis_url:
         log.error("REDIS_URL is not set: the worker has no queue to work")
         return 2
     jobs.configure(jobs.JobRuntime.from_settings(settings))
+    circular_pdf.prepare()  # the fonts, parsed once per process before the first job rather than during it
     connection = Redis.from_url(settings.redis_url)
     queue = jobs.delivery_queue(connection, settings)
     attempt = 0
@@ -152,6 +153,7 @@ def worker(args: argparse.Namespace | None = None) -> int:
         log.info("worker %s delivering circulars from queue %s", name, settings.delivery_queue)
         try:
             running.work(with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
+            jobs.configure(None)  # ends the SMTP session politely
             return 0  # a warm shutdown (SIGTERM or SIGINT)
         except RedisError as error:
             # Redis went away outside rq's own reconnecting loop: the work is recorded, so wait and start again.
