@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -36,6 +36,8 @@ class JobRuntime:
     settings: Settings
     platform: Any
     engine: Engine
+    # The SMTP session the notices of this process share (opened on the first notice).
+    relay: mail.Relay | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobRuntime:
@@ -53,7 +55,10 @@ _lock = threading.Lock()
 def configure(runtime: JobRuntime | None) -> None:
     """Set the runtime the jobs of this process use (the worker command and the tests call this)."""
     global _runtime
-    _runtime = runtime
+    with _lock:
+        previous, _runtime = _runtime, runtime
+    if previous is not None and previous is not runtime and previous.relay is not None:
+        previous.relay.close()
 
 
 def job_runtime() -> JobRuntime:
@@ -75,16 +80,25 @@ def delivery_queue(connection: Any, settings: Settings) -> Queue:
     return Queue(settings.delivery_queue, connection=connection, serializer=JSONSerializer)
 
 
-def enqueue_delivery(queue: Queue, circular_id: UUID | str, settings: Settings) -> Any:
-    """Enqueue the delivery of one circular under its deterministic job id, with rq retries."""
+def _job_options(circular_id: UUID | str, settings: Settings) -> dict[str, Any]:
     intervals = [i for i in settings.delivery_retry_intervals][: settings.delivery_retries] or [0]
     retry = Retry(max=settings.delivery_retries, interval=intervals if any(intervals) else 0) \
         if settings.delivery_retries > 0 else None
-    return queue.enqueue(
-        deliver_circular, str(circular_id), job_id=job_id(circular_id), retry=retry,
-        job_timeout=settings.delivery_timeout, result_ttl=3600, failure_ttl=7 * 24 * 3600,
-        description=f"deliver circular {circular_id}",
-    )
+    return dict(job_id=job_id(circular_id), retry=retry, timeout=settings.delivery_timeout, result_ttl=3600,
+                failure_ttl=7 * 24 * 3600, description=f"deliver circular {circular_id}")
+
+
+def enqueue_delivery(queue: Queue, circular_id: UUID | str, settings: Settings) -> Any:
+    """Enqueue the delivery of one circular under its deterministic job id, with rq retries."""
+    [job] = enqueue_deliveries(queue, [circular_id], settings)
+    return job
+
+
+def enqueue_deliveries(queue: Queue, circular_ids: list[UUID] | list[str], settings: Settings) -> list[Any]:
+    """Enqueue the deliveries of many circulars in one Redis pipeline, each under its deterministic job id."""
+    return queue.enqueue_many([
+        Queue.prepare_data(deliver_circular, (str(cid),), **_job_options(cid, settings)) for cid in circular_ids
+    ])
 
 
 def _context(now: datetime | None = None) -> Context:
@@ -137,7 +151,9 @@ def _deliver(rt: JobRuntime, circular: Circular) -> str:
                 title=circular.title, union=circular.union_name, decision=circular.decision_number,
                 circular_id=str(circular.id), document=stored, filename=name,
             )
-            mail.send(rt.settings, message)
+            if rt.relay is None:
+                rt.relay = mail.Relay(rt.settings)
+            rt.relay.send(message)
             notice_to = tenant.email
         else:
             log.warning("circular %s: %s has an email address but SMTP_HOST is not set; no notice sent",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from services.config import Settings
+
+log = logging.getLogger(__name__)
 
 SUBJECTS = {
     "ru": "Циркуляр № {number}: {title}",
@@ -48,13 +52,79 @@ def notice(settings: Settings, *, to: str, language: str, number: str, title: st
     return message
 
 
-def send(settings: Settings, message: EmailMessage) -> None:
-    """Send a message through the configured relay (STARTTLS and login when configured)."""
+def _open(settings: Settings) -> smtplib.SMTP:
+    """Open a session with the configured relay (STARTTLS and login when configured)."""
     if not settings.smtp_host:
         raise MailNotConfigured("SMTP_HOST is not set")
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as smtp:
+    smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
+    try:
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
-        smtp.send_message(message)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+class Relay:
+    """One SMTP session to the configured relay, kept open across the notices a worker process sends.
+
+    Opening a session (TCP, greeting, EHLO, STARTTLS, login) costs more than sending a notice. The session is
+    closed after MAX_MESSAGES notices or IDLE_SECONDS without one (relays drop idle clients), and opened again.
+    A notice whose reused session turns out to be dropped (the relay timed it out) is sent once more on a new
+    session; like a worker killed after the relay accepted it, that may repeat a notice (same Message-ID,
+    ADR 006), never lose one. Not for concurrent use: one per worker process.
+    """
+
+    MAX_MESSAGES = 100
+    IDLE_SECONDS = 10.0
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+        self._sent = 0
+        self._last = 0.0
+
+    def send(self, message: EmailMessage) -> None:
+        """Send a message, on the open session if there is a usable one."""
+        if self._smtp is not None and (self._sent >= self.MAX_MESSAGES
+                                       or time.monotonic() - self._last > self.IDLE_SECONDS):
+            self.close()
+        reused = self._smtp is not None
+        if self._smtp is None:
+            self._smtp = _open(self.settings)
+            self._sent = 0
+        try:
+            self._smtp.send_message(message)
+        except (smtplib.SMTPServerDisconnected, ConnectionError) as error:
+            self._drop()
+            if not reused:
+                raise
+            log.info("the SMTP relay dropped the session (%s); sending on a new one", error)
+            self._smtp = _open(self.settings)
+            self._sent = 0
+            self._smtp.send_message(message)
+        except BaseException:
+            self._drop()  # the session's state is unknown (a refused recipient, a timeout): start clean
+            raise
+        self._sent += 1
+        self._last = time.monotonic()
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """End the session politely (QUIT), if one is open."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
