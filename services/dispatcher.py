@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from redis import Redis
@@ -20,11 +21,12 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import str_to_date
 from sqlalchemy import Engine
 
 from projections import circulars as circulars_rm
 from services.config import Settings
-from services.jobs import delivery_queue, enqueue_delivery, job_id
+from services.jobs import delivery_queue, enqueue_deliveries, job_id
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ _WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 # A job that ended without delivering is enqueued again only after this long, unless the
 # circular changed since (e.g. the chair retried it): the read model may simply lag the job.
 _SETTLE = timedelta(seconds=5)
+PAGE = 500  # circulars read, checked and enqueued at a time
+BUSY_INTERVAL = 0.2  # seconds between sweeps while they keep finding circulars to enqueue
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -40,14 +44,35 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def needs_enqueue(job: Job | None, updated_at: datetime, settings: Settings, now: datetime) -> bool:
+@dataclass(frozen=True)
+class JobState:
+    """What the sweep needs of a circular's rq job: its status and when it started and ended."""
+
+    status: str
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+def job_states(redis: Redis, job_ids: list[str]) -> list[JobState | None]:
+    """Return the state of each job (None: no such job), three fields each in one round trip for the whole page."""
+    with redis.pipeline(transaction=False) as pipe:
+        for jid in job_ids:
+            pipe.hmget(Job.key_for(jid), "status", "started_at", "ended_at")
+        replies = pipe.execute()
+    states: list[JobState | None] = []
+    for status, started, ended in replies:
+        states.append(None if status is None else JobState(
+            status.decode(), str_to_date(started) if started else None, str_to_date(ended) if ended else None))
+    return states
+
+
+def needs_enqueue(job: JobState | None, updated_at: datetime, settings: Settings, now: datetime) -> bool:
     """Return whether a circular still waiting for delivery needs a new job, given its current rq job."""
     if job is None:
         return True
-    status = job.get_status(refresh=False)
-    if status in _WAITING:
+    if job.status in _WAITING:
         return False
-    if status == JobStatus.STARTED:
+    if job.status == JobStatus.STARTED:
         started = _utc(job.started_at) or now
         # rq stops a job at its timeout; one still "started" well past it lost its worker.
         limit = timedelta(seconds=settings.delivery_timeout + max(2, min(30, settings.delivery_timeout)))
@@ -57,25 +82,30 @@ def needs_enqueue(job: Job | None, updated_at: datetime, settings: Settings, now
 
 
 def dispatch(engine: Engine, redis: Redis, settings: Settings, now: datetime | None = None) -> int:
-    """Enqueue a delivery for every waiting circular that has no live job; return how many were enqueued."""
+    """Enqueue a delivery for every waiting circular that has no live job; return how many were enqueued.
+
+    A page of waiting circulars costs one query, one Redis round trip for their jobs' states and one pipeline
+    for the jobs it enqueues, however many circulars a decision issued.
+    """
     queue = delivery_queue(redis, settings)
     now = now or datetime.now(timezone.utc)
     enqueued, after = 0, 0
     while True:
         with engine.connect() as conn:
-            rows = circulars_rm.pending(conn, limit=500, after=after)
+            rows = circulars_rm.pending(conn, limit=PAGE, after=after)
         if not rows:
             return enqueued
-        for row in rows:
-            try:
-                job = Job.fetch(job_id(row.id), connection=redis, serializer=JSONSerializer)
-            except NoSuchJobError:
-                job = None
-            if needs_enqueue(job, row.updated_at, settings, now):
-                if job is not None:
-                    job.delete()  # out of the failed/finished registries; the new job takes its id
-                enqueue_delivery(queue, row.id, settings)
-                enqueued += 1
+        states = job_states(redis, [job_id(row.id) for row in rows])
+        due = [(row, state) for row, state in zip(rows, states) if needs_enqueue(state, row.updated_at, settings, now)]
+        for row, state in due:
+            if state is not None:
+                try:  # out of the failed/finished registries; the new job takes its id
+                    Job.fetch(job_id(row.id), connection=redis, serializer=JSONSerializer).delete()
+                except NoSuchJobError:
+                    pass
+        if due:
+            enqueue_deliveries(queue, [row.id for row, _ in due], settings)
+            enqueued += len(due)
         after = rows[-1].seq
 
 
@@ -86,6 +116,7 @@ def run(engine: Engine, settings: Settings, stop: threading.Event) -> None:
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     down = False
     while not stop.is_set():
+        count = 0
         try:
             count = dispatch(engine, redis, settings)
             if down:
@@ -100,7 +131,9 @@ def run(engine: Engine, settings: Settings, stop: threading.Event) -> None:
                 down = True
         except Exception:  # noqa: BLE001 - one bad sweep must not stop the next (the database may be back)
             log.exception("dispatch sweep failed")
-        stop.wait(settings.dispatch_interval)
+        # A sweep that found work comes again soon: the projector may still be adding the rest of a decision's
+        # circulars to the read model. One that found none waits the full interval.
+        stop.wait(min(settings.dispatch_interval, BUSY_INTERVAL) if count else settings.dispatch_interval)
 
 
 def run_in_thread(engine: Engine, settings: Settings) -> tuple[threading.Thread, threading.Event]:
