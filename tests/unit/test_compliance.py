@@ -214,3 +214,27 @@ def test_a_quarter_boundary_on_29_february_is_invalid_since_most_years_have_none
 def test_a_custom_calendar_that_runs_to_august_is_valid():
     quarters = [("09-02", "10-31"), ("11-01", "12-31"), ("01-09", "03-31"), ("04-01", "08-31")]
     assert check_quarters(quarters) == tuple(quarters)
+
+
+# What the compliance read leaves out: meetings before the last academic year began, plans of other years
+
+
+@pytest.mark.parametrize("kind", ["methodical_association", "district_association"])
+def test_meetings_before_the_last_academic_year_and_other_years_plans_never_change_a_finding(kind):
+    import random
+    from datetime import timedelta
+
+    from domain.compliance import looks_back_to
+    from domain.units import academic_year_of
+
+    rng = random.Random(583)
+    for _ in range(300):
+        today = date(2025, 1, 1) + timedelta(days=rng.randrange(1200))
+        formed = today - timedelta(days=rng.randrange(900))
+        meetings = sorted(formed + timedelta(days=rng.randrange(max(1, (today - formed).days + 1)))
+                          for _ in range(rng.randrange(0, 12)))
+        years = {f"{y}-{y + 1}" for y in range(2023, 2029) if rng.random() < 0.5}
+        unit = association(kind=kind, formed_on=formed, meetings=meetings, approved_years=years)
+        kept = association(kind=kind, formed_on=formed, approved_years=years & {academic_year_of(today)},
+                           meetings=[day for day in meetings if day >= looks_back_to(today)])
+        assert findings([kept], today) == findings([unit], today)
