@@ -27,6 +27,45 @@ READ_MODELS.update({rm.name: rm for rm in (unions.read_model, circulars.read_mod
 READ_MODELS[documents.read_model.name] = documents.read_model
 
 
+# Events applied in one transaction at most, when that many are already read from the log.
+BATCH_LIMIT = 200
+
+
+def _buffered(subscription: Any) -> bool:
+    """Whether the subscription holds events already read from the log (so taking the next one does not wait)."""
+    inner = getattr(subscription, "subscription", None)
+    try:
+        return (inner._notifications_index < len(inner._notifications)  # noqa: SLF001
+                or not inner._notifications_queue.empty())  # noqa: SLF001
+    except AttributeError:  # another kind of subscription: one event at a time
+        return False
+
+
+class BatchingRunner(BaseProjectionRunner[Any]):
+    """A projection runner that, while a backlog waits, hands the projection several events at once.
+
+    An event is never held back waiting for another: the batch closes as soon as the next event is not
+    already read from the log, so a quiet log is followed event by event, as before.
+    """
+
+    @staticmethod
+    def _process_events_loop(subscription: Any, projection: Any, is_stopping: threading.Event, runner: Any) -> None:
+        batch: list[Any] = []
+        try:
+            for domain_event, tracking in subscription:
+                batch.append((domain_event, tracking))
+                if len(batch) < BATCH_LIMIT and _buffered(subscription):
+                    continue
+                projection.process_events(batch)
+                batch = []
+        except BaseException as error:  # noqa: BLE001 - handed to the runner, as eventsourcing's loop does
+            found = runner()
+            if found is not None:
+                found._thread_error = error  # noqa: SLF001
+        finally:
+            is_stopping.set()
+
+
 class Projector:
     """Follows the event log (LISTEN/NOTIFY) and keeps read models and the tamper-evidence chain up to date.
 
@@ -48,7 +87,7 @@ class Projector:
             groups = [chosen + [(chainer or Chainer()).read_model]]
         for group in groups:
             view = ReadModelView(engine, group)
-            runner = BaseProjectionRunner(
+            runner = BatchingRunner(
                 projection=ReadModelProjection(view),
                 application_class=application_class,
                 tracking_recorder=view,
