@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -18,6 +19,7 @@ from projections import unions as unions_rm
 from services.api.common import (
     PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, with_position,
 )
+from services.api.fastdump import respond
 from services.unions import COORDINATOR_ROLES, involves
 
 blp = Blueprint("unions", __name__, url_prefix="/api/v1/unions",
@@ -265,13 +267,13 @@ def _decision_body(row: Any, circulars: list[Any]) -> dict[str, Any]:
 class Unions(MethodView):
     @blp.arguments(UnionArgs, location="query")
     @blp.response(200, UnionPage)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """List unions and their public facts (any authenticated person)."""
         catch_up(unions_rm.read_model)
         with runtime().engine.connect() as conn:
             items, next_cursor = unions_rm.list_unions(conn, limit=args["limit"], after=page_after(args),
                                                        specialty=args["specialty"])
-        return {"items": items, "next_cursor": next_cursor}
+        return respond(UnionPage, {"items": items, "next_cursor": next_cursor})
 
     @blp.arguments(UnionIn)
     @blp.response(201, UnionChanged)
@@ -337,7 +339,7 @@ class Chair(MethodView):
 class Decisions(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, UnionDecisionPage)
-    def get(self, args: dict[str, Any], uid: UUID) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], uid: UUID) -> Response:
         """List the union's decisions with each member's circular (members see their own; 404 for others)."""
         scope = _reader_scope(runtime().platform.get_union(uid))
         catch_up(unions_rm.read_model)
@@ -345,7 +347,8 @@ class Decisions(MethodView):
         with runtime().engine.connect() as conn:
             rows, next_cursor = unions_rm.list_decisions(conn, uid, limit=args["limit"], after=page_after(args))
             of = circulars_rm.of_decisions(conn, [r.id for r in rows], scope)
-        return {"items": [_decision_body(r, of[r.id]) for r in rows], "next_cursor": next_cursor}
+        return respond(UnionDecisionPage, {"items": [_decision_body(r, of[r.id]) for r in rows],
+                                           "next_cursor": next_cursor})
 
     @blp.arguments(UnionDecisionIn)
     @blp.response(201, UnionDecisionAdopted)

@@ -18,6 +18,7 @@ from services.api.compliance import FindingsOut
 from services.api.documents import DocumentPage
 from services.api.fastdump import compile_schema
 from services.api.people import PeoplePage
+from services.api.unions import UnionDecisionPage, UnionPage
 from services.api.units import MeetingPage, UnitPage
 
 
@@ -48,7 +49,7 @@ def sample(field: fields.Field, rng: random.Random, depth: int = 0) -> Any:
 
 def body(schema: type[Schema], rng: random.Random, depth: int = 0) -> Any:
     """Return an object to serialise: a dict, or a row-like object with attributes, some fields missing."""
-    values = {name: sample(field, rng, depth) for name, field in schema().dump_fields.items()
+    values = {field.attribute or name: sample(field, rng, depth) for name, field in schema().dump_fields.items()
               if rng.random() < 0.95}
     values["extra"] = "not in the schema"
     if depth and rng.random() < 0.3:
@@ -65,7 +66,8 @@ def row(values: dict[str, Any]) -> Row:
     return result.one()
 
 
-@pytest.mark.parametrize("schema", [UnitPage, PeoplePage, DocumentPage, FindingsOut, CircularPage, MeetingPage])
+@pytest.mark.parametrize("schema", [UnitPage, PeoplePage, DocumentPage, FindingsOut, CircularPage, MeetingPage,
+                                    UnionPage, UnionDecisionPage])
 def test_the_compiled_dump_is_marshmallows_dump(schema: type[Schema]) -> None:
     rng = random.Random(583)
     dump = compile_schema(schema())
