@@ -4,11 +4,12 @@ DejaVu Sans covers every Kazakh letter (ә ғ қ ң ө ұ ү һ і and their cap
 project under services/fonts/ with its licence. fpdf2 embeds a subset of it and a ToUnicode map,
 so the text can be searched and extracted from the document.
 
-Reading the font dominates a rendering (parsing DejaVu Sans's ~6,000 glyphs, then subsetting and recompiling it).
-Each process therefore reduces each style once to the characters circulars are written in (Latin, Cyrillic
-with the Kazakh letters, punctuation, №, ₸) and keeps it parsed; a rendering takes a copy of that font with
-its own subset, and fpdf2 embeds only the glyphs the document uses, as before. A circular with a character
-outside that set is rendered from the whole font, as every circular used to be.
+The font dominated a rendering (parsing DejaVu Sans's ~6,000 glyphs, then subsetting and recompiling it for each
+document). Each process therefore reduces each style once to the characters circulars are written in (Latin,
+Cyrillic with the Kazakh letters, punctuation, №, ₸), without hinting, and keeps it parsed; a document takes a
+copy with the STANDARD characters picked first, and one that needs no other glyph embeds the subset of exactly
+those, made once per process. A document with other characters gets its own subset; a circular with a character
+outside the reduced fonts is rendered from the whole font, as every circular used to be.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import copy
 import io
 import threading
+import types
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
+from fpdf import output as fpdf_output
 from fpdf.fonts import SubsetMap, TTFFont
 
 from domain import directions
@@ -63,6 +66,17 @@ LABELS = {
 COVERED = frozenset([*range(0x20, 0x7F), *range(0xA0, 0x180), *range(0x400, 0x530), *range(0x2010, 0x2028),
                      *range(0x2030, 0x203B), 0x20AC, 0x20B8, 0x2116, 0x2122])
 STYLES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+# The characters nearly every circular is written with. Each document's fonts carry at least these, in this order,
+# so that nearly every document embeds the same subset, made once per process (`_Preset`).
+STANDARD = (" 0123456789.,:;!?-–—/()«»\"'№%+*=&@_#"
+            "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯабвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+            "ӘәҒғҚқҢңӨөҰұҮүҺһІі"
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+# The tables fpdf2 drops from the subsets it embeds (fpdf/output.py), for the preset subset to be made alike.
+_FPDF_DROPPED = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT", "EBLC",
+                 "EBSC", "SVG ", "CPAL", "COLR"]
 
 
 class _Font(TTFFont):
@@ -90,6 +104,43 @@ class _Font(TTFFont):
         return len(text), width * font_size_pt * 0.001
 
 
+class _Preset(ttLib.TTFont):
+    """A document's font when it uses only STANDARD characters: the subset for exactly those, made once per process.
+
+    fpdf2 subsets and recompiles each document's font when it writes the PDF, which costs as much as the rest of
+    the rendering. A document that picked no glyph beyond STANDARD would get the same subset every time; this
+    font already is that subset, so it is written as made (`save`) and not subset again (`_Subsetter`).
+    """
+
+    def __init__(self, data: bytes, glyph_order: list[str]):
+        super().__init__(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+        self.setGlyphOrder(glyph_order)
+        self._data = data
+
+    def save(self, file: Any, reorderTables: bool | None = True) -> None:  # noqa: N803 - fontTools' name
+        file.write(self._data)
+
+
+class _Subsetter(ftsubset.Subsetter):
+    """fontTools' subsetter, leaving a `_Preset` as it is: it already holds exactly the glyphs asked for."""
+
+    def subset(self, font: Any) -> None:
+        if not isinstance(font, _Preset):
+            super().subset(font)
+
+
+class _Subsetting(types.ModuleType):
+    """fontTools.subset as fpdf2's output module sees it: the same, with `_Subsetter` as its Subsetter."""
+
+    Subsetter = _Subsetter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ftsubset, name)
+
+
+fpdf_output.ftsubset = _Subsetting("fontTools.subset")
+
+
 class _Face:
     """One style of DejaVu Sans reduced to COVERED and parsed once; `add` gives a document its own copy."""
 
@@ -97,7 +148,8 @@ class _Face:
         # No timestamp is recalculated, so the same font gives the same bytes in every process.
         font = ttLib.TTFont(str(path), recalcTimestamp=False)
         # Only what a PDF embeds: fpdf2 drops the layout tables (GDEF, GPOS, GSUB, MATH) from its subset anyway.
-        options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True, layout_features=[])
+        # TrueType hinting (a third of the glyph data) is left out: PDF viewers scale and smooth outlines themselves.
+        options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True, layout_features=[], hinting=False)
         options.drop_tables += ["GDEF", "GPOS", "GSUB", "MATH", "FFTM", "hdmx"]
         subsetter = ftsubset.Subsetter(options)
         subsetter.populate(unicodes=sorted(COVERED))
@@ -111,6 +163,23 @@ class _Face:
         self.glyph_order = list(self.template.ttfont.getGlyphOrder())
         self.template.ttfont.close()
         self.covers = frozenset(self.template.cmap)
+        self.standard = [ord(ch) for ch in STANDARD if ord(ch) in self.covers]
+        # The subset fpdf2 would make of a document that picked only the standard glyphs, with fpdf2's options.
+        sample = FPDF()
+        self.add(sample, "sample")
+        font = sample.fonts[f"sample{style}"]
+        self.picked = len(font.subset)
+        options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True)
+        options.drop_tables += _FPDF_DROPPED
+        subsetter = ftsubset.Subsetter(options)
+        subsetter.populate(glyphs=font.subset.get_all_glyph_names())
+        subsetter.subset(font.ttfont)
+        buffer = io.BytesIO()
+        font.ttfont.save(buffer)
+        self.preset = (buffer.getvalue(), list(font.ttfont.getGlyphOrder()))
+        font.ttfont.close()
+        font.subset.pick.cache_clear()
+        font.subset.get_glyph.cache_clear()
 
     def add(self, pdf: FPDF, family: str) -> None:
         """Make the face available to the document as `family` in its style (what FPDF.add_font does)."""
@@ -126,7 +195,16 @@ class _Face:
         font.biggest_size_pt = 0
         font._hbfont = None
         font.subset = SubsetMap(font)
+        for codepoint in self.standard:  # the same codes for the same glyphs in every document
+            font.subset.pick(codepoint)
         pdf.fonts[font.fontkey] = font
+
+    def finish(self, pdf: FPDF, family: str) -> None:
+        """Before the document is written: give its font the preset subset if it used no glyph beyond STANDARD."""
+        font = pdf.fonts[f"{family.lower()}{self.style}"]
+        if len(font.subset) == self.picked:
+            font.ttfont.close()
+            font.ttfont = _Preset(*self.preset)
 
 
 _faces: dict[str, _Face] = {}
@@ -159,7 +237,8 @@ def render(circular: Circular) -> bytes:
     labels = LABELS.get(circular.language, LABELS["ru"])
     pdf = FPDF(format="A4")
     faces = prepare()
-    if _characters(circular, labels) <= faces[""].covers & faces["B"].covers:
+    fast = _characters(circular, labels) <= faces[""].covers & faces["B"].covers
+    if fast:
         for face in faces.values():
             face.add(pdf, "DejaVu")
     else:  # a character the reduced fonts lack (some symbol in the text): the whole font, as parsed per document
@@ -192,4 +271,7 @@ def render(circular: Circular) -> bytes:
     line(f"{labels['specialties']}: {', '.join(circular.specialties)}", 9, "", 5)
     line(labels["binding"], 9)
     line(labels["acknowledge"], 9)
+    if fast:
+        for face in faces.values():
+            face.finish(pdf, "DejaVu")
     return bytes(pdf.output())
