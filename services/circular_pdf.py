@@ -18,6 +18,7 @@ import copy
 import io
 import threading
 import types
+from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,10 @@ from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf import output as fpdf_output
+from fpdf.enums import Align, WrapMode, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.line_break import Fragment, MultiLineBreak, TextLine
+from fpdf.util import Padding
 
 from domain import directions
 from domain.unions import Circular
@@ -207,6 +211,61 @@ class _Face:
             font.ttfont = _Preset(*self.preset)
 
 
+class _Document(FPDF):
+    """An FPDF whose paragraphs in the reduced fonts are broken into lines once per process.
+
+    fpdf2's line breaking goes character by character through a paragraph (half a rendering), and the circulars of
+    one decision share their long paragraphs (title, text, direction, the clause of p.34). `paragraph` is
+    `multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT")`, its lines taken from the layout of the same text in
+    the same font, size and width made for an earlier document, their text bound to this document's font.
+    """
+
+    LAYOUTS = 256  # paragraphs whose lines are kept
+
+    _layouts: OrderedDict[tuple[Any, ...], list[TextLine]] = OrderedDict()
+    _layouts_lock = threading.Lock()
+
+    def paragraph(self, text: str, h: float) -> None:
+        font = self.current_font
+        text = self.normalize_text(text).replace("\r", "")
+        fragments = self._preload_font_styles(text, False)
+        if not isinstance(font, _Font) or len(fragments) != 1 or self.text_shaping:
+            self.multi_cell(0, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            return
+        width = self.w - self.r_margin - self.x
+        state = fragments[0].graphics_state
+        key = (text, font.fontkey, state.font_size_pt, width, self.c_margin, self.k)
+        with self._layouts_lock:
+            lines = self._layouts.get(key)
+            if lines is not None:
+                self._layouts.move_to_end(key)
+        if lines is None:
+            breaker = MultiLineBreak(fragments, width, [self.c_margin, self.c_margin], align=Align.J,
+                                     print_sh=False, wrapmode=WrapMode.WORD)
+            lines = []
+            while (line := breaker.get_line()) is not None:
+                lines.append(line)
+            if not lines:  # nothing to lay out: what multi_cell does with it
+                self.multi_cell(0, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                return
+            with self._layouts_lock:
+                self._layouts[key] = lines
+                while len(self._layouts) > self.LAYOUTS:
+                    self._layouts.popitem(last=False)
+        else:
+            lines = [line._replace(fragments=[Fragment(f.characters, state, f.k, f.link) for f in line.fragments])
+                     for line in lines]
+        # multi_cell's own loop, for no border, fill, padding or link.
+        for index, line in enumerate(lines):
+            self._perform_page_break_if_need_be(h)
+            last = index == len(lines) - 1
+            self._render_styled_text_line(
+                line, h=h, new_x=XPos.LMARGIN if last else XPos.LEFT, new_y=YPos.NEXT, border=0, fill=False,
+                link=None, padding=Padding(0, 0, 0, 0), prevent_font_change=False)
+        if lines[-1].trailing_nl:
+            self.ln()
+
+
 _faces: dict[str, _Face] = {}
 _faces_lock = threading.Lock()
 
@@ -234,8 +293,13 @@ def filename(circular: Circular) -> str:
 
 def render(circular: Circular) -> bytes:
     """Return the circular as a PDF; the same circular always renders to the same bytes."""
+    return _render(circular, laid_out=True)
+
+
+def _render(circular: Circular, laid_out: bool) -> bytes:
+    """Render the circular; `laid_out`: take paragraphs' lines from earlier documents (the same bytes either way)."""
     labels = LABELS.get(circular.language, LABELS["ru"])
-    pdf = FPDF(format="A4")
+    pdf = _Document(format="A4")
     faces = prepare()
     fast = _characters(circular, labels) <= faces[""].covers & faces["B"].covers
     if fast:
@@ -256,7 +320,10 @@ def render(circular: Circular) -> bytes:
 
     def line(text: str, size: float = 11, style: str = "", gap: float = 1.5) -> None:
         pdf.set_font("DejaVu", style, size)
-        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+        if laid_out:
+            pdf.paragraph(text, size * 0.5)
+        else:
+            pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(gap)
 
     line(f"{labels['union']}", 10)

@@ -41,3 +41,17 @@ def test_a_character_beyond_the_usual_alphabets_is_rendered_from_the_whole_font(
     document = circular_pdf.render(circular(title="Математика: ∑ және ∞"))
     assert "Математика: ∑ және ∞" in text_of(document)
     assert circular_pdf.render(circular(title="Математика: ∑ және ∞")) == document
+
+
+def test_paragraphs_laid_out_once_give_the_bytes_fpdf2s_own_line_breaking_gives():
+    cases = [
+        circular(),
+        circular(language="ru", recipient_name="№999 колледж"),
+        circular(text="Колледждерге виртуалды дәнекерлеу тренажерлерін енгізу ұсынылады. " * 60),  # two pages
+        circular(text="Бірінші жол.\n\nҮшінші жол\nТөртінші " + "бөлінбейтін_ұзын_сөз" * 12 + "\n"),
+        circular(title="Математика: ∑ және ∞"),
+        circular(text=""),
+    ]
+    for case in cases:
+        for _ in range(2):  # the first lays the paragraphs out, the second takes them from the first
+            assert circular_pdf._render(case, laid_out=True) == circular_pdf._render(case, laid_out=False)
