@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -10,7 +11,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Connection, case, func, literal, select
+from sqlalchemy import Connection, Select, bindparam, case, func, literal, select
 
 from domain import rules
 from domain.compliance import DEFAULT_QUARTERS, UnitFacts, day_of, findings, looks_back_to
@@ -80,18 +81,35 @@ def compliance_facts(conn: Connection, tenant_id: UUID, today: date) -> list[Uni
     from an index on the unit; only for the kinds the Rules expect plans or meetings of. No other plan or
     meeting of the tenant is read.
     """
-    u, p, m = units_rm.units, units_rm.plans, units_rm.meetings
     year = academic_year_of(today)
+    params = {"tenant_id": tenant_id, "year": year, "since": looks_back_to(today)}
+    return [
+        UnitFacts(unit_id=unit_id, kind=kind, name=name, formed_on=day_of(formed_at), members=members,
+                  below_minimum_since=below_since, leader_id=leader_id, leader_ends_on=leader_ends_on,
+                  leader_is_member=leader_gone_since is None, leader_gone_since=leader_gone_since,
+                  approved_years={year} if approved else set(), meetings=list(held or ()))
+        for (unit_id, kind, name, formed_at, members, below_since, leader_id, leader_ends_on, leader_gone_since,
+             approved, held) in conn.execute(_facts(), params)
+    ]
+
+
+@functools.cache
+def _facts() -> Select[Any]:
+    """The statement of compliance_facts (built once; its parameters: tenant_id, year, since)."""
+    u, p, m = units_rm.units, units_rm.plans, units_rm.meetings
+    tenant_id = bindparam("tenant_id", type_=u.c.tenant_id.type)
     # A scalar subquery with LIMIT 1 is probed per unit through the plans' unit_id index (an EXISTS could be
     # planned as a hash of every plan in the table).
     approved = func.coalesce(
         select(literal(True)).where(p.c.unit_id == u.c.id, p.c.tenant_id == tenant_id, p.c.status == "approved",
-                                    p.c.academic_year == year).limit(1).scalar_subquery(),
+                                    p.c.academic_year == bindparam("year", type_=p.c.academic_year.type))
+        .limit(1).scalar_subquery(),
         False)
     held = (select(m.c.held_on)
-            .where(m.c.unit_id == u.c.id, m.c.tenant_id == tenant_id, m.c.held_on >= looks_back_to(today))
+            .where(m.c.unit_id == u.c.id, m.c.tenant_id == tenant_id,
+                   m.c.held_on >= bindparam("since", type_=m.c.held_on.type))
             .order_by(m.c.held_on).scalar_subquery())
-    query = (
+    return (
         select(u.c.id, u.c.kind, u.c.name, u.c.formed_at, u.c.member_count, u.c.below_minimum_since,
                u.c.leader_id, u.c.leader_ends_on, u.c.leader_gone_since,
                case((u.c.kind.in_(_PLANNING), approved), else_=literal(False)).label("approved"),
@@ -99,14 +117,6 @@ def compliance_facts(conn: Connection, tenant_id: UUID, today: date) -> list[Uni
         .where(u.c.tenant_id == tenant_id)
         .order_by(u.c.seq)
     )
-    return [
-        UnitFacts(unit_id=unit_id, kind=kind, name=name, formed_on=day_of(formed_at), members=members,
-                  below_minimum_since=below_since, leader_id=leader_id, leader_ends_on=leader_ends_on,
-                  leader_is_member=leader_gone_since is None, leader_gone_since=leader_gone_since,
-                  approved_years={year} if approved else set(), meetings=list(held or ()))
-        for (unit_id, kind, name, formed_at, members, below_since, leader_id, leader_ends_on, leader_gone_since,
-             approved, held) in conn.execute(query)
-    ]
 
 
 @blp.route("/compliance")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -12,7 +13,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Connection, any_, func, select, union_all
+from sqlalchemy import Connection, Integer, Select, any_, bindparam, func, select, union_all
 
 from domain import rules
 from domain.base import NotFound
@@ -231,7 +232,14 @@ def _actor(tid: UUID) -> Any:
 def list_units(conn: Connection, tenant_id: UUID, *, limit: int, after: int, kind: str | None = None
                ) -> tuple[list[Any], str | None]:
     """Return a page of the units the tenant sees (those it formed, and the cross-organization units its people
-    are members of), and the next cursor.
+    are members of), and the next cursor."""
+    params = {"tenant_id": tenant_id, "after": after, "rows": limit + 1, "kind": kind}
+    return page(list(conn.execute(_units_page(kind is not None), params)), limit)
+
+
+@functools.cache
+def _units_page(by_kind: bool) -> Select[Any]:
+    """The statement of a page of units (built once; its parameters: tenant_id, after, rows, kind).
 
     The tenant's own units come from an index range scan on (tenant_id, seq) that stops at the page's end; the
     others from its people's current memberships in other organizations' units (a partial index holds only
@@ -239,16 +247,19 @@ def list_units(conn: Connection, tenant_id: UUID, *, limit: int, after: int, kin
     Never a walk of every tenant's units in seq order testing each for a membership.
     """
     u, m = units_rm.units, units_rm.unit_members
+    tenant_id, after = bindparam("tenant_id", type_=u.c.tenant_id.type), bindparam("after", type_=u.c.seq.type)
+    rows = bindparam("rows", type_=Integer)
     cross_ids = select(m.c.unit_id).where(
         m.c.member_tenant_id == tenant_id, m.c.member_tenant_id != m.c.tenant_id, m.c.left_at.is_(None))
     own = select(u).where(u.c.tenant_id == tenant_id, u.c.seq > after)
     cross = select(u).where(u.c.id == any_(func.array(cross_ids.scalar_subquery())), u.c.tenant_id != tenant_id,
                             u.c.seq > after)
-    if kind is not None:
+    if by_kind:
+        kind = bindparam("kind", type_=u.c.kind.type)
         own, cross = own.where(u.c.kind == kind), cross.where(u.c.kind == kind)
-    parts = [q.order_by(u.c.seq).limit(limit + 1).subquery() for q in (own, cross)]
+    parts = [q.order_by(u.c.seq).limit(rows).subquery() for q in (own, cross)]
     both = union_all(select(parts[0]), select(parts[1])).subquery()
-    return page(list(conn.execute(select(both).order_by(both.c.seq).limit(limit + 1))), limit)
+    return select(both).order_by(both.c.seq).limit(rows)
 
 
 @contextmanager
