@@ -145,16 +145,11 @@ def _cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, f
     return delta
 
 
-def _progress(platform: Platform, circular_ids: list[str]) -> tuple[int, int, int]:
-    """Return (circulars in the read model, shown delivered there, `Delivered` events in the log)."""
-    with platform.connect() as conn:
-        shown, delivered = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE status = 'delivered') FROM rm_circulars"
-            " WHERE id = ANY(%s::uuid[])", (circular_ids,)).fetchone()
-        events = conn.execute(
-            "SELECT count(*) FROM methodical_events WHERE topic LIKE %s AND originator_id = ANY(%s::uuid[])",
-            ("%Circular.Delivered", circular_ids)).fetchone()[0]
-    return shown, delivered, events
+def _progress(conn: Any, decision_id: str) -> tuple[int, int]:
+    """Return (the decision's circulars in the read model, those shown delivered there)."""
+    return conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'delivered') FROM rm_circulars WHERE decision_id = %s",
+        (decision_id,)).fetchone()
 
 
 def _delivered_per_circular(platform: Platform, circular_ids: list[str]) -> dict[int, int]:
@@ -237,21 +232,22 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         load_before = os.getloadavg()[0]
 
         all_shown = first_delivered = None
-        while True:
-            shown, delivered, events = _progress(platform, circular_ids)
-            now = time.monotonic()
-            if all_shown is None and shown == members:
-                all_shown = now - t0
-            if first_delivered is None and events:
-                first_delivered = now - t0
-            if delivered == members and events >= members:
-                wall = now - t0
-                break
-            if now - t0 > DEADLINE_SECONDS:
-                raise RuntimeError(f"after {DEADLINE_SECONDS} s: {delivered}/{members} shown delivered, "
-                                   f"{events} Delivered events\n{platform.tail('worker')}")
-            platform.check_alive()
-            time.sleep(0.1)
+        with platform.connect() as conn:  # one connection for the polling: a new one a poll costs the server a fork
+            while True:
+                shown, delivered = _progress(conn, decision["id"])
+                now = time.monotonic()
+                if all_shown is None and shown == members:
+                    all_shown = now - t0
+                if first_delivered is None and delivered:
+                    first_delivered = now - t0
+                if delivered == members:  # shown delivered: the `Delivered` event is recorded and projected
+                    wall = now - t0
+                    break
+                if now - t0 > DEADLINE_SECONDS:
+                    raise RuntimeError(f"after {DEADLINE_SECONDS} s: {delivered}/{members} shown delivered"
+                                       f"\n{platform.tail('worker')}")
+                platform.check_alive()
+                time.sleep(0.1)
         load_after = os.getloadavg()[0]
         cpu = _cpu_delta(cpu_before, _cpu_by_role(platform))
         time.sleep(1.0)  # anything late (a second delivery, a second notice) arrives now
@@ -271,7 +267,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
             BENCHMARK, "delivery_wall_time", wall, "s",
             target=target if not quick else None, met=(wall <= TARGET_SECONDS) if not quick else None,
             rate_per_s=round(members / wall, 1), read_model_all_issued_s=round(all_shown or 0, 3),
-            first_delivered_s=round(first_delivered or 0, 3), last_notice_s=round(last_notice or 0, 3),
+            first_shown_delivered_s=round(first_delivered or 0, 3), last_notice_s=round(last_notice or 0, 3),
             adoption_response_s=round(adopt_seconds, 3), exactly_once=exactly_once,
             delivered_events_per_circular={str(k): v for k, v in sorted(per_circular.items())},
             notices=notices, unique_notices=unique_notices, **extra)
