@@ -116,7 +116,7 @@ def export_lines(conn: Connection, tenant_id: UUID, up_to: int | None = None) ->
         "ORDER BY e.notification_id"
     )
     b64encode = base64.b64encode
-    with conn.connection.driver_connection.cursor(name="methodical_export") as cursor:
+    with conn.connection.driver_connection.cursor(name="methodical_export", binary=True) as cursor:
         cursor.execute(query, {"tenant": tenant_id, "up_to": up_to})
         while rows := cursor.fetchmany(5000):
             for position, originator_id, version, topic, state, type_, recorded_at in rows:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -39,7 +42,17 @@ def install(app: Flask, settings: Settings) -> Limiter:
         key_prefix="methodical-auth",
         swallow_errors=True,
         in_memory_fallback_enabled=True,
-        headers_enabled=True,
-        retry_after="delta-seconds",
+        # No X-RateLimit headers on every answer: each costs Redis round trips on every request, for a limit
+        # that only failed authentications count. A 429 says when to come back (below).
+        headers_enabled=False,
     )
+
+    @app.after_request
+    def retry_after(response: Response) -> Response:
+        if response.status_code == 429:
+            limit = limiter.current_limit
+            if limit is not None:
+                response.headers["Retry-After"] = str(max(1, math.ceil(limit.reset_at - time.time())))
+        return response
+
     return limiter
