@@ -16,7 +16,7 @@
 4. The resident memory (VmRSS) of each gunicorn worker after the reads, beside the same worker's right after
    its first request.
 
-Targets: p99 <= 50 ms per route; each worker's RSS < 300 MB.
+Targets: p99 <= 50 ms per route; each worker's RSS < 300 MB. NATIONAL_SCALE overrides the country's scale.
 """
 
 from __future__ import annotations
@@ -132,9 +132,11 @@ def deep_cursor(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...]
     return encode_cursor(seq)
 
 
-def routes_of(conn: psycopg.Connection[Any], busiest: dict[str, Any]) -> list[Route]:
+def routes_of(conn: psycopg.Connection[Any], busiest: dict[str, Any],
+              member: tuple[str, str] | None = None) -> list[Route]:
     """Every list read of the busiest tenant (first page and a deep one), the compliance read, and what it sees
-    as a member of unions; the ids they name are looked up in the read models."""
+    as a member of unions (or, if it belongs to none, what `member`'s head sees: tenant id and token); the ids
+    they name are looked up in the read models."""
     tid, head = busiest["tenant_id"], busiest["head_token"]
     t = f"/tenants/{tid}"
     routes = [Route("people", f"{t}/people", head)]
@@ -168,6 +170,16 @@ def routes_of(conn: psycopg.Connection[Any], busiest: dict[str, Any]) -> list[Ro
                          (tid,)).fetchone()
     if union is not None:
         routes.append(Route("a union's decisions as a member", f"/unions/{union[0]}/decisions", head))
+    elif member is not None:
+        # The busiest tenant belongs to no union: the same reads as the head of the member organization with
+        # the most circulars.
+        member_tid, member_token = member
+        union = conn.execute("SELECT m.union_id FROM rm_union_members m JOIN rm_union_decisions d"
+                             " ON d.union_id = m.union_id WHERE m.tenant_id = %s GROUP BY m.union_id"
+                             " ORDER BY count(*) DESC, m.union_id LIMIT 1", (member_tid,)).fetchone()
+        routes.append(Route("a member organization's circulars", f"/tenants/{member_tid}/circulars", member_token))
+        if union is not None:
+            routes.append(Route("a union's decisions as a member", f"/unions/{union[0]}/decisions", member_token))
     routes.append(Route("compliance", f"{t}/compliance", head))
     auditor = busiest.get("auditor_token")
     if auditor:
@@ -177,6 +189,26 @@ def routes_of(conn: psycopg.Connection[Any], busiest: dict[str, Any]) -> list[Ro
             routes.append(Route("audit history deep page", f"/audit/tenants/{tid}/events", auditor,
                                 {"cursor": cursor}))
     return routes
+
+
+def union_member(platform: Platform, conn: psycopg.Connection[Any], busiest: dict[str, Any]
+                 ) -> tuple[str, str] | None:
+    """Return the member organization with the most circulars and a token the operator issues to its head (through
+    the API), unless the busiest tenant is a union member itself."""
+    if conn.execute("SELECT 1 FROM rm_union_members WHERE tenant_id = %s", (busiest["tenant_id"],)).fetchone():
+        return None
+    found = conn.execute(
+        "SELECT c.tenant_id, p.id FROM rm_circulars c JOIN rm_people p ON p.tenant_id = c.tenant_id"
+        " AND p.status = 'active' AND 'head' = ANY (p.roles) GROUP BY c.tenant_id, p.id"
+        " ORDER BY count(*) DESC, c.tenant_id, p.id LIMIT 1").fetchone()
+    if found is None:
+        return None
+    tenant_id, head_id = str(found[0]), str(found[1])
+    response = requests.post(f"{platform.base}{API}/tenants/{tenant_id}/people/{head_id}/tokens", timeout=30,
+                             headers={"Authorization": f"Bearer {platform.env['OPERATOR_TOKEN']}"})
+    if response.status_code != 201:
+        raise RuntimeError(f"issuing a member head's token answered {response.status_code}: {response.text[:300]}")
+    return tenant_id, response.json()["token"]
 
 
 # The baseline: the statements a route runs, captured from the application in this process
@@ -267,7 +299,7 @@ def items_in(base: str, route: Route) -> int:
 def run(quick: bool) -> Iterator[dict[str, Any]]:
     from benchmarks import country
 
-    scale = QUICK_SCALE if quick else 1.0
+    scale = float(os.environ.get("NATIONAL_SCALE") or (QUICK_SCALE if quick else 1.0))
     n = 60 if quick else 300
     processes = max(1, min(2, os.cpu_count() or 1))
     platform = Platform(prefix="national")
@@ -281,12 +313,12 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                      scale=scale, quick=quick, events=result["events"], seconds=result["seconds"],
                      processes=result.get("processes"), counts=result.get("counts"),
                      rebuild=result.get("rebuild"),
-                     **({"note": f"quick run: a small country (scale {scale}); the full run generates scale 1.0"}
-                        if quick else {}))
+                     **({"note": f"a smaller country (scale {scale}); the full run generates scale 1.0"}
+                        if scale != 1.0 else {}))
         wait_projected(platform)
         start_web(platform)
         with platform.connect() as conn:
-            routes = routes_of(conn, busiest)
+            routes = routes_of(conn, busiest, union_member(platform, conn, busiest))
         capture = Capture(platform.env)
         statements = {route.name: capture.statements_of(route) for route in routes}
         capture.close()
