@@ -181,6 +181,7 @@ class Caller:
         self.at = seed % len(self.kinds)
         self.random = random.Random(seed)
         self.connection: http.client.HTTPConnection | None = None
+        self.used = 0.0
         self.sent: list[Sent] = []
 
     def send_one(self) -> Sent:
@@ -192,6 +193,10 @@ class Caller:
         if payload is not None:
             headers["Content-Type"] = "application/json"
         started = time.monotonic()
+        if self.connection is not None and started - self.used > 1.5:
+            # gunicorn closes a keep-alive connection idle for 2 s: never send on one it may be closing.
+            self.connection.close()
+            self.connection = None
         try:
             if self.connection is None:
                 self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -204,7 +209,7 @@ class Caller:
                 self.connection.close()
             self.connection = None
             status, raw = 0, b""
-        answered = time.monotonic()
+        answered = self.used = time.monotonic()
         position = None
         if status == expect:
             data = json.loads(raw)
@@ -481,9 +486,12 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
             if best is None or result["rate"] > best["rate"]:
                 best = result
         assert best is not None
+        # The projector follows the log at its own pace: what it had left when the clients stopped, and the
+        # rate it then worked that backlog off at (the bound on any rate visibility can keep up with).
         backlog, caught_up = catch_up(platform)
         best["projector_behind_at_end"] = backlog
         best["projector_catch_up_s"] = caught_up
+        projector_rate = round(backlog / caught_up, 1) if backlog > 200 and caught_up > 0 else None
         ratio = best["rate"] / raw["rate"]
         yield figure(BENCHMARK, "commands over HTTP, maximum throughput (closed loop)", best["rate"], "commands/s",
                      baseline=raw["rate"], baseline_of="eventsourcing save() of the same events in one process, "
@@ -491,7 +499,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                      target="ratio >= 0.5", met=ratio >= 0.5, clients=best["clients"], seconds=best["seconds"],
                      commands=best["commands"], failed=best["failed"], failures=best["failures"],
                      p50_ms_closed_loop=best["p50_ms"], projector_behind_at_end=best["projector_behind_at_end"],
-                     projector_catch_up_s=best["projector_catch_up_s"], levels_tried=levels, baseline_commands=raw["commands"],
+                     projector_catch_up_s=best["projector_catch_up_s"], projector_events_per_s=projector_rate, levels_tried=levels, baseline_commands=raw["commands"],
                      web_workers=web_workers, web_threads=web_threads, projector="running", mix=MIX, **sizes)
 
         # 3. Half the maximum, offered at a fixed rate.
@@ -527,7 +535,8 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         poll_ms = (poller.samples[-1][1] - poller.samples[0][0]) * 1000 / polls if polls > 1 else None
         measured = {"measured": "from the command's answer to the first rm_tracking poll begun after it that shows "
                                 "the command's read model at its position (poll answered)",
-                    "poll_interval_ms": round(poll_ms, 2) if poll_ms else None, "not_seen": never, **common}
+                    "poll_interval_ms": round(poll_ms, 2) if poll_ms else None, "not_seen": never,
+                    "projector_events_per_s": projector_rate, **common}
         p50, p99 = percentile(millis, 0.5), percentile(millis, 0.99)
         yield figure(BENCHMARK, "write-to-read visibility p50", p50, "ms", target="<= 20 ms", met=p50 is not None and p50 <= 20,
                      **measured)
