@@ -200,14 +200,21 @@ def _audit_actor() -> Any:
     return who.acting_as(who.tenant_id, rules.AUDITOR)
 
 
-def require_tenant_history(tid: UUID) -> Any:
-    """Return the actor if they may read the tenant's history; 404 for anyone else (as if it did not exist)."""
+def require_tenant_history(tid: UUID, conn: Any = None) -> Any:
+    """Return the actor if they may read the tenant's history; 404 for anyone else (as if it did not exist).
+
+    `conn`: the request's open connection to read the grant through (else one of its own).
+    """
     who = caller()
     rt = runtime()
     catch_up(audit_rm.read_model)  # grants are read from the audit read model
     today = rt.clock().date()
-    with rt.engine.connect() as conn:
-        allowed = may_read_tenant_history(conn, who.roles, who.person.id if who.person else None, tid, today)
+    person_id = who.person.id if who.person else None
+    if conn is not None:
+        allowed = may_read_tenant_history(conn, who.roles, person_id, tid, today)
+    else:
+        with rt.engine.connect() as own:
+            allowed = may_read_tenant_history(own, who.roles, person_id, tid, today)
     if not allowed:
         if not who.is_operator and rules.AUDITOR not in who.roles:
             raise NotPermitted("The decision history is read by auditors with a grant and the platform operator.")
@@ -304,20 +311,20 @@ class AggregateState(MethodView):
             raise NotPermitted("The decision history is read by auditors with a grant and the platform operator.")
         catch_up(audit_rm.read_model)
         rt = runtime()
+        # One connection for the whole read: each costs a checkout and entering the caller's scope.
         with rt.engine.connect() as conn:
             scope = audit_rm.aggregate_scope(conn, aid)
-        if scope is None or (scope.tenant_id is None and scope.union_id is None):
-            raise NotFound("aggregate")
-        try:
-            # A tenant's aggregate under the tenant's grant; a union's (decision, union) under the union's.
-            if scope.tenant_id is not None:
-                actor = require_tenant_history(scope.tenant_id)
-            else:
-                actor = require_union_history(scope.union_id)
-        except NotFound:
-            raise NotFound("aggregate") from None  # without a grant: as a missing aggregate (api.md, Conventions)
-        version = args["version"]
-        with rt.engine.connect() as conn:
+            if scope is None or (scope.tenant_id is None and scope.union_id is None):
+                raise NotFound("aggregate")
+            try:
+                # A tenant's aggregate under the tenant's grant; a union's (decision, union) under the union's.
+                if scope.tenant_id is not None:
+                    actor = require_tenant_history(scope.tenant_id, conn)
+                else:
+                    actor = require_union_history(scope.union_id)
+            except NotFound:
+                raise NotFound("aggregate") from None  # without a grant: as a missing aggregate (api.md, Conventions)
+            version = args["version"]
             if args["as_of"] is not None:
                 version = audit_rm.version_at(conn, aid, args["as_of"])
                 if version is None:
