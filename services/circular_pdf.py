@@ -27,6 +27,7 @@ from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf import output as fpdf_output
+from fpdf.output import OutputProducer
 from fpdf.enums import Align, WrapMode, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.line_break import Fragment, MultiLineBreak, TextLine
@@ -120,6 +121,7 @@ class _Preset(ttLib.TTFont):
         super().__init__(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
         self.setGlyphOrder(glyph_order)
         self._data = data
+        self.preset_id = id(data)  # the subset it is: one per face and process
 
     def save(self, file: Any, reorderTables: bool | None = True) -> None:  # noqa: N803 - fontTools' name
         file.write(self._data)
@@ -266,6 +268,43 @@ class _Document(FPDF):
             self.ln()
 
 
+class _Producer(OutputProducer):
+    """fpdf2's writer, giving a document whose fonts are all preset the font objects made for the first such document.
+
+    For each font fpdf2 builds a CIDToGIDMap of 131,072 entries in Python, joins and compresses it, plus the widths
+    and the ToUnicode map: about a third of a rendering, and the same objects for every document that embeds the
+    preset subsets. They are made once per process and copied, taking this document's object numbers in the same
+    order, so the bytes are those fpdf2 writes (tested).
+    """
+
+    _made: dict[tuple[Any, ...], Any] = {}
+    _made_lock = threading.Lock()
+
+    def _add_fonts(self, *args: Any) -> Any:
+        fonts = sorted(self.fpdf.fonts.values(), key=lambda font: font.i)
+        if not fonts or not all(isinstance(font, _Font) and isinstance(font.ttfont, _Preset) for font in fonts):
+            return super()._add_fonts(*args)
+        key = tuple((font.i, font.fontkey, font.ttfont.preset_id) for font in fonts)
+        with self._made_lock:
+            made = self._made.get(key)
+        if made is None:
+            first = len(self.pdf_objs)
+            by_index = super()._add_fonts(*args)
+            objects = self.pdf_objs[first:]
+            labels = [self.trace_labels_per_obj_id.get(obj.id) for obj in objects]
+            with self._made_lock:
+                self._made[key] = copy.deepcopy((objects, labels, by_index))
+            return by_index
+        objects, labels, by_index = copy.deepcopy(made)
+        for obj, label in zip(objects, labels):
+            self._add_pdf_obj(obj, label)
+        for font in fonts:  # what fpdf2 does with each font once written
+            font.subset.pick.cache_clear()
+            font.subset.get_glyph.cache_clear()
+            font.close()
+        return by_index
+
+
 _faces: dict[str, _Face] = {}
 _faces_lock = threading.Lock()
 
@@ -293,11 +332,12 @@ def filename(circular: Circular) -> str:
 
 def render(circular: Circular) -> bytes:
     """Return the circular as a PDF; the same circular always renders to the same bytes."""
-    return _render(circular, laid_out=True)
+    return _render(circular, reuse=True)
 
 
-def _render(circular: Circular, laid_out: bool) -> bytes:
-    """Render the circular; `laid_out`: take paragraphs' lines from earlier documents (the same bytes either way)."""
+def _render(circular: Circular, reuse: bool) -> bytes:
+    """Render the circular; `reuse`: take paragraphs' lines and font objects made for earlier documents of this
+    process (the same bytes either way)."""
     labels = LABELS.get(circular.language, LABELS["ru"])
     pdf = _Document(format="A4")
     faces = prepare()
@@ -320,7 +360,7 @@ def _render(circular: Circular, laid_out: bool) -> bytes:
 
     def line(text: str, size: float = 11, style: str = "", gap: float = 1.5) -> None:
         pdf.set_font("DejaVu", style, size)
-        if laid_out:
+        if reuse:
             pdf.paragraph(text, size * 0.5)
         else:
             pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
@@ -341,4 +381,4 @@ def _render(circular: Circular, laid_out: bool) -> bytes:
     if fast:
         for face in faces.values():
             face.finish(pdf, "DejaVu")
-    return bytes(pdf.output())
+    return bytes(pdf.output(output_producer_class=_Producer) if reuse else pdf.output())

@@ -43,7 +43,7 @@ def test_a_character_beyond_the_usual_alphabets_is_rendered_from_the_whole_font(
     assert circular_pdf.render(circular(title="Математика: ∑ және ∞")) == document
 
 
-def test_paragraphs_laid_out_once_give_the_bytes_fpdf2s_own_line_breaking_gives():
+def test_paragraphs_and_font_objects_made_once_give_the_bytes_fpdf2_itself_writes():
     cases = [
         circular(),
         circular(language="ru", recipient_name="№999 колледж"),
@@ -53,5 +53,5 @@ def test_paragraphs_laid_out_once_give_the_bytes_fpdf2s_own_line_breaking_gives(
         circular(text=""),
     ]
     for case in cases:
-        for _ in range(2):  # the first lays the paragraphs out, the second takes them from the first
-            assert circular_pdf._render(case, laid_out=True) == circular_pdf._render(case, laid_out=False)
+        for _ in range(2):  # the first may make the layouts and font objects, the second takes them
+            assert circular_pdf._render(case, reuse=True) == circular_pdf._render(case, reuse=False)
