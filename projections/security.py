@@ -64,12 +64,14 @@ POLICIES: dict[str, str] = {
     "rm_circulars": f"{_BY_TENANT} OR union_id = ANY ({_CHAIRED})",
     "rm_audit_events": f"{_BY_TENANT} OR union_id = ANY ({_UNIONS})",
     "rm_audit_grants": f"{_BY_TENANT} OR union_id = ANY ({_UNIONS})",
-    # Not read models, but tenant data the web reads: rendered circulars and uploaded attachments.
+    # Not read models, but tenant data the web reads: rendered circulars, uploaded attachments, kept answers.
     "circular_documents": f"{_BY_TENANT} OR union_id = ANY ({_CHAIRED})",
     "document_files": _BY_TENANT,
+    # The kept answers of idempotent commands (an operator's have no tenant: the operator's alone).
+    "idempotent_responses": _BY_TENANT,
 }
 # Tables the web role also appends to: only within its caller's own scope.
-INSERTS: dict[str, str] = {"document_files": _BY_TENANT}
+INSERTS: dict[str, str] = {"document_files": _BY_TENANT, "idempotent_responses": _BY_TENANT}
 
 FUNCTIONS = """
 CREATE OR REPLACE FUNCTION methodical_all() RETURNS boolean LANGUAGE sql STABLE AS $$

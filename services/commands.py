@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from domain.base import NotFound, Recorded
+from services.idempotency import pending_key
 
 A = TypeVar("A", bound=Recorded)
 
@@ -47,11 +48,18 @@ class Commands:
         return aggregate
 
     def commit(self, *aggregates: Recorded) -> int:
-        """Save the aggregates in one transaction and return the position of the last event."""
+        """Save the aggregates in one transaction and return the position of the last event.
+
+        A request's Idempotency-Key is recorded in the same transaction: all of it or none of it is stored.
+        """
+        pending = pending_key.get()
+        record = pending.record(aggregates) if pending is not None else None
         try:
-            recordings = self.save(*aggregates)
+            recordings = self.save(*aggregates, *([record] if record else []))
         except IntegrityError as error:
             raise StaleWrite(str(error)) from error
+        if record is not None and pending is not None:
+            pending.recorded = True
         if not recordings:
             return self.recorder.max_notification_id() or 0
         return recordings[-1].notification.id

@@ -79,7 +79,7 @@ def engine(settings: Settings, platform: Any) -> Iterator[Any]:
     platform has made the event store's tables)."""
     from projections.base import create_schema, make_engine
 
-    import services.files  # noqa: F401 - its table is created with the read models'
+    import services.applications  # noqa: F401 - its tables (files, kept answers) are created with the read models'
     from services.database import secure
 
     engine = make_engine(settings.sqlalchemy_url(), 5)

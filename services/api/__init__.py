@@ -19,7 +19,7 @@ from projections.base import create_schema, make_engine
 from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions
-from services.api import documents
+from services.api import documents, idempotency
 from services.api.common import Runtime, enter_scope, runtime
 from services import database
 from services.applications import Platform
@@ -97,6 +97,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(documents.blp)
     errors.register(app)
     _register_request_hooks(app)
+    idempotency.install(app)  # after authentication: the caller is known
 
     api.register_blueprint(system.blp)
     openapi_rule = next(r for r in app.url_map.iter_rules() if r.rule == "/api/v1/openapi.json")
@@ -106,6 +107,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                             "responses": {"200": {"description": "The OpenAPI 3 document"}}}},
     )
     errors.document_problems(api.spec)  # every operation's problem+json responses (after all blueprints)
+    idempotency.document(api.spec)
     return app
 
 

@@ -2,6 +2,8 @@
 
 While it is down every answer is a quick 503 problem+json with Retry-After; once it is back the web workers
 and the projector recover by themselves (neither is restarted), and every command answered 201 is in the log.
+Each command carries an Idempotency-Key: retried afterwards, every command not answered 201 is carried out
+exactly once (or reported as carried out, when the database committed it as it went down).
 The machine's shared server is never touched: this test starts its own with pgserver.
 """
 
@@ -35,6 +37,7 @@ RECOVERY_BOUND = 20.0  # seconds from the restart to the first 201 and 200 again
 # concurrent requests of one caller (the same Person behind the token) wait their turn: up to ~3 s per
 # request queued in the worker (4 threads). See docs/reliability.md, Crashes.
 SLOW = 15.0
+JOINED = "SELECT count(*) FROM methodical_events WHERE topic LIKE '%%Person.Joined'"
 
 
 def _free_port() -> int:
@@ -154,10 +157,12 @@ def test_postgres_stopped_and_started_under_load_recovers_without_restarts(
             assert own.status == 201, own.body
             tokens.append(own.body["token"])
         with psycopg.connect(url) as conn:
-            setup_events = conn.execute("SELECT count(*) FROM methodical_events").fetchone()[0]
+            setup_joined = conn.execute(JOINED).fetchone()[0]
 
         answers: list[Answer] = []
         created: list[str] = []
+        commands: dict[str, dict[str, Any]] = {}  # by Idempotency-Key
+        unanswered: list[str] = []
         stop_client = threading.Event()
 
         lock = threading.Lock()
@@ -167,14 +172,20 @@ def test_postgres_stopped_and_started_under_load_recovers_without_restarts(
             last = ""
             while not stop_client.is_set() and n < 2000:
                 n += 1
+                key = f"c{me}-{n}"
+                body = {"full_name": f"Мұғалім {me}-{n}", "roles": ["teacher"], "subjects": ["Тарих"]}
+                with lock:
+                    commands[key] = {"token": tokens[me], "body": body}
                 try:
-                    answer = _call(port, "POST", f"/tenants/{tid}/people", tokens[me],
-                                   {"full_name": f"Мұғалім {me}-{n}", "roles": ["teacher"], "subjects": ["Тарих"]})
+                    answer = _call(port, "POST", f"/tenants/{tid}/people", tokens[me], body,
+                                   headers={"Idempotency-Key": key})
                     answer.kind = "command"
                     with lock:
                         answers.append(answer)
                         if answer.status == 201:
                             created.append(answer.body["id"])
+                        else:
+                            unanswered.append(key)
                     if answer.status == 201:
                         last = answer.body["position"]
                     # A read of its own write (X-Min-Position), then a plain list page.
@@ -238,8 +249,24 @@ def test_postgres_stopped_and_started_under_load_recovers_without_restarts(
         read_back = recovered("read", 200)
         assert command_back is not None and read_back is not None, "no 201/200 after the restart"
 
-        # The projector caught up with every command, and the log holds exactly the commands answered 201.
-        last_position = [a.body["position"] for a in answers if a.kind == "command" and a.status == 201][-1]
+        # Every command not answered 201, retried with its key: carried out now, or found carried out already.
+        retried: dict[str, Answer] = {}
+        for key in unanswered:
+            for _ in range(50):
+                retry = _call(port, "POST", f"/tenants/{tid}/people", commands[key]["token"], commands[key]["body"],
+                              headers={"Idempotency-Key": key})
+                if retry.status in (201, 409):
+                    retried[key] = retry
+                    break
+                time.sleep(0.2)
+        assert sorted(retried) == sorted(unanswered), [k for k in unanswered if k not in retried]
+        lost = [a for a in retried.values() if a.status == 409]
+        assert all("carried out" in a.body["detail"] for a in lost), [a.body for a in lost]
+
+        # The projector caught up with every command, and the log holds each command exactly once.
+        positions = [a.body["position"] for a in [*answers, *retried.values()] if a.status == 201 and a.body
+                     and "position" in a.body]
+        last_position = str(max(int(p) for p in positions))
         deadline = time.monotonic() + 15
         while True:
             page = _call(port, "GET", f"/tenants/{tid}/people?limit=1", token, headers={"X-Min-Position": last_position})
@@ -247,14 +274,12 @@ def test_postgres_stopped_and_started_under_load_recovers_without_restarts(
                 break
         assert page.status == 200, page.body
         with psycopg.connect(url) as conn:
-            events = conn.execute("SELECT count(*) FROM methodical_events").fetchone()[0]
+            joined = conn.execute(JOINED).fetchone()[0] - setup_joined
             people = conn.execute("SELECT count(*) FROM rm_people WHERE tenant_id = %s", (tid,)).fetchone()[0]
-        # A command the database committed as it went down may have been answered 503: its client cannot know
-        # (an idempotency key would tell). Every 201 is in the log; beyond them, only such unanswered commands.
-        unanswered = sum(1 for a in answers if a.kind == "command" and a.status != 201)
-        appended = events - setup_events
-        assert len(created) <= appended <= len(created) + unanswered
-        assert people == 1 + CLIENTS + appended
+        # A command the database committed as it went down may have been answered 503; its retry says so (409)
+        # instead of adding the person again. Each command is in the log exactly once.
+        assert joined == len(commands)
+        assert people == 1 + CLIENTS + len(commands)
         print(json.dumps({
             "test": "postgres_restart", "seconds": round(total, 1), "requests": len(answers),
             "statuses": {str(s): sum(1 for a in answers if a.status == s) for s in statuses},
@@ -264,8 +289,9 @@ def test_postgres_stopped_and_started_under_load_recovers_without_restarts(
             "p99_while_down_s": round(sorted(a.seconds for a in while_down)[max(int(len(while_down) * 0.99) - 1, 0)], 3)
             if while_down else None,
             "first_201_after_start_s": round(command_back, 2), "first_200_after_start_s": round(read_back, 2),
-            "commands_201": len(created), "commands_unanswered": unanswered, "events_appended": appended,
-            "setup_events": setup_events,
+            "commands": len(commands), "commands_201": len(created), "commands_unanswered": len(unanswered),
+            "retried_201": sum(1 for a in retried.values() if a.status == 201), "retried_found_carried_out": len(lost),
+            "people_joined": joined,
             "people_projected": people, "web_restarted": False, "projector_restarted": False,
         }, ensure_ascii=False))
     finally:
