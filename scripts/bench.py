@@ -119,12 +119,20 @@ def machine(quick: bool) -> dict[str, Any]:
         "redis_private": "REDIS_URL" in PRIVATE,
         "web_workers": int(os.environ.get("WEB_WORKERS", "2")),
         "web_threads": int(os.environ.get("WEB_THREADS", "4")),
-        "rq_workers": int(os.environ.get("BENCH_RQ_WORKERS", "1")),
+        "rq_workers": rq_workers(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
 PRIVATE: set[str] = set()
+
+
+def rq_workers() -> int | None:
+    """The rq workers the benchmark that delivers circulars starts (fanout's WORKERS), if it is there."""
+    try:
+        return getattr(importlib.import_module("benchmarks.fanout"), "WORKERS", None)
+    except Exception:  # noqa: BLE001 - a missing or broken module is reported when it runs
+        return None
 
 
 def run_one(name: str, quick: bool) -> tuple[bool, bool]:
