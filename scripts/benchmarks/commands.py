@@ -294,6 +294,17 @@ def run_clients(callers: list[Caller], work: Callable[[Caller], None]) -> tuple[
     return [s for c, n in zip(callers, before) for s in c.sent[n:]], elapsed
 
 
+def cpu_per_command(http: dict[str, Any], raw: dict[str, Any]) -> dict[str, float] | None:
+    """CPU milliseconds per command: the web workers' and the raw process's, and PostgreSQL's for each."""
+    if not http.get("cpu") or not raw.get("cpu") or not http["commands"] or not raw["commands"]:
+        return None
+    used, base = http["cpu"]["cpu_s"], raw["cpu"]["cpu_s"]
+    return {"web_workers": round(used["web workers"] * 1000 / http["commands"], 2),
+            "postgresql_http": round(used["postgresql backends"] * 1000 / http["commands"], 2),
+            "raw_process": round(base["this process"] * 1000 / raw["commands"], 2),
+            "postgresql_raw": round(base["postgresql backends"] * 1000 / raw["commands"], 2)}
+
+
 def behind(platform: Platform) -> int:
     """Events of the log the read model furthest behind has not processed yet."""
     with platform.connect() as conn:
@@ -310,6 +321,69 @@ def catch_up(platform: Platform, bound: float = 180.0) -> tuple[int, float]:
         platform.check_alive()
         time.sleep(0.2)
     return backlog, round(time.monotonic() - started, 1)
+
+
+# Where the CPU goes (Linux /proc): the two sides share the machine's cores with the load generator
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, 0 if it is gone."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far."""
+    values = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    idle = values[3] + values[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / tick, sum(values) / tick
+
+
+class CpuMeter:
+    """CPU seconds used, between start() and stop(), by named groups of processes and by the whole machine."""
+
+    def __init__(self, groups: Callable[[], dict[str, list[int]]]):
+        self.groups = groups
+        self.available = os.path.exists("/proc/stat")
+
+    def start(self) -> None:
+        if self.available:
+            self.pids = self.groups()
+            self.before = {name: {pid: _cpu_of(pid) for pid in pids} for name, pids in self.pids.items()}
+            self.machine = _machine_busy()
+
+    def stop(self) -> dict[str, Any] | None:
+        if not self.available:
+            return None
+        busy, total = _machine_busy()
+        used = {name: round(sum(_cpu_of(pid) - self.before[name][pid] for pid in pids), 2)
+                for name, pids in self.pids.items()}
+        return {"cpu_s": used, "machine_busy_s": round(busy - self.machine[0], 1),
+                "machine_cpu_s": round(total - self.machine[1], 1)}
+
+
+def _backends(platform: Platform) -> list[int]:
+    """The PostgreSQL backends serving this run's database (on this machine)."""
+    with platform.connect() as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND pid <> pg_backend_pid()").fetchall()
+    return [pid for (pid,) in rows if os.path.exists(f"/proc/{pid}")]
 
 
 # The raw baseline: the same events appended by the eventsourcing Application in this process
@@ -421,6 +495,8 @@ def raw_baseline(platform: Platform, seconds: float, schools: int) -> dict[str, 
 
         kinds = cycle(583)
         done: Counter[str] = Counter()
+        meter = CpuMeter(lambda: {"this process": [os.getpid()], "postgresql backends": _backends(platform)})
+        meter.start()
         started = time.monotonic()
         until = started + seconds
         n = 0
@@ -431,7 +507,8 @@ def raw_baseline(platform: Platform, seconds: float, schools: int) -> dict[str, 
             done[kind] += 1
             n += 1
         elapsed = time.monotonic() - started
-        return {"rate": n / elapsed, "commands": n, "seconds": round(elapsed, 1), "by_kind": dict(done)}
+        cpu = meter.stop()
+        return {"rate": n / elapsed, "commands": n, "seconds": round(elapsed, 1), "by_kind": dict(done), "cpu": cpu}
     finally:
         app.close()
 
@@ -473,15 +550,21 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         # A short warm-up: every worker's caches and connections.
         run_clients(callers, lambda c: c.closed_loop(time.monotonic() + 2))
 
+        web = dict(platform.children)["web"].pid
+        meter = CpuMeter(lambda: {"web workers": _children(web), "projector": [dict(platform.children)["projector"].pid],
+                                  "postgresql backends": _backends(platform), "load generator": [os.getpid()]})
         best: dict[str, Any] | None = None
         for level in levels:
             log(f"commands: closed loop, {level} clients, {loop_seconds:g} s")
+            meter.start()
             sent, elapsed = run_clients(callers[:level], lambda c: c.closed_loop(time.monotonic() + loop_seconds))
+            cpu = meter.stop()
             ok = [s for s in sent if s.status > 0]
             result = {"rate": len(ok) / elapsed, "clients": level, "seconds": round(elapsed, 1),
                       "commands": len(ok), "failed": len(sent) - len(ok),
                       "failures": dict(Counter(f"{s.kind} {-s.status}" for s in sent if s.status <= 0)),
-                      "p50_ms": round((percentile([s.answered - s.started for s in ok], 0.5) or 0) * 1000, 1)}
+                      "p50_ms": round((percentile([s.answered - s.started for s in ok], 0.5) or 0) * 1000, 1),
+                      "cpu": cpu}
             log(f"commands: {result}")
             if best is None or result["rate"] > best["rate"]:
                 best = result
@@ -500,7 +583,9 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                      commands=best["commands"], failed=best["failed"], failures=best["failures"],
                      p50_ms_closed_loop=best["p50_ms"], projector_behind_at_end=best["projector_behind_at_end"],
                      projector_catch_up_s=best["projector_catch_up_s"], projector_events_per_s=projector_rate, levels_tried=levels, baseline_commands=raw["commands"],
-                     web_workers=web_workers, web_threads=web_threads, projector="running", mix=MIX, **sizes)
+                     web_workers=web_workers, web_threads=web_threads, projector="running", mix=MIX,
+                     cpu_during_loop=best["cpu"], cpu_during_baseline=raw["cpu"],
+                     cpu_ms_per_command=cpu_per_command(best, raw), **sizes)
 
         # 3. Half the maximum, offered at a fixed rate.
         rate = best["rate"] / 2
