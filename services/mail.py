@@ -9,6 +9,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from email import policy
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
@@ -87,6 +88,12 @@ def notice(settings: Settings, *, to: str, language: str, number: str, title: st
 
 
 def _header(name: str, value: str) -> bytes:
+    """One header line: as it is when short plain ASCII; the subject in RFC 2047 words; else as the email package folds it."""
+    if value.isascii() and value.isprintable() and len(name) + len(value) < 76:
+        return f"{name}: {value}\r\n".encode()
+    if name == "Subject" and value.isprintable():
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+        return f"{name}: {encoded}\r\n".encode()
     return policy.SMTP.fold_binary(name, policy.SMTP.header_factory(name, value))
 
 
