@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from typing import Any
 from uuid import UUID
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import text
 
 from domain import rules
 from domain.base import OPERATOR, NotFound
@@ -263,6 +265,37 @@ def _decision_body(row: Any, circulars: list[Any]) -> dict[str, Any]:
     }
 
 
+# A page of the union list is the same for every caller (public facts) and large (every union with all its
+# members): PostgreSQL digests the rows the page would show, as this caller sees them, and a page whose rows have
+# not changed since this process last serialised it is answered with the same bytes. A few pages are kept.
+_PAGES: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+_PAGES_KEPT = 16
+_pages_lock = threading.Lock()
+_DIGEST = """
+SELECT md5(coalesce(string_agg(listed::text || ARRAY(SELECT m::text FROM rm_union_members AS m
+                                                    WHERE m.union_id = listed.id ORDER BY m.seq)::text,
+                               '|' ORDER BY listed.seq), ''))
+FROM (SELECT * FROM rm_unions WHERE seq > :after {specialty} ORDER BY seq LIMIT :rows) AS listed
+"""
+_DIGESTS = {by_specialty: text(_DIGEST.format(specialty="AND :specialty = ANY (specialties)" if by_specialty else ""))
+            for by_specialty in (False, True)}
+
+
+def _kept(key: tuple[Any, ...]) -> bytes | None:
+    with _pages_lock:
+        body = _PAGES.get(key)
+        if body is not None:
+            _PAGES.move_to_end(key)
+        return body
+
+
+def _keep(key: tuple[Any, ...], body: bytes) -> None:
+    with _pages_lock:
+        _PAGES[key] = body
+        while len(_PAGES) > _PAGES_KEPT:
+            _PAGES.popitem(last=False)
+
+
 @blp.route("")
 class Unions(MethodView):
     @blp.arguments(UnionArgs, location="query")
@@ -270,10 +303,20 @@ class Unions(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """List unions and their public facts (any authenticated person)."""
         catch_up(unions_rm.read_model)
+        after, specialty = page_after(args), args["specialty"]
         with runtime().engine.connect() as conn:
-            items, next_cursor = unions_rm.list_unions(conn, limit=args["limit"], after=page_after(args),
-                                                       specialty=args["specialty"])
-        return respond(UnionPage, {"items": items, "next_cursor": next_cursor})
+            digest = conn.execute(_DIGESTS[specialty is not None],
+                                  {"after": after, "rows": args["limit"] + 1, "specialty": specialty}).scalar_one()
+            key = (args["limit"], after, specialty, digest)
+            body = _kept(key)
+            if body is None:
+                items, next_cursor = unions_rm.list_unions(conn, limit=args["limit"], after=after,
+                                                           specialty=specialty)
+        if body is not None:
+            return current_app.response_class(body, mimetype=current_app.json.mimetype)
+        response = respond(UnionPage, {"items": items, "next_cursor": next_cursor})
+        _keep(key, response.get_data())
+        return response
 
     @blp.arguments(UnionIn)
     @blp.response(201, UnionChanged)

@@ -109,3 +109,19 @@ def test_the_openapi_document_lists_the_union_paths(client):
                  "/api/v1/unions/{uid}/decisions/{did}", "/api/v1/tenants/{tid}/circulars/{cid}/document",
                  "/api/v1/tenants/{tid}/circulars/{cid}/acknowledgement"):
         assert path in paths
+
+
+def test_the_union_list_shows_every_change_after_a_page_was_read(client, tour, scenario):
+    def listed(position: str) -> dict[str, Any]:
+        page = ok(client.get(UNIONS, query_string={"limit": 500},
+                             headers={**scenario.chair, "X-Min-Position": position}))
+        return next(u for u in page["items"] if u["id"] == scenario.id)
+
+    before = listed(scenario.chair_body["position"])
+    assert listed(scenario.chair_body["position"]) == before  # the same page again
+    other = tour.tenant("postsecondary_college", parent_id=scenario.department["id"])
+    admitted = ok(client.post(f"{UNIONS}/{scenario.id}/members", json={"tenant_id": other["id"], "specialties": [WELDING]},
+                              headers=scenario.chair), 201)
+    assert [m["id"] for m in listed(admitted["position"])["members"]] == [m["id"] for m in before["members"]] + [other["id"]]
+    withdrawn = ok(client.delete(f"{UNIONS}/{scenario.id}/members/{scenario.b['id']}", headers=scenario.b_head))
+    assert scenario.b["id"] not in [m["id"] for m in listed(withdrawn["position"])["members"]]
