@@ -556,11 +556,11 @@ def _lock(conn: Connection, read_models: Sequence[ReadModel], application_name: 
                  .order_by(tracking.c.read_model).with_for_update())
 
 
-def notifications(app: Any, batch: int = READ_BATCH) -> Iterator[list[Any]]:
-    """Yield the log's notifications in order, a batch at a time."""
+def notifications(app: Any, batch: int = READ_BATCH, stop: int | None = None) -> Iterator[list[Any]]:
+    """Yield the log's notifications in order (up to `stop`, if given), a batch at a time."""
     start = 1
-    while True:
-        found = app.recorder.select_notifications(start=start, limit=batch)
+    while stop is None or start <= stop:
+        found = app.recorder.select_notifications(start=start, limit=batch, stop=stop)
         if not found:
             return
         yield found
@@ -591,9 +591,12 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
     folders = [FOLDERS[rm.name]() for rm in read_models]
     tables = [table for rm in read_models for table in rm.tables]
     mapper = app.mapper
-    replayed = last = 0
+    replayed = 0
     with engine.begin() as conn:
         _lock(conn, read_models, app.name)
+        # What this rebuild covers: the log as committed now (ids commit in order); the live runners, waiting on
+        # the tracking rows, go on from there.
+        stop = app.recorder.max_notification_id() or 0
         for table in reversed(tables):
             table.drop(conn, checkfirst=True)
         for table in tables:
@@ -604,7 +607,7 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
                 _ddl(conn, DropIndex(index))
         # Which folders follow which event class, worked out once per class.
         routes: dict[type, list[Any]] = {}
-        for batch in notifications(app):
+        for batch in notifications(app, stop=stop):
             for notification in batch:
                 event = mapper.to_domain_event(notification)
                 cls = type(event)
@@ -616,7 +619,6 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
                 for apply in appliers:
                     apply(event, position)
             replayed += len(batch)
-            last = batch[-1].id
             for folder in folders:
                 folder.flush_partial(conn)
         for folder in folders:
@@ -626,7 +628,7 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
             for index in sorted(table.indexes, key=lambda i: i.name or ""):
                 _ddl(conn, CreateIndex(index))
         conn.execute(tracking.update().where(tracking.c.read_model.in_([rm.name for rm in read_models]))
-                     .values(notification_id=last, application_name=app.name))
+                     .values(notification_id=stop, application_name=app.name))
         for rm in read_models:
             record_fingerprint(conn, rm)
     return replayed

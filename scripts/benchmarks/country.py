@@ -535,8 +535,9 @@ def _app(database_url: str) -> Any:
     env = {**os.environ, "DATABASE_URL": database_url}
     settings = Settings.from_env(env)
     # A small pool; a batch may wait its turn for the log's insert lock behind another worker's.
-    return Platform(env={**settings.eventsourcing_env(), "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "1",
-                         "POSTGRES_LOCK_TIMEOUT": "120", "POOL_WAIT_SECONDS": ""})
+    # The tables exist (migrated): several workers creating them at once would collide.
+    return Platform(env={**settings.eventsourcing_env(create_tables=False), "POSTGRES_POOL_SIZE": "2",
+                         "POSTGRES_MAX_OVERFLOW": "1", "POSTGRES_LOCK_TIMEOUT": "120", "POOL_WAIT_SECONDS": ""})
 
 
 def copy_stored_events(app: Any) -> None:
