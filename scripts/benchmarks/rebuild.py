@@ -55,21 +55,25 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         app = country._app(url)
         engine = make_engine(settings.sqlalchemy_url(), 2)
         try:
+            # The baseline before and after the rebuild, so that both see the same (shared, noisy) machine.
             log("reading and decoding the log (baseline)")
-            raw_events, raw_seconds = read_and_decode(app)
+            raw_events, before = read_and_decode(app)
             log("rebuilding every read model")
             started = time.perf_counter()
             replayed = rebuild_read_models(app, engine)
             seconds = time.perf_counter() - started
+            log("reading and decoding the log again (baseline)")
+            _, after = read_and_decode(app)
         finally:
             app.close()
             engine.dispose()
+        raw_seconds = (before + after) / 2
         events = max(replayed.values())
         rate, raw_rate = events / seconds, raw_events / raw_seconds
         yield figure(NAME, "rebuild rate (all read models)", rate, "events/s", baseline=raw_rate,
-                     baseline_of="reading and decoding the same events", target="ratio >= 0.25",
-                     met=rate / raw_rate >= 0.25, events=events, seconds=round(seconds, 2),
-                     baseline_seconds=round(raw_seconds, 2), read_models=len(replayed))
+                     baseline_of="reading and decoding the same events (mean of a run before and after)",
+                     target="ratio >= 0.25", met=rate / raw_rate >= 0.25, events=events, seconds=round(seconds, 2),
+                     baseline_seconds=[round(before, 2), round(after, 2)], read_models=len(replayed))
         per_million = seconds * 1_000_000 / events
         yield figure(NAME, "rebuild time per 1,000,000 events", per_million, "s", target="<= 300 s",
                      met=per_million <= 300, events=events, measured_seconds=round(seconds, 2))
