@@ -599,10 +599,12 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         with TrackingPoller(platform.connect) as poller:
             start = time.monotonic() + 0.2
             until = start + fixed_seconds
+            meter.start()
             sent, elapsed = run_clients(
                 fixed_callers,
                 lambda c: c.fixed_rate(start + interval * fixed_callers.index(c) / len(fixed_callers), until,
                                        interval))
+            fixed_cpu = meter.stop()
             time.sleep(1.0)  # the last commands' projection
         platform.check_alive()
         ok = [s for s in sent if s.status > 0]
@@ -624,7 +626,8 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         measured = {"measured": "from the command's answer to the first rm_tracking poll begun after it that shows "
                                 "the command's read model at its position (poll answered)",
                     "poll_interval_ms": round(poll_ms, 2) if poll_ms else None, "not_seen": never,
-                    "projector_events_per_s": projector_rate, **common}
+                    "projector_events_per_s": projector_rate,
+                    "cpu_during_fixed_rate": fixed_cpu, **common}
         p50, p99 = percentile(millis, 0.5), percentile(millis, 0.99)
         yield figure(BENCHMARK, "write-to-read visibility p50", p50, "ms", target="<= 20 ms", met=p50 is not None and p50 <= 20,
                      **measured)
