@@ -546,6 +546,24 @@ def _ddl(conn: Connection, sql: Any) -> None:
     conn.execute(text(str(sql.compile(dialect=postgresql.dialect()))))
 
 
+def _unforce_row_security(conn: Connection, tables: Sequence[Table]) -> list[str]:
+    """Let the owner COPY into the tables whose row-level security is forced (applies to their owner too): COPY FROM
+    refuses such a table. Done inside the loading transaction, and undone (`_force_row_security`) before its commit,
+    so no other session ever sees it; return the tables to force again."""
+    forced = list(conn.execute(text(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relname = ANY(CAST(:names AS text[])) AND n.nspname = current_schema() AND c.relforcerowsecurity"),
+        {"names": [t.name for t in tables]}).scalars())
+    for name in forced:
+        conn.execute(text(f'ALTER TABLE "{name}" NO FORCE ROW LEVEL SECURITY'))
+    return forced
+
+
+def _force_row_security(conn: Connection, names: Sequence[str]) -> None:
+    for name in names:
+        conn.execute(text(f'ALTER TABLE "{name}" FORCE ROW LEVEL SECURITY'))
+
+
 def _lock(conn: Connection, read_models: Sequence[ReadModel], application_name: str) -> None:
     """Take every read model's tracking row lock (creating missing rows): live runners wait until the commit."""
     names = sorted(rm.name for rm in read_models)
@@ -605,6 +623,7 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
             table.create(conn)
             for index in table.indexes:
                 _ddl(conn, DropIndex(index))
+        forced = _unforce_row_security(conn, tables)
         # Which folders follow which event class, worked out once per class.
         routes: dict[type, list[Any]] = {}
         for batch in notifications(app, stop=stop):
@@ -627,6 +646,7 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
         for table in tables:
             for index in sorted(table.indexes, key=lambda i: i.name or ""):
                 _ddl(conn, CreateIndex(index))
+        _force_row_security(conn, forced)
         conn.execute(tracking.update().where(tracking.c.read_model.in_([rm.name for rm in read_models]))
                      .values(notification_id=stop, application_name=app.name))
         for rm in read_models:
@@ -664,7 +684,9 @@ def build_chain(engine: Engine, signing_key: Any = None, interval: int = 1000) -
                 if position - last_checkpoint >= interval:
                     marks.append((position, previous))
                     last_checkpoint = position
+        forced = _unforce_row_security(conn, [chain])
         linked = copy_tuples(conn, chain, ["position", "event_digest", "link"], rows)
+        _force_row_security(conn, forced)
         for position, link in marks:
             chainer.checkpoint(conn, position, link)
         if rows:
