@@ -660,7 +660,7 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
 def build_chain(engine: Engine, signing_key: Any = None, interval: int = 1000) -> dict[str, Any]:
     """Link every event after the chain's head (as the live Chainer does, with a checkpoint every `interval`
     events); in one transaction holding the chain's tracking row. Return how many were linked."""
-    from projections.chain import EVENTS_TABLE, GENESIS, Chainer, canonical, chain, checkpoints, next_link
+    from projections.chain import EVENTS_TABLE, GENESIS, Chainer, canonical, chain, next_link
 
     chainer = Chainer(signing_key, interval)
     linked = 0
@@ -675,7 +675,8 @@ def build_chain(engine: Engine, signing_key: Any = None, interval: int = 1000) -
         rows: list[tuple[int, bytes, bytes]] = []
         with raw.cursor(name="chain_events") as cursor:
             cursor.itersize = 10_000
-            cursor.execute(f"SELECT notification_id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE}"
+            cursor.execute("SELECT notification_id, originator_id, originator_version, topic, state"
+                           f" FROM {EVENTS_TABLE}"
                            " WHERE notification_id > %s ORDER BY notification_id", (after,))
             for position, originator_id, version, topic, state in cursor:
                 digest = hashlib.sha256(canonical(originator_id, version, topic, bytes(state))).digest()

@@ -23,7 +23,8 @@ def main() -> int:
                         help="an empty database (migrated here); default: a fresh database on DATABASE_URL's server "
                              "(or a private server), dropped at the end unless --keep")
     parser.add_argument("--keep", action="store_true", help="keep the fresh database (and servers) until Ctrl-C")
-    parser.add_argument("--tokens", default="", help="write the result with the busiest tenant's tokens here (mode 600)")
+    parser.add_argument("--tokens", default="",
+                        help="write the result with the busiest tenant's tokens here (mode 600)")
     args = parser.parse_args()
     platform = None
     url = args.database_url

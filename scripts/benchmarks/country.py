@@ -96,7 +96,7 @@ def _bin(rng: random.Random, used: set[str]) -> str:
 
 
 def plan_country(scale: float, seed: int) -> list[TenantSpec]:
-    """Return one regional department per region with its districts, schools, colleges (and the region's universities)."""
+    """Return one regional department per region with its districts, schools and colleges (and its universities)."""
     rng = random.Random(seed)
     used: set[str] = set()
     counts = {"district": max(1, round(200 * scale)), "school": max(2, round(7500 * scale)),
@@ -444,7 +444,8 @@ class Builder:
             draw = self.rng.random()
             when = now + timedelta(days=self.rng.randrange(30, 70))
             if draw < 0.06:
-                person.change(self.ctx(by_head, when), tenant.kind, subjects=person.subjects + [self.rng.choice(subjects)])
+                person.change(self.ctx(by_head, when), tenant.kind,
+                              subjects=person.subjects + [self.rng.choice(subjects)])
                 self.touch(person)
             elif draw < 0.09 and person.id not in leaders:
                 self.leavers.append((person, self.ctx(by_head, when)))
@@ -640,7 +641,8 @@ def _unions(app: Any, scale: float, rng: random.Random, orgs: list[dict[str, Any
                                tenant_id=UUID(coordinator["tenant_id"]), roles=("head",))
         at = now + timedelta(days=n % 10, hours=n)
         specialties = rng.sample(SPECIALTIES, 5)
-        union = Union.found(ctx(head, at), name=f"ОӘБ № {n + 1}", sector=rng.choice(["Білім", "Денсаулық", "Өнеркәсіп"]),
+        union = Union.found(ctx(head, at), name=f"ОӘБ № {n + 1}",
+                            sector=rng.choice(["Білім", "Денсаулық", "Өнеркәсіп"]),
                             specialties=specialties, founder_kind=founder["kind"], founder_name=founder["name"],
                             coordinator_id=UUID(coordinator["tenant_id"]), coordinator_kind="regional_department")
         members = rng.sample(founders, min(len(founders), 30))
@@ -654,9 +656,11 @@ def _unions(app: Any, scale: float, rng: random.Random, orgs: list[dict[str, Any
                              kind="employer", specialties=specialties[:2])
         union.approve_chair(ctx(by_coordinator, at + timedelta(hours=3)), person_id=UUID(founder["head_id"]),
                             person_tenant_id=UUID(founder["tenant_id"]), full_name=founder["head_name"],
-                            council_decision_number=f"{n + 1}-ОӘК", council_decision_date=(at + timedelta(hours=3)).date())
+                            council_decision_number=f"{n + 1}-ОӘК",
+                            council_decision_date=(at + timedelta(hours=3)).date())
         chair = head
-        removable = [m for m in union.members.values() if m.tenant_id is not None and str(m.tenant_id) != founder["tenant_id"]]
+        removable = [m for m in union.members.values()
+                     if m.tenant_id is not None and str(m.tenant_id) != founder["tenant_id"]]
         if removable:
             union.remove_member(ctx(chair, at + timedelta(hours=4)), rng.choice(removable).member_id, withdrawal=False)
         pending: list[Any] = [union]
@@ -705,7 +709,8 @@ def _unions(app: Any, scale: float, rng: random.Random, orgs: list[dict[str, Any
 
 def _migrate(database_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env={**env, "LOG_LEVEL": "WARNING"}, cwd=ROOT, check=True,
+    subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env={**env, "LOG_LEVEL": "WARNING"}, cwd=ROOT,
+                   check=True,
                    stdout=subprocess.DEVNULL)
 
 
@@ -817,7 +822,8 @@ def issue_credentials(app: Any, tenant_id: UUID, head_id: UUID) -> dict[str, Any
     as_head = Context(actor=Actor(role="head", person_id=head.id, tenant_id=tenant.id, roles=tuple(head.roles)),
                       request_id="generate-credentials", now=now)
     head_token = app.issue_token(as_head, tenant.id, head.id)
-    auditor = app.add_person(as_head, tenant.id, full_name="Аудитор Тексеруші", roles=["auditor"], subjects=[]).aggregate
+    auditor = app.add_person(as_head, tenant.id, full_name="Аудитор Тексеруші", roles=["auditor"],
+                             subjects=[]).aggregate
     # An earlier grant, revoked; then the live one.
     first = app.grant_audit(as_head, tenant.id, person_id=auditor.id, until=now.date() + timedelta(days=30)).aggregate
     app.revoke_audit(as_head, tenant.id, first.id)
