@@ -12,12 +12,15 @@ documents that pass their routes of conclusions (some revised, rejected, withdra
 
 Every event is made by the domain aggregates (domain/*.py) in a Context like the API's (actor, tenant,
 request id, moment), so it carries the metadata and the clause of the Order the platform records, and the
-aggregates' rules hold for every command (a refused command stops the generator). Aggregates are saved many
-per transaction (`Application.save`), in causal order; `processes` worker processes build disjoint regions.
-Contents and ids are seeded (`seed`); only the interleaving of the processes' transactions in the log varies.
+aggregates' rules hold for every command (a refused command stops the generator); the permission checks of the
+command layer (services/*.py) are not run, the actors are chosen to pass them. Aggregates are saved many per
+transaction (`Application.save`), in causal order, the recorder's rows written by COPY (`copy_stored_events`);
+`processes` worker processes build disjoint regions, unions come last. Contents and ids are seeded (`seed`); only
+the interleaving of the processes' transactions in the log, and the credentials issued at the end, vary.
 
-The database must be empty of events (its schema is migrated here). Afterwards the read models are built with
-the bulk rebuild and the tamper-evidence chain is computed, so a projector started later has nothing to do.
+The database must be empty of events (`migrate=True` migrates it). Afterwards the read models are built with the
+bulk rebuild and the tamper-evidence chain is linked, so a projector started later has nothing to do
+(`build_read_models=False` leaves both to the caller).
 The busiest tenant (most people + units + documents) gets API tokens through the platform's commands: its head,
 and an auditor of it with a live audit grant.
 
