@@ -611,6 +611,9 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
     mapper = app.mapper
     replayed = 0
     with engine.begin() as conn:
+        # The transaction waits on the log between its statements, and its last statements load every row.
+        conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
         _lock(conn, read_models, app.name)
         # What this rebuild covers: the log as committed now (ids commit in order); the live runners, waiting on
         # the tracking rows, go on from there.
