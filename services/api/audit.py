@@ -20,6 +20,7 @@ from projections import audit as audit_rm
 from projections.base import page
 from projections.chain import Chainer, chain_head, list_checkpoints, verify
 from services.api.common import PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position
+from services.api.fastdump import respond
 from services.audit import day_end, export_tenant, may_read_tenant_history
 from services.unions import involves
 
@@ -240,12 +241,12 @@ def _note(actor: Any, tid: UUID | None, what: str, query: dict[str, Any]) -> Non
 class TenantEvents(MethodView):
     @blp.arguments(HistoryArgs, location="query")
     @blp.response(200, EventPage)
-    def get(self, args: dict[str, Any], tid: UUID) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], tid: UUID) -> Response:
         """The tenant's events in log order, with who, when and under which clause (auditor with a grant, operator)."""
         actor = require_tenant_history(tid)
         page = _history_page(args, tenant_id=tid)
         _note(actor, tid, "tenant events", {k: v for k, v in args.items() if v is not None})
-        return page
+        return respond(EventPage, page)
 
 
 union_grants_blp = Blueprint("union-audit-grants", __name__, url_prefix="/api/v1/unions/<uuid:uid>/audit-grants",
@@ -290,13 +291,13 @@ def require_union_history(uid: UUID) -> Any:
 class UnionEvents(MethodView):
     @blp.arguments(HistoryArgs, location="query")
     @blp.response(200, EventPage)
-    def get(self, args: dict[str, Any], uid: UUID) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], uid: UUID) -> Response:
         """The union's events in log order (its chair, an auditor with a grant, the operator)."""
         actor = require_union_history(uid)
         page = _history_page(args, union_id=uid)
         runtime().platform.note_audit_read(context(actor), tenant_id=None, union_id=uid, what="union events",
                                            query={k: v for k, v in args.items() if v is not None})
-        return page
+        return respond(EventPage, page)
 
 
 @blp.route("/aggregates/<uuid:aid>")

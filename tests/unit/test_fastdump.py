@@ -13,6 +13,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import Row
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 
+from services.api.audit import EventPage
 from services.api.circulars import CircularPage
 from services.api.compliance import FindingsOut
 from services.api.documents import DocumentPage
@@ -42,6 +43,8 @@ def sample(field: fields.Field, rng: random.Random, depth: int = 0) -> Any:
         return rng.random() < 0.5
     if isinstance(field, fields.Integer):
         return rng.randrange(-5, 10**6)
+    if isinstance(field, fields.Dict):
+        return {"title": "Әдістемелік кеңес", "items": [{"due": None, "n": rng.randrange(9)}], "ok": True}
     if isinstance(field, fields.String):
         return rng.choice(["", "Әдістемелік кеңес", "p.7.3", "МО математиков"])
     raise AssertionError(f"no sample for {type(field).__name__}")
@@ -67,7 +70,7 @@ def row(values: dict[str, Any]) -> Row:
 
 
 @pytest.mark.parametrize("schema", [UnitPage, PeoplePage, DocumentPage, FindingsOut, CircularPage, MeetingPage,
-                                    UnionPage, UnionDecisionPage])
+                                    UnionPage, UnionDecisionPage, EventPage])
 def test_the_compiled_dump_is_marshmallows_dump(schema: type[Schema]) -> None:
     rng = random.Random(583)
     dump = compile_schema(schema())
