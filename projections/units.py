@@ -97,6 +97,7 @@ meetings = Table(
     Column("attendee_ids", ARRAY(Uuid), nullable=False),
     Column("recorded_by", Uuid),
     Index("rm_meetings_unit_held", "unit_id", "held_on"),
+    Index("rm_meetings_unit_seq", "unit_id", "seq"),
 )
 
 read_model = ReadModel("units", [units, unit_members, unit_leaders, plans, meetings])
