@@ -649,6 +649,8 @@ def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) ->
         for table in tables:
             for index in sorted(table.indexes, key=lambda i: i.name or ""):
                 _ddl(conn, CreateIndex(index))
+            # Statistics now, not whenever autovacuum comes: the first reads are planned on the real row counts.
+            conn.execute(text(f"ANALYZE {table.name}"))
         _force_row_security(conn, forced)
         conn.execute(tracking.update().where(tracking.c.read_model.in_([rm.name for rm in read_models]))
                      .values(notification_id=stop, application_name=app.name))
