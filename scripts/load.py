@@ -359,10 +359,7 @@ def main() -> int:
         log("interrupted; stopping the platform")
         return 130
     except Exception:
-        for name, _ in platform.children:
-            tail = platform.tail(name)
-            if tail.strip():
-                log(f"--- {name} log (tail) ---\n{tail}")
+        platform.log_tails()
         raise
     finally:
         platform.stop()

@@ -211,10 +211,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                      events=count, rounds=rounds, measured="services.audit.export_tenant: lines and manifest",
                      quick=quick)
     except Exception:
-        for name, _ in platform.children:
-            tail = platform.tail(name)
-            if tail.strip():
-                log(f"--- {name} log (tail) ---\n{tail}")
+        platform.log_tails()
         raise
     finally:
         if app is not None:

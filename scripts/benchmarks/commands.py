@@ -639,10 +639,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         for c in callers:
             c.close()
     except Exception:
-        for name, _ in platform.children:
-            tail = platform.tail(name)
-            if tail.strip():
-                log(f"--- {name} log (tail) ---\n{tail}")
+        platform.log_tails()
         raise
     finally:
         platform.stop()

@@ -88,14 +88,9 @@ class TenantSpec:
 
 
 def _bin(rng: random.Random, used: set[str]) -> str:
-    from domain.tenants import bin_check_digit
+    from benchmarks.platform import new_bin
 
-    while True:
-        first = f"{rng.randrange(0, 100):02d}{rng.randrange(1, 13):02d}4{rng.randrange(0, 10**6):06d}"
-        digit = bin_check_digit(first)
-        if digit is not None and first + str(digit) not in used:
-            used.add(first + str(digit))
-            return first + str(digit)
+    return new_bin(rng, used)
 
 
 def plan_country(scale: float, seed: int) -> list[TenantSpec]:

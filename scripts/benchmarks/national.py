@@ -22,11 +22,10 @@ Targets: p99 <= 50 ms per route; each worker's RSS < 300 MB. NATIONAL_SCALE over
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -34,7 +33,7 @@ from urllib.parse import urlencode, urlsplit
 import psycopg
 import requests
 
-from benchmarks.platform import API, ROOT, Platform, log
+from benchmarks.platform import API, Platform, log
 from benchmarks.report import figure
 
 BENCHMARK = "national"
@@ -56,18 +55,7 @@ def percentile(values: list[float], q: float) -> float:
 def start_web(platform: Platform) -> None:
     """Start gunicorn (and the projector, which finds nothing to do) on the generated database."""
     platform._spawn("projector", [sys.executable, "-m", "services.cli", "projector"])
-    platform._spawn("web", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")])
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{platform.base}{API}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        platform.check_alive()
-        if time.monotonic() > deadline:
-            raise RuntimeError("the web process did not answer /health within 60 s")
-        time.sleep(0.3)
+    platform.start_web(timeout=60)
 
 
 def worker_pids(platform: Platform) -> list[int]:

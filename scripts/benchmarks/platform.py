@@ -102,20 +102,30 @@ class Platform:
             self._spawn("dispatcher", [sys.executable, "-m", "services.cli", "dispatcher"])
         for n in range(workers):
             self._spawn("worker" if n == 0 else f"worker{n + 1}", [sys.executable, "-m", "services.cli", "worker"])
-        if not web:
-            return
+        if web:
+            self.start_web()
+
+    def start_web(self, timeout: float = 30) -> None:
+        """Start gunicorn as deploy/gunicorn.conf.py configures it and wait until it answers /health."""
         self._spawn("web", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 if requests.get(f"{self.base}{API}/health", timeout=2).status_code == 200:
-                    break
+                    return
             except requests.RequestException:
                 pass
             self.check_alive()
             if time.monotonic() > deadline:
-                raise RuntimeError("the web process did not answer /health within 30 s")
+                raise RuntimeError(f"the web process did not answer /health within {timeout:g} s")
             time.sleep(0.2)
+
+    def log_tails(self) -> None:
+        """Print the tail of every process's log (after a failure)."""
+        for name, _ in self.children:
+            tail = self.tail(name)
+            if tail.strip():
+                log(f"--- {name} log (tail) ---\n{tail}")
 
     def _spawn(self, name: str, args: list[str]) -> None:
         out = (self.tmp / f"{name}.log").open("wb")
