@@ -113,6 +113,8 @@ class Settings:
         params = conninfo_to_dict(self.database_url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # eventsourcing's recorder, with a large save split into statements (services/persistence.py).
+            "APPLICATION_RECORDER_TOPIC": "services.persistence:Recorder",
             "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
             "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
             "POSTGRES_PORT": str(params.get("port", "5432")),
