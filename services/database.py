@@ -56,9 +56,10 @@ def secure(engine: Engine, role: str) -> None:
         security.secure_existing(conn)
 
 
-def act_as(role: str) -> None:
-    """Make every PostgreSQL connection this process opens from now on act as the role (libpq's PGOPTIONS)."""
-    options = os.environ.get("PGOPTIONS", "")
-    # And without JIT compilation: the web's statements are short lookups, which JIT only slows (PostgreSQL
-    # compiled a 1 ms statement for 130 ms when its estimate passed jit_above_cost on fresh statistics).
-    os.environ["PGOPTIONS"] = f"{options} -c role={role} -c jit=off".strip()
+def configure_web_connections(role: str) -> None:
+    """Make every PostgreSQL connection this process opens from now on (libpq's PGOPTIONS) act as the role, if
+    one is named, and run without JIT compilation: the web's statements are short lookups, which JIT only
+    slows (PostgreSQL compiled a 1 ms compliance statement for 130 ms when, on fresh statistics, its estimate
+    passed jit_above_cost)."""
+    options = [os.environ.get("PGOPTIONS", ""), "-c jit=off"] + ([f"-c role={role}"] if role else [])
+    os.environ["PGOPTIONS"] = " ".join(o for o in options if o)

@@ -63,10 +63,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(config)
 
     deployed = "PLATFORM" not in config
-    if deployed and settings.web_role:
+    if deployed:
         # Defence in depth: from here on this worker's connections act as a role that owns nothing and
-        # cannot change the event log (set up by `methodical migrate`, services/database.py).
-        database.act_as(settings.web_role)
+        # cannot change the event log (set up by `methodical migrate`, services/database.py); without JIT.
+        database.configure_web_connections(settings.web_role)
     platform = config.get("PLATFORM") or Platform(env=settings.eventsourcing_env(create_tables=not settings.web_role))
     engine = config.get("ENGINE") or make_engine(settings.sqlalchemy_url(), settings.pool_size)
     platform.roster = functools.partial(count_teaching, engine, platform.recorder.max_notification_id)

@@ -233,8 +233,9 @@ def _history_page(args: dict[str, Any], **scope: UUID) -> dict[str, Any]:
     return {"items": [event_body(r) for r in rows], "next_cursor": next_cursor}
 
 
-def _note(actor: Any, tid: UUID | None, what: str, query: dict[str, Any]) -> None:
-    runtime().platform.note_audit_read(context(actor), tenant_id=tid, union_id=None, what=what, query=query)
+def note_read(actor: Any, tid: UUID | None, what: str, query: dict[str, Any], union_id: UUID | None = None) -> None:
+    """Record an audit read (who read what of which tenant or union) as an event."""
+    runtime().platform.note_audit_read(context(actor), tenant_id=tid, union_id=union_id, what=what, query=query)
 
 
 @blp.route("/tenants/<uuid:tid>/events")
@@ -245,7 +246,7 @@ class TenantEvents(MethodView):
         """The tenant's events in log order, with who, when and under which clause (auditor with a grant, operator)."""
         actor = require_tenant_history(tid)
         page = _history_page(args, tenant_id=tid)
-        _note(actor, tid, "tenant events", {k: v for k, v in args.items() if v is not None})
+        note_read(actor, tid, "tenant events", {k: v for k, v in args.items() if v is not None})
         return respond(EventPage, page)
 
 
@@ -295,8 +296,7 @@ class UnionEvents(MethodView):
         """The union's events in log order (its chair, an auditor with a grant, the operator)."""
         actor = require_union_history(uid)
         page = _history_page(args, union_id=uid)
-        runtime().platform.note_audit_read(context(actor), tenant_id=None, union_id=uid, what="union events",
-                                           query={k: v for k, v in args.items() if v is not None})
+        note_read(actor, None, "union events", {k: v for k, v in args.items() if v is not None}, union_id=uid)
         return respond(EventPage, page)
 
 
@@ -333,8 +333,8 @@ class AggregateState(MethodView):
             state = rt.platform.state_of(aid, version)
             version = state["version"]
             events, next_cursor = _events_up_to(conn, aid, version, after=page_after(args), limit=args["limit"])
-        runtime().platform.note_audit_read(context(actor), tenant_id=scope.tenant_id, union_id=scope.union_id,
-                                           what="aggregate state", query={"aggregate_id": aid, "version": version})
+        note_read(actor, scope.tenant_id, "aggregate state", {"aggregate_id": aid, "version": version},
+                  union_id=scope.union_id)
         return {"aggregate_id": aid, "version": version, "state": state,
                 "events": [event_body(e) for e in events], "next_cursor": next_cursor}
 
@@ -371,7 +371,7 @@ class TenantState(MethodView):
                 continue
             states.append({"aggregate_id": str(row.aggregate_id), "version": row.version,
                            **rt.platform.state_of(row.aggregate_id, row.version)})
-        _note(actor, tid, "tenant state", {"as_of": args["as_of"]})
+        note_read(actor, tid, "tenant state", {"as_of": args["as_of"]})
         return {"as_of": args["as_of"], "aggregates": states}
 
 
@@ -398,7 +398,7 @@ class TenantChanges(MethodView):
                 "before_version": row.version - 1 or None, "after_version": row.version, "events": []})
             change["after_version"] = row.version
             change["events"].append(row.type)
-        _note(actor, tid, "tenant changes", {"from": args["from_"], "to": args["to"]})
+        note_read(actor, tid, "tenant changes", {"from": args["from_"], "to": args["to"]})
         return {"items": list(changes.values())}
 
 
@@ -410,7 +410,7 @@ class TenantExport(MethodView):
         actor = require_tenant_history(tid)
         catch_up(audit_rm.read_model)
         body, manifest = export_tenant(runtime().engine, tid)
-        _note(actor, tid, "export", {"count": manifest["count"]})
+        note_read(actor, tid, "export", {"count": manifest["count"]})
         response = Response(body, mimetype="application/x-ndjson")
         response.headers["Export-Manifest"] = json.dumps(manifest)
         response.headers["Content-Disposition"] = f'attachment; filename="tenant-{tid}.jsonl"'
@@ -425,7 +425,7 @@ class Verify(MethodView):
         actor = _audit_actor()
         report = verify(runtime().engine)
         # An auditor's read is recorded in their own organization's history; the operator's in no tenant's.
-        _note(actor, actor.tenant_id, "verify", {"ok": report["ok"]})
+        note_read(actor, actor.tenant_id, "verify", {"ok": report["ok"]})
         return report
 
 

@@ -11,14 +11,14 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Connection, Select, bindparam, case, func, literal, select, text
+from sqlalchemy import Connection, Select, bindparam, case, func, literal, select
 
 from domain import rules
 from domain.compliance import DEFAULT_QUARTERS, UnitFacts, day_of, findings, looks_back_to
 from domain.units import UNIT_KINDS, academic_year_of
 from projections import tenants as tenants_rm
 from projections import units as units_rm
-from services.api.audit import require_tenant_history
+from services.api.audit import note_read, require_tenant_history
 from services.api.common import PositionSchema, caller, catch_up, context, runtime, with_position
 from services.api.fastdump import respond
 
@@ -83,9 +83,6 @@ def compliance_facts(conn: Connection, tenant_id: UUID, today: date) -> list[Uni
     """
     year = academic_year_of(today)
     params = {"tenant_id": tenant_id, "year": year, "since": looks_back_to(today)}
-    # Per-unit subqueries multiply the planner's row estimates: on tables not analyzed yet (just rebuilt) the
-    # estimate passes jit_above_cost and PostgreSQL spends ~130 ms compiling a statement that runs in 1 ms.
-    conn.execute(text("SET LOCAL jit = off"))
     return [
         UnitFacts(unit_id=unit_id, kind=kind, name=name, formed_on=day_of(formed_at), members=members,
                   below_minimum_since=below_since, leader_id=leader_id, leader_ends_on=leader_ends_on,
@@ -131,8 +128,7 @@ class Compliance(MethodView):
         if who.person is not None and rules.AUDITOR in who.roles:
             # An auditor reads compliance under the tenant's audit grant, as they read its history.
             actor = require_tenant_history(tid)
-            runtime().platform.note_audit_read(context(actor), tenant_id=tid, union_id=None, what="compliance",
-                                               query={})
+            note_read(actor, tid, "compliance", {})
         else:
             who.acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD, rules.METHODIST)
         catch_up(units_rm.read_model)
