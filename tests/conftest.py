@@ -9,12 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from services.config import Settings
-from support import Tour
+from support import Tour, fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB_ROLE = "methodical_app"
@@ -32,22 +30,11 @@ def servers() -> Iterator[dict[str, str]]:
     embedded.stop()
 
 
-def _server_conninfo(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
-
-
 @pytest.fixture(scope="session")
 def database_url(servers: dict[str, str]) -> Iterator[str]:
     """Create a fresh database for this test session on the server and drop it afterwards."""
-    name = f"test_{secrets.token_hex(6)}"
-    admin = _server_conninfo(servers["DATABASE_URL"], "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _server_conninfo(servers["DATABASE_URL"], name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(servers["DATABASE_URL"], "test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -5,14 +5,35 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import secrets
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from domain.tenants import bin_check_digit
 
 _counter = itertools.count(1)
+
+
+@contextmanager
+def fresh_database(server_url: str, prefix: str) -> Iterator[str]:
+    """Create a database of its own on the server named by `server_url`; yield its URL; drop it afterwards."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    params = conninfo_to_dict(server_url)
+    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(**{**params, "dbname": name})
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def valid_bin(rng: random.Random | None = None) -> str:

@@ -22,9 +22,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from support import Http, free_port, valid_bin
+from support import Http, free_port, fresh_database, valid_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 WELDING = "0911000"
@@ -108,32 +107,26 @@ def redis_server() -> Iterator[RedisServer]:
 def env(servers: dict[str, str], mailbox: tuple[SlowMailbox, int], redis_server: RedisServer
         ) -> Iterator[dict[str, str]]:
     """A fresh database, the private Redis, the SMTP server, and short delivery limits."""
-    name = f"e2e_{secrets.token_hex(6)}"
-    params = conninfo_to_dict(servers["DATABASE_URL"])
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    values = {
-        **os.environ,
-        "DATABASE_URL": make_conninfo(**{**params, "dbname": name}),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",
-        "OPERATOR_TOKEN": secrets.token_urlsafe(24),
-        "PORT": str(free_port()),
-        "WEB_WORKERS": "1",
-        "ACCESS_LOG": "",
-        "LOG_LEVEL": "WARNING",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mailbox[1]),
-        "SMTP_FROM": "umo@methodical.example.kz",
-        "DELIVERY_TIMEOUT": "3",
-        "DELIVERY_RETRY_INTERVALS": "0",
-        "DISPATCH_INTERVAL": "0.2",
-    }
-    subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env=values, check=True, cwd=ROOT,
-                   capture_output=True)
-    yield values
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(servers["DATABASE_URL"], "e2e") as url:
+        values = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",
+            "OPERATOR_TOKEN": secrets.token_urlsafe(24),
+            "PORT": str(free_port()),
+            "WEB_WORKERS": "1",
+            "ACCESS_LOG": "",
+            "LOG_LEVEL": "WARNING",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(mailbox[1]),
+            "SMTP_FROM": "umo@methodical.example.kz",
+            "DELIVERY_TIMEOUT": "3",
+            "DELIVERY_RETRY_INTERVALS": "0",
+            "DISPATCH_INTERVAL": "0.2",
+        }
+        subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env=values, check=True, cwd=ROOT,
+                       capture_output=True)
+        yield values
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -15,9 +15,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from support import Http, free_port, valid_bin
+from support import Http, free_port, fresh_database, valid_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,24 +24,18 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def e2e_env(servers: dict[str, str]) -> Iterator[dict[str, str]]:
     """A fresh database and the environment the platform's processes run with."""
-    name = f"e2e_{secrets.token_hex(6)}"
-    params = conninfo_to_dict(servers["DATABASE_URL"])
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": make_conninfo(**{**params, "dbname": name}),
-        "REDIS_URL": servers["REDIS_URL"],
-        "OPERATOR_TOKEN": secrets.token_urlsafe(24),
-        "PORT": str(free_port()),
-        "WEB_WORKERS": "2",
-        "ACCESS_LOG": "",
-    }
-    subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env=env, check=True, cwd=ROOT)
-    yield env
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(servers["DATABASE_URL"], "e2e") as url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "REDIS_URL": servers["REDIS_URL"],
+            "OPERATOR_TOKEN": secrets.token_urlsafe(24),
+            "PORT": str(free_port()),
+            "WEB_WORKERS": "2",
+            "ACCESS_LOG": "",
+        }
+        subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env=env, check=True, cwd=ROOT)
+        yield env
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -17,9 +17,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from support import valid_bin
+from support import fresh_database, valid_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 # CI runs a shorter stream; scripts/crash-projector runs the full 10,000 events.
@@ -29,16 +28,10 @@ KILLS = int(os.environ.get("CRASH_KILLS", "20"))
 
 @pytest.fixture
 def crash_env(servers: dict[str, str]) -> Any:
-    name = f"crash_{secrets.token_hex(5)}"
-    params = conninfo_to_dict(servers["DATABASE_URL"])
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "DATABASE_URL": make_conninfo(**{**params, "dbname": name}), "LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env=env, check=True, cwd=ROOT)
-    yield env
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(servers["DATABASE_URL"], "crash") as url:
+        env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+        subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env=env, check=True, cwd=ROOT)
+        yield env
 
 
 def _write(env: dict[str, str], stop_at: int, done: threading.Event, written: list[int]) -> None:

@@ -8,12 +8,10 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy import text
 
-from support import Tour, bearer
+from support import Tour, bearer, fresh_database
 
 
 def _auditor(tour: Tour, client: Any) -> tuple[dict[str, Any], dict[str, str], str]:
@@ -201,21 +199,14 @@ def store(servers: dict[str, str]) -> Any:
     from services.applications import Platform
     from services.config import Settings
 
-    name = f"audit_{secrets.token_hex(5)}"
-    params = conninfo_to_dict(servers["DATABASE_URL"])
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    settings = Settings(database_url=make_conninfo(**{**params, "dbname": name}), operator_token="op-" + name,
-                        min_position_timeout=10.0)
-    platform = Platform(env=settings.eventsourcing_env())
-    engine = make_engine(settings.sqlalchemy_url(), 3)
-    create_schema(engine)
-    yield settings, platform, engine
-    platform.close()
-    engine.dispose()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(servers["DATABASE_URL"], "audit") as url:
+        settings = Settings(database_url=url, operator_token="op-" + secrets.token_hex(8), min_position_timeout=10.0)
+        platform = Platform(env=settings.eventsourcing_env())
+        engine = make_engine(settings.sqlalchemy_url(), 3)
+        create_schema(engine)
+        yield settings, platform, engine
+        platform.close()
+        engine.dispose()
 
 
 def test_an_exported_tenant_imported_into_an_empty_store_gives_the_same_read_models(client, tour, engine, store):

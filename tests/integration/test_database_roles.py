@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 ROLE = "methodical_app"
 
@@ -22,28 +20,22 @@ def secured(servers: dict[str, str]) -> Any:
     from services.config import Settings
     from services.database import secure
 
-    name = f"roles_{secrets.token_hex(5)}"
-    params = conninfo_to_dict(servers["DATABASE_URL"])
-    admin = make_conninfo(**{**params, "dbname": "postgres"})
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    settings = Settings(database_url=make_conninfo(**{**params, "dbname": name}), operator_token="x")
-    platform = Platform(env=settings.eventsourcing_env())
-    engine = make_engine(settings.sqlalchemy_url(), 2)
-    migrate_read_models(platform, engine)
-    secure(engine, ROLE)
     from datetime import datetime, timezone
 
     from domain.base import Actor, Context
-    from support import valid_bin
+    from support import fresh_database, valid_bin
 
-    ctx = Context(Actor.operator(), "roles", datetime.now(timezone.utc))
-    platform.register_tenant(ctx, name="Мектеп", kind="school", bin=valid_bin(), region="Атырау")
-    yield settings
-    platform.close()
-    engine.dispose()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(servers["DATABASE_URL"], "roles") as url:
+        settings = Settings(database_url=url, operator_token="x")
+        platform = Platform(env=settings.eventsourcing_env())
+        engine = make_engine(settings.sqlalchemy_url(), 2)
+        migrate_read_models(platform, engine)
+        secure(engine, ROLE)
+        ctx = Context(Actor.operator(), "roles", datetime.now(timezone.utc))
+        platform.register_tenant(ctx, name="Мектеп", kind="school", bin=valid_bin(), region="Атырау")
+        yield settings
+        platform.close()
+        engine.dispose()
 
 
 def _as_role(settings: Any) -> psycopg.Connection:
