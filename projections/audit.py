@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Column, Connection, Date, DateTime, Index, Ta
 from sqlalchemy.dialects.postgresql import JSONB
 
 from domain.audit import AuditGrant
-from projections.base import ReadModel, metadata, page
+from projections.base import ReadModel, defer, metadata, page
 
 audit_events = Table(
     "rm_audit_events",
@@ -86,13 +86,20 @@ def _index(conn: Connection, event: Any, position: int) -> None:
     meta = getattr(event, "meta", None) or {}
     actor = meta.get("actor") or {}
     aggregate_type, type_ = event_type(event)
-    conn.execute(audit_events.insert().values(
+    row = dict(
         position=position, tenant_id=_uuid(meta.get("tenant_id")), union_id=_uuid(meta.get("union_id")),
         aggregate_id=event.originator_id, aggregate_type=aggregate_type, version=event.originator_version,
         type=type_, recorded_at=event.timestamp, actor_person_id=_uuid(actor.get("person_id")),
         actor_role=actor.get("role"), clause=meta.get("clause"), request_id=meta.get("request_id"),
         data=event_data(event),
-    ))
+    )
+    if not defer(conn, _insert_index, row):
+        conn.execute(audit_events.insert().values(**row))
+
+
+def _insert_index(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """A batch's index rows, in one statement."""
+    conn.execute(audit_events.insert(), rows)
 
 
 read_model.fallback = _index

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, LargeBinary, Table, func, select, text
 
-from projections.base import ReadModel, metadata
+from projections.base import ReadModel, defer, metadata
 
 # The events table of the platform's Application (services.config.APPLICATION_NAME + "_events").
 EVENTS_TABLE = "methodical_events"
@@ -56,6 +56,11 @@ _LINK = text(
     "   || int8send(octet_length(e.state)::bigint) || e.state) AS digest) d"
     " WHERE e.notification_id = :position"
     " RETURNING link"
+)
+# A batch's stored rows, for linking them in this process (`canonical` builds the same bytes as _LINK does).
+_STORED = text(
+    f"SELECT notification_id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE}"
+    " WHERE notification_id = ANY(CAST(:positions AS bigint[])) ORDER BY notification_id"
 )
 
 
@@ -108,15 +113,39 @@ class Chainer:
         self.read_model = ReadModel("chain", [chain, checkpoints], fallback=self._link)
 
     def _link(self, conn: Connection, event: Any, position: int) -> None:
+        if defer(conn, self._link_many, position):
+            return
         # One statement: the stored row's canonical bytes (as `canonical` builds them), hashed and linked
         # to the previous link, computed by PostgreSQL where the row is.
         link = conn.execute(_LINK, {"position": position}).scalar()
         if link is None:  # pragma: no cover - the event was just delivered from this table
             raise RuntimeError(f"event at position {position} vanished before it was chained")
+        self._maybe_checkpoint(conn, position, bytes(link))
+
+    def _link_many(self, conn: Connection, positions: list[int]) -> None:
+        """Link a batch's events (in position order) with three statements: read their stored rows and the
+        chain's head, hash and link them here, insert the links."""
+        rows = conn.execute(_STORED, {"positions": positions}).all()
+        if [row.notification_id for row in rows] != sorted(positions):  # pragma: no cover - just delivered
+            raise RuntimeError(f"events at positions {sorted(set(positions) - {r.notification_id for r in rows})}"
+                               " vanished before they were chained")
+        head = conn.execute(select(chain.c.link).order_by(chain.c.position.desc()).limit(1)).scalar()
+        link = bytes(head) if head is not None else GENESIS
+        links = []
+        for row in rows:
+            digest = hashlib.sha256(canonical(row.originator_id, row.originator_version, row.topic,
+                                              row.state)).digest()
+            link = next_link(link, row.notification_id, digest)
+            links.append({"position": row.notification_id, "event_digest": digest, "link": link})
+        conn.execute(chain.insert(), links)
+        for made in links:
+            self._maybe_checkpoint(conn, made["position"], made["link"])
+
+    def _maybe_checkpoint(self, conn: Connection, position: int, link: bytes) -> None:
         if self._last_checkpoint is None:
             self._last_checkpoint = conn.execute(select(func.max(checkpoints.c.position))).scalar() or 0
         if position - self._last_checkpoint >= self.interval:
-            self.checkpoint(conn, position, bytes(link))
+            self.checkpoint(conn, position, link)
 
     def checkpoint(self, conn: Connection, position: int | None = None, head: bytes | None = None) -> dict[str, Any]:
         """Record (and sign, with a key) a checkpoint at the chain's head, or at the given link; once per position."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import select
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -16,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from domain.people import Person
 from domain.tenants import Tenant
 from domain.units import Unit
+from projections.base import socket_readable
 from services.commands import Done, StaleWrite
 from services.config import APPLICATION_NAME
 from services.tenancy import IssuedToken, TenancyCommands
@@ -44,13 +44,7 @@ def ping_if_readable(conn: psycopg.Connection[Any]) -> None:
     """Check a pooled connection without a round trip unless the server has written to it since its last use."""
     if conn.closed:
         raise psycopg.OperationalError("the connection is closed")
-    try:
-        probe = select.poll()
-        probe.register(conn.fileno(), select.POLLIN)
-        pending = probe.poll(0)  # readable, hung up or in error
-    except (OSError, ValueError) as error:
-        raise psycopg.OperationalError(f"the connection's socket is unusable: {error}") from error
-    if pending:
+    if socket_readable(conn):
         ConnectionPool.check_connection(conn)
 
 

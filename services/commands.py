@@ -35,10 +35,16 @@ class Commands:
     events: Any
     save: Any
 
-    def load(self, aggregate_id: UUID, cls: type[A], what: str, tenant_id: UUID | None = None) -> A:
-        """Return the aggregate of the given class, or raise NotFound (also for another tenant's)."""
+    def load(self, aggregate_id: UUID, cls: type[A], what: str, tenant_id: UUID | None = None,
+             read_only: bool = False) -> A:
+        """Return the aggregate of the given class, or raise NotFound (also for another tenant's).
+
+        `read_only`: the caller only reads it (authentication, a tenant's kind): the aggregate cache's own
+        instance is returned, not a copy (a deep copy is a tenth of a command's CPU). Such an aggregate must
+        never be changed: `commit` refuses it.
+        """
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
         except AggregateNotFoundError:
             raise NotFound(what) from None
         if not isinstance(aggregate, cls):
@@ -52,6 +58,16 @@ class Commands:
 
         A request's Idempotency-Key is recorded in the same transaction: all of it or none of it is stored.
         """
+        cache = self.repository.cache
+        if cache is not None:
+            for aggregate in aggregates:
+                try:
+                    cached = cache.get(aggregate.id)
+                except KeyError:
+                    continue
+                if cached is aggregate:
+                    raise RuntimeError(f"{type(aggregate).__name__} {aggregate.id} was loaded read-only: load it to "
+                                       "change it")
         pending = pending_key.get()
         record = pending.record(aggregates) if pending is not None else None
         try:

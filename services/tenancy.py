@@ -59,8 +59,9 @@ class TenancyCommands(Commands):
         return bool(list(self.events.get(BinRegistration.id_for(bin), limit=1)))
 
     def get_tenant(self, tenant_id: UUID) -> Tenant:
-        """Return the tenant, or raise NotFound."""
-        return self.load(tenant_id, Tenant, "tenant")
+        """Return the tenant to read (its kind, parent, calendar), or raise NotFound: not a copy, so never to
+        change (`load` one for that)."""
+        return self.load(tenant_id, Tenant, "tenant", read_only=True)
 
     # People (p.3)
 
@@ -130,7 +131,7 @@ class TenancyCommands(Commands):
         except ValueError:
             return None
         try:
-            person = self.repository.get(person_id)
+            person = self.repository.get(person_id, deepcopy_from_cache=False)  # read only, never changed
         except AggregateNotFoundError:
             return None
         if not isinstance(person, Person):

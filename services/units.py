@@ -121,7 +121,7 @@ class UnitCommands(Commands):
 
     def set_calendar(self, ctx: Context, tenant_id: UUID, quarters: list[list[str]]) -> Done:
         """Set the academic quarters of the organization."""
-        tenant = self.get_tenant(tenant_id)
+        tenant = self.load(tenant_id, Tenant, "tenant")
         tenant.set_calendar(ctx, quarters)
         return Done(tenant, self.commit(tenant))
 
@@ -143,7 +143,7 @@ class UnitCommands(Commands):
         unknown = InvalidValue(f"No person of this organization{where} has the id {person_id}.",
                                membership_clause(unit_kind), field)
         try:
-            person = self.load(person_id, Person, "person")
+            person = self.load(person_id, Person, "person", read_only=True)  # read into a Candidate only
         except NotFound:
             raise unknown from None
         if person.tenant_id == tenant.id:

@@ -82,8 +82,10 @@ def web_engine(settings: Settings, engine: Any) -> Iterator[Any]:
     reads under row-level security."""
     from sqlalchemy import create_engine
 
-    web = create_engine(settings.sqlalchemy_url(), pool_size=5, max_overflow=10, pool_pre_ping=True,
-                        connect_args={"options": f"-c role={WEB_ROLE}"})
+    from projections.base import ping_when_readable
+
+    web = ping_when_readable(create_engine(settings.sqlalchemy_url(), pool_size=5, max_overflow=10,
+                                           connect_args={"options": f"-c role={WEB_ROLE}"}))
     yield web
     web.dispose()
 

@@ -75,3 +75,83 @@ def test_a_failure_in_a_batch_rolls_the_whole_batch_back(engine, clean):
     _, fixed = make(engine, "test_batch_fail")
     fixed.process_events(batch(20, 21, 22, 23))
     assert positions(engine) == [20, 21, 22, 23]
+
+
+# The audit index and the chain leave their writes to the end of a batch (projections.base.defer): a batch
+# writes what event-by-event processing writes, and the chain it links verifies.
+
+@pytest.fixture
+def own_store(servers: dict[str, str]) -> Any:
+    """An event store and read models of their own, so the chain holds only this test's events."""
+    from projections.base import create_schema, make_engine
+    from services.applications import Platform
+    from services.config import Settings
+    from support import fresh_database
+
+    with fresh_database(servers["DATABASE_URL"], "test_batch_chain") as url:
+        settings = Settings(database_url=url, redis_url=servers["REDIS_URL"], operator_token="unused")
+        app = Platform(env=settings.eventsourcing_env())
+        engine = make_engine(settings.sqlalchemy_url(), 2)
+        create_schema(engine)
+        try:
+            yield app, engine
+        finally:
+            engine.dispose()
+            app.close()
+
+
+def test_a_batch_indexes_and_links_what_one_event_at_a_time_does(own_store):
+    import random
+    import sys
+    from pathlib import Path
+
+    from projections import audit
+    from projections.chain import Chainer, checkpoints, chain, verify
+    from projections.runner import stored_events
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from benchmarks import country
+    from test_bulk_rebuild import small_region
+
+    app, engine = own_store
+    seed = random.randrange(1 << 30)
+    restore = country._seed_ids(random.Random(seed))
+    try:
+        country.Builder(app, random.Random(seed)).region(small_region(seed))
+    finally:
+        restore()
+    events = [(event, Tracking(app.name, position)) for position, event in stored_events(app)]
+    assert len(events) > 100
+
+    def written() -> dict[str, list[tuple[Any, ...]]]:
+        with engine.connect() as conn:
+            return {
+                "index": [tuple(r) for r in conn.execute(select(audit.audit_events).order_by("position"))],
+                "chain": [tuple(r) for r in conn.execute(select(chain).order_by("position"))],
+                "checkpoints": [(r.position, bytes(r.head)) for r in conn.execute(
+                    select(checkpoints).order_by("position"))],
+            }
+
+    def projection() -> ReadModelProjection:
+        return ReadModelProjection(ReadModelView(engine, [audit.read_model, Chainer(interval=7).read_model]))
+
+    one_by_one = projection()
+    for event, tracking in events:
+        one_by_one.process_event(event, tracking)
+    expected = written()
+    assert verify(engine)["ok"]
+
+    with engine.begin() as conn:
+        for table in (audit.audit_events, audit.audit_grants, chain, checkpoints):
+            conn.execute(table.delete())
+        conn.execute(text("DELETE FROM rm_tracking"))
+    batched, rng, start = projection(), random.Random(seed), 0
+    while start < len(events):
+        size = rng.randint(2, 40)
+        batched.process_events(events[start:start + size])
+        start += size
+
+    assert written() == expected
+    assert len(expected["index"]) == len(expected["chain"]) == len(events) and expected["checkpoints"]
+    report = verify(engine)
+    assert report["ok"] and report["events_checked"] == len(events)
