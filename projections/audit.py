@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Column, Connection, Date, DateTime, Index, Ta
 from sqlalchemy.dialects.postgresql import JSONB
 
 from domain.audit import AuditGrant
-from projections.base import ReadModel, defer, metadata, page
+from projections.base import ReadModel, defer, insert_row, metadata, page
 
 audit_events = Table(
     "rm_audit_events",
@@ -94,12 +94,12 @@ def _index(conn: Connection, event: Any, position: int) -> None:
         data=event_data(event),
     )
     if not defer(conn, _insert_index, row):
-        conn.execute(audit_events.insert().values(**row))
+        insert_row(conn, audit_events, row)
 
 
 def _insert_index(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """A batch's index rows, in one statement."""
-    conn.execute(audit_events.insert(), rows)
+    insert_row(conn, audit_events, rows)
 
 
 read_model.fallback = _index
@@ -108,7 +108,7 @@ read_model.fallback = _index
 @read_model.on(AuditGrant.Granted)
 def _granted(conn: Connection, event: AuditGrant.Granted, position: int) -> None:
     _index(conn, event, position)
-    conn.execute(audit_grants.insert().values(
+    insert_row(conn, audit_grants, dict(
         id=event.originator_id, seq=position, tenant_id=event.tenant, union_id=event.union,
         auditor_id=event.auditor_id, until=event.until, granted_at=event.timestamp,
         granted_by=_uuid((event.meta.get("actor") or {}).get("person_id")),

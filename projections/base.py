@@ -118,6 +118,22 @@ def ping_when_readable(engine: Engine) -> Engine:
     return engine
 
 
+_INSERTS: dict[Table, Any] = {}
+
+
+def insert_row(conn: Connection, table: Table, values: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """Insert a row (or several, in one statement) into a read model's table.
+
+    One statement object per table with the values as parameters: SQLAlchemy compiles it once, and building
+    a statement per event (a bound parameter and a cache key for every column, `insert().values(...)`) was
+    a fifth of the projector's time per event.
+    """
+    statement = _INSERTS.get(table)
+    if statement is None:
+        statement = _INSERTS[table] = table.insert()
+    conn.execute(statement, values)
+
+
 def make_engine(url: str, pool_size: int = 5) -> Engine:
     """Return a SQLAlchemy engine for the read models."""
     return ping_when_readable(create_engine(url, pool_size=pool_size, max_overflow=10))

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from domain.unions import ACKNOWLEDGED, DELIVERED, FAILED, ISSUED, Circular
-from projections.base import ReadModel, metadata, page
+from projections.base import ReadModel, insert_row, metadata, page
 
 circulars = Table(
     "rm_circulars",
@@ -75,7 +75,7 @@ read_model = ReadModel("circulars", [circulars])
 
 @read_model.on(Circular.Issued)
 def _issued(conn: Connection, event: Circular.Issued, position: int) -> None:
-    conn.execute(circulars.insert().values(
+    insert_row(conn, circulars, dict(
         id=event.originator_id, tenant_id=event.recipient_tenant_id, union_id=event.union_id,
         decision_id=event.decision_id, member_id=event.member_id, seq=position, number=event.number,
         union_name=event.union_name, decision_number=event.decision_number, title=event.title, text=event.text,

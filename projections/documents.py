@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from domain.documents import DOCUMENT_KINDS, SUBMITTED, MethodicalDocument
 from domain.units import METHODICAL_COUNCIL, UNIT_KINDS
 from projections import units as units_rm
-from projections.base import ReadModel, metadata, page
+from projections.base import ReadModel, insert_row, metadata, page
 
 REVIEW, APPROVAL, REVISION = "review", "approval", "revision"
 
@@ -101,7 +101,7 @@ def _add_attachments(conn: Connection, document_id: UUID, tenant_id: UUID, versi
     for file in files:
         known = conn.execute(select(attachments.c.id).where(attachments.c.id == UUID(file["id"]))).first()
         if known is None:
-            conn.execute(attachments.insert().values(
+            insert_row(conn, attachments, dict(
                 id=UUID(file["id"]), document_id=document_id, tenant_id=tenant_id, filename=file["filename"],
                 media_type=file["media_type"], size=file["size"], sha256=file["sha256"], first_version=version,
             ))
@@ -128,13 +128,13 @@ def _refresh(conn: Connection, document_id: UUID, at: Any) -> None:
 
 @read_model.on(MethodicalDocument.Drafted)
 def _drafted(conn: Connection, event: MethodicalDocument.Drafted, position: int) -> None:
-    conn.execute(documents.insert().values(
+    insert_row(conn, documents, dict(
         id=event.originator_id, tenant_id=event.tenant, seq=position, kind=event.kind,
         clause=DOCUMENT_KINDS[event.kind].clause, title=event.title, author_id=event.author_id,
         unit_id=event.unit_id, status="draft", version=1, content_hash=event.content_hash, route=[],
         drafted_at=event.timestamp, updated_at=event.timestamp,
     ))
-    conn.execute(versions.insert().values(
+    insert_row(conn, versions, dict(
         document_id=event.originator_id, version=1, tenant_id=event.tenant, body=event.body,
         content_hash=event.content_hash, attachments=[], created_at=event.timestamp, created_by=event.author_id,
     ))
@@ -160,7 +160,7 @@ def _attached(conn: Connection, event: MethodicalDocument.FileAttached, position
 @read_model.on(MethodicalDocument.Revised)
 def _revised(conn: Connection, event: MethodicalDocument.Revised, position: int) -> None:
     tenant_id = _tenant(conn, event.originator_id)
-    conn.execute(versions.insert().values(
+    insert_row(conn, versions, dict(
         document_id=event.originator_id, version=event.version, tenant_id=tenant_id, body=event.body,
         content_hash=event.content_hash, attachments=list(event.attachments), created_at=event.timestamp,
         created_by=_person(event.meta),
@@ -180,7 +180,7 @@ def _submitted(conn: Connection, event: MethodicalDocument.Submitted, position: 
 
 @read_model.on(MethodicalDocument.ConclusionIssued)
 def _concluded(conn: Connection, event: MethodicalDocument.ConclusionIssued, position: int) -> None:
-    conn.execute(conclusions.insert().values(
+    insert_row(conn, conclusions, dict(
         seq=position, document_id=event.originator_id, tenant_id=_tenant(conn, event.originator_id),
         unit_id=event.unit_id, step=event.step, version=event.version, content_hash=event.content_hash,
         positive=event.positive, remarks=event.remarks, given_by=event.given_by, given_at=event.timestamp,

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, Connection, DateTime, Index, Table, T
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from domain.people import Person
-from projections.base import ReadModel, metadata, page
+from projections.base import ReadModel, insert_row, metadata, page
 
 people = Table(
     "rm_people",
@@ -36,20 +36,18 @@ ACTIVE, LEFT = "active", "left"
 
 @read_model.on(Person.Joined)
 def _joined(conn: Connection, event: Person.Joined, position: int) -> None:
-    conn.execute(
-        people.insert().values(
-            id=event.originator_id,
-            tenant_id=event.tenant,
-            seq=position,
-            full_name=event.full_name,
-            roles=list(event.roles),
-            subjects=list(event.subjects),
-            status=ACTIVE,
-            joined_at=event.timestamp,
-            updated_at=event.timestamp,
-            tokens=[],
-        )
-    )
+    insert_row(conn, people, dict(
+        id=event.originator_id,
+        tenant_id=event.tenant,
+        seq=position,
+        full_name=event.full_name,
+        roles=list(event.roles),
+        subjects=list(event.subjects),
+        status=ACTIVE,
+        joined_at=event.timestamp,
+        updated_at=event.timestamp,
+        tokens=[],
+    ))
 
 
 @read_model.on(Person.Changed)

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, Connection, DateTime, Table, Text, Uu
 from sqlalchemy.dialects.postgresql import JSONB
 
 from domain.tenants import Tenant
-from projections.base import ReadModel, metadata, page
+from projections.base import ReadModel, insert_row, metadata, page
 
 tenants = Table(
     "rm_tenants",
@@ -35,22 +35,20 @@ read_model = ReadModel("tenants", [tenants])
 
 @read_model.on(Tenant.Registered)
 def _registered(conn: Connection, event: Tenant.Registered, position: int) -> None:
-    conn.execute(
-        tenants.insert().values(
-            id=event.originator_id,
-            tenant_id=event.originator_id,
-            seq=position,
-            name=event.name,
-            kind=event.kind,
-            bin=event.bin,
-            region=event.region,
-            parent_id=event.parent_id,
-            language=event.language,
-            email=event.email,
-            registered_at=event.timestamp,
-            updated_at=event.timestamp,
-        )
-    )
+    insert_row(conn, tenants, dict(
+        id=event.originator_id,
+        tenant_id=event.originator_id,
+        seq=position,
+        name=event.name,
+        kind=event.kind,
+        bin=event.bin,
+        region=event.region,
+        parent_id=event.parent_id,
+        language=event.language,
+        email=event.email,
+        registered_at=event.timestamp,
+        updated_at=event.timestamp,
+    ))
 
 
 @read_model.on(Tenant.CalendarSet)

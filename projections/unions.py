@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, Connection, Date, DateTime, Index, In
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from domain.unions import Decision, Union
-from projections.base import ReadModel, metadata, page
+from projections.base import ReadModel, insert_row, metadata, page
 
 unions = Table(
     "rm_unions",
@@ -62,7 +62,7 @@ read_model = ReadModel("unions", [unions, union_members, decisions])
 
 @read_model.on(Union.Founded)
 def _founded(conn: Connection, event: Union.Founded, position: int) -> None:
-    conn.execute(unions.insert().values(
+    insert_row(conn, unions, dict(
         id=event.originator_id, union_id=event.originator_id, seq=position, name=event.name, sector=event.sector,
         specialties=list(event.specialties), coordinator_id=event.coordinator_id, chair=None,
         founded_at=event.timestamp, updated_at=event.timestamp,
@@ -71,7 +71,7 @@ def _founded(conn: Connection, event: Union.Founded, position: int) -> None:
 
 @read_model.on(Union.MemberAdmitted)
 def _admitted(conn: Connection, event: Union.MemberAdmitted, position: int) -> None:
-    conn.execute(union_members.insert().values(
+    insert_row(conn, union_members, dict(
         union_id=event.originator_id, id=event.member_id, seq=position, tenant_id=event.member_tenant_id,
         kind=event.kind, name=event.name, specialties=list(event.specialties), admitted_at=event.timestamp,
     ))
@@ -107,7 +107,7 @@ def _chair(conn: Connection, event: Union.ChairApproved, position: int) -> None:
 @read_model.on(Decision.Adopted)
 def _adopted(conn: Connection, event: Decision.Adopted, position: int) -> None:
     actor = event.meta.get("actor") or {}
-    conn.execute(decisions.insert().values(
+    insert_row(conn, decisions, dict(
         id=event.originator_id, union_id=event.union_id, seq=position, number=event.number, title=event.title,
         text=event.text, direction=event.direction, specialties=list(event.specialties),
         circulars_expected=event.circulars_expected,

@@ -15,7 +15,7 @@ from domain.compliance import UnitFacts, day_of
 from domain.people import Person
 from domain.plans import AnnualPlan
 from domain.units import UNIT_KINDS, Unit
-from projections.base import ReadModel, metadata, page
+from projections.base import ReadModel, insert_row, metadata, page
 
 units = Table(
     "rm_units",
@@ -133,12 +133,12 @@ def _recount(conn: Connection, unit_id: UUID, on: date, at: Any) -> None:
 
 @read_model.on(Unit.Formed)
 def _formed(conn: Connection, event: Unit.Formed, position: int) -> None:
-    conn.execute(units.insert().values(
+    insert_row(conn, units, dict(
         id=event.originator_id, tenant_id=event.tenant, seq=position, kind=event.kind, name=event.name,
         subject=event.subject, formed_at=event.timestamp, member_count=len(event.members), updated_at=event.timestamp,
     ))
     for member in event.members:
-        conn.execute(unit_members.insert().values(
+        insert_row(conn, unit_members, dict(
             unit_id=event.originator_id, person_id=UUID(member["person_id"]), seq=position, tenant_id=event.tenant,
             member_tenant_id=UUID(member["tenant_id"]), joined_at=event.timestamp,
         ))
@@ -150,7 +150,7 @@ def _unit_tenant(conn: Connection, unit_id: UUID) -> UUID:
 
 @read_model.on(Unit.MemberJoined)
 def _joined(conn: Connection, event: Unit.MemberJoined, position: int) -> None:
-    conn.execute(unit_members.insert().values(
+    insert_row(conn, unit_members, dict(
         unit_id=event.originator_id, person_id=event.person_id, seq=position,
         tenant_id=_unit_tenant(conn, event.originator_id), member_tenant_id=event.member_tenant_id,
         joined_at=event.timestamp,
@@ -183,7 +183,7 @@ def _person_left(conn: Connection, event: Person.Left, position: int) -> None:
 @read_model.on(Unit.LeaderChosen)
 def _leader(conn: Connection, event: Unit.LeaderChosen, position: int) -> None:
     tenant_id = _unit_tenant(conn, event.originator_id)
-    conn.execute(unit_leaders.insert().values(
+    insert_row(conn, unit_leaders, dict(
         seq=position, unit_id=event.originator_id, tenant_id=tenant_id, person_id=event.person_id,
         method=event.method, starts_on=event.starts_on, ends_on=event.ends_on, chosen_at=event.timestamp,
     ))
@@ -200,7 +200,7 @@ def _leader(conn: Connection, event: Unit.LeaderChosen, position: int) -> None:
 
 @read_model.on(Unit.MeetingHeld)
 def _meeting(conn: Connection, event: Unit.MeetingHeld, position: int) -> None:
-    conn.execute(meetings.insert().values(
+    insert_row(conn, meetings, dict(
         id=event.meeting_id, tenant_id=_unit_tenant(conn, event.originator_id), unit_id=event.originator_id,
         seq=position, held_on=event.held_on, agenda=event.agenda, minutes=event.minutes,
         attendee_ids=list(event.attendee_ids), recorded_by=_person(event.meta),
@@ -209,7 +209,7 @@ def _meeting(conn: Connection, event: Unit.MeetingHeld, position: int) -> None:
 
 @read_model.on(AnnualPlan.Drafted)
 def _plan_drafted(conn: Connection, event: AnnualPlan.Drafted, position: int) -> None:
-    conn.execute(plans.insert().values(
+    insert_row(conn, plans, dict(
         id=event.originator_id, tenant_id=event.tenant, unit_id=event.unit_id, seq=position,
         academic_year=event.academic_year, items=event.items, status="draft", drafted_at=event.timestamp,
     ))
