@@ -410,4 +410,4 @@ class Meetings(MethodView):
     def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
         """Record a meeting (the unit's leader or the deputy head; attendees are members)."""
         done = runtime().platform.hold_meeting(context(_actor(tid)), tid, uid, **body)
-        return with_position({"unit_id": done.aggregate.id, **done.aggregate.meetings[-1]}, done.position)
+        return with_position({"unit_id": done.aggregate.id, **done.aggregate.last_meeting}, done.position)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -103,7 +103,7 @@ def test_a_unit_rebuilt_from_its_events_has_its_members_and_no_leader_or_meeting
     unit, members = given_association()
     assert set(unit.members) == {m.person_id.hex for m in members}
     assert set(unit.members.values()) == {SCHOOL}
-    assert (unit.leaders, unit.meetings) == ([], [])
+    assert (unit.leaders, unit.meetings_held, unit.last_meeting) == ([], 0, None)
 
 
 def test_two_teachers_of_a_subject_are_refused_citing_p26():
@@ -433,10 +433,23 @@ def test_meetings_rebuild_from_their_events():
                       attendee_ids=[members[0].person_id, members[0].person_id])
     [event], rebuilt = stored(unit)
     assert event.attendee_ids == [members[0].person_id]  # named twice, attended once
-    assert rebuilt.meetings[-1]["minutes"] == "Протокол №1"
+    assert rebuilt.last_meeting["minutes"] == "Протокол №1"
+
+
+def test_a_unit_keeps_its_last_meeting_only_so_its_state_does_not_grow_with_meetings():
+    unit, members = given_association()
+    for day in (12, 18, 24):
+        unit.hold_meeting(as_head(T0 + timedelta(days=20)), tenant_kind="school", held_on=date(2026, 9, day),
+                          agenda=[{"direction": "p.7.2", "title": "Нормативные документы"}], minutes=f"Протокол {day}",
+                          attendee_ids=[members[0].person_id])
+    events, rebuilt = stored(unit)
+    assert len(events) == 3
+    assert (rebuilt.meetings_held, rebuilt.last_meeting["minutes"]) == (3, "Протокол 24")
+    assert not any(isinstance(value, list) and len(value) == 3 for value in vars(rebuilt).values())
 
 
 def test_the_academic_year_runs_from_september_to_august():
     assert academic_year_of(date(2026, 9, 1)) == "2026-2027"
     assert academic_year_of(date(2027, 8, 31)) == "2026-2027"
     assert academic_year_of(date(2027, 9, 1)) == "2027-2028"
+
