@@ -1,7 +1,7 @@
 """Commands over HTTP against the raw event store, then latency and write-to-read visibility at half the maximum.
 
 1. The raw baseline: the eventsourcing Application appending the mix's events in this process, one command
-   per `save()`, the aggregates built with the domain classes and kept in memory (no HTTP, no loading, no
+   per `save()` through the library's own PostgreSQL recorder, the aggregates built with the domain classes and kept in memory (no HTTP, no loading, no
    authentication, no read models), on a fresh database of the same server.
 2. The platform: gunicorn as deploy/gunicorn.conf.py configures it (plus the projector following the log),
    driven by a closed-loop client (one thread per school, each a keep-alive connection sending its next
@@ -406,7 +406,9 @@ def raw_baseline(platform: Platform, seconds: float, schools: int) -> dict[str, 
     from services.tenancy import hash_secret
 
     settings = Settings.from_env(platform.env)
-    app = Application(env=settings.eventsourcing_env())
+    # The library's own recorder (its pipelined insert), not the platform's (services/persistence.py).
+    env = {key: value for key, value in settings.eventsourcing_env().items() if key != "APPLICATION_RECORDER_TOPIC"}
+    app = Application(env=env)
     try:
         operator = Context(Actor.operator(), uuid4().hex, datetime.now(timezone.utc))
         rng, used = random.Random(583), set()

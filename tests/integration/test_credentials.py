@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+import time
 
 from support import bearer
 
@@ -39,3 +40,36 @@ def test_successful_requests_do_not_count_towards_the_limit(settings, platform, 
     me = {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.8"}
     for _ in range(10):
         assert client.get("/api/v1/tenants", headers=bearer(settings.operator_token), environ_base=me).status_code == 200
+
+
+def test_failures_counted_by_another_worker_are_seen_within_a_moment(settings, platform, engine, projector,
+                                                                     monkeypatch):
+    from limits.storage import RedisStorage
+
+    from services.api import create_app
+    from services.api.limits import CleanClientsRedisStorage
+
+    monkeypatch.setattr(CleanClientsRedisStorage, "CLEAN_SECONDS", 0.3)
+    limited = dataclasses.replace(settings, auth_failure_limit="3 per minute")
+    # Two web worker processes: two applications, each with its own limiter, sharing the counts in Redis.
+    one, other = (create_app({"SETTINGS": limited, "PLATFORM": platform, "ENGINE": engine, "CREATE_SCHEMA": False})
+                  .test_client() for _ in range(2))
+    client = {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.9"}
+    good = bearer(settings.operator_token)
+    reads: list[str] = []
+    read = RedisStorage.get
+    monkeypatch.setattr(RedisStorage, "get", lambda storage, key: reads.append(key) or read(storage, key))
+    for _ in range(3):
+        assert other.get("/api/v1/tenants", headers=good, environ_base=client).status_code == 200
+    assert len(reads) == 1  # a client with no failure is read from Redis once, then remembered clean
+
+    assert [one.get("/api/v1/tenants", headers=bearer(f"guess-{i}"), environ_base=client).status_code
+            for i in range(4)] == [401, 401, 401, 429]
+    # The other worker's memory of the client holds for a moment at most ...
+    time.sleep(0.4)
+    assert other.get("/api/v1/tenants", headers=good, environ_base=client).status_code == 429
+    # ... and a failure it counts itself is never forgotten by it.
+    another = {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.10"}
+    assert other.get("/api/v1/tenants", headers=good, environ_base=another).status_code == 200
+    assert [other.get("/api/v1/tenants", headers=bearer(f"guess-{i}"), environ_base=another).status_code
+            for i in range(4)] == [401, 401, 401, 429]
