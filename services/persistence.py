@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -55,6 +56,32 @@ class Recorder(PostgresApplicationRecorder):
         # Sent without parameters, so by the simple query protocol: four statements in one message.
         self._begin: Composed = SQL("; ").join(
             [SQL("BEGIN"), *self.lock_table_statements, SQL("NOTIFY {0}").format(Identifier(self.channel_name))])
+        self._insert: bytes = self.insert_events_statement.as_bytes(None)
+        self._select_queries: dict[tuple[bool, bool, bool, bool], bytes] = {}
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
+                      desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
+        """eventsourcing's select, with each shape of its statement composed and rendered once: composing and
+        rendering it on every call (every load of an aggregate, several a command) was a twelfth of a web
+        worker's CPU."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        query = self._select_queries.get(shape)
+        if query is None:
+            statement = self.select_events_statement
+            if gt is not None:
+                statement += SQL(" AND originator_version > %s")
+            if lte is not None:
+                statement += SQL(" AND originator_version <= %s")
+            statement += SQL(" ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC")
+            if limit is not None:
+                statement += SQL(" LIMIT %s")
+            query = self._select_queries[shape] = statement.as_bytes(None)
+        params = [originator_id, *(value for value in (gt, lte, limit) if value is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, params, prepare=True)
+            return [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
+                                topic=row["topic"], state=bytes(row["state"])) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -67,7 +94,7 @@ class Recorder(PostgresApplicationRecorder):
                 self._insert_events(curs, stored_events, **kwargs)
                 ids: list[int] = []
                 for part in chunks(stored_events):
-                    curs.execute(self.insert_events_statement, (
+                    curs.execute(self._insert, (
                         [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
                          for e in part],))
                     ids.extend(row["notification_id"] for row in curs.fetchall())
