@@ -118,25 +118,19 @@ def ping_when_readable(engine: Engine) -> Engine:
     return engine
 
 
-_INSERTS: dict[tuple[Table, bool], Any] = {}
+_INSERTS: dict[Table, Any] = {}
 
 
 def insert_row(conn: Connection, table: Table, values: dict[str, Any] | list[dict[str, Any]]) -> None:
-    """Insert a row, or several, into a read model's table.
+    """Insert a row (or several, in one statement) into a read model's table.
 
     One statement object per table with the values as parameters: SQLAlchemy compiles it once, and building
     a statement per event (a bound parameter and a cache key for every column, `insert().values(...)`) was
-    a fifth of the projector's time per event. Several rows go as one multi-row statement: RETURNING makes
-    SQLAlchemy batch them ("insertmanyvalues") rather than hand them to psycopg's executemany, whose pipeline
-    costs more CPU than the rows.
+    a fifth of the projector's time per event.
     """
-    many = isinstance(values, list)
-    statement = _INSERTS.get((table, many))
+    statement = _INSERTS.get(table)
     if statement is None:
-        statement = table.insert()
-        if many:
-            statement = statement.returning(*table.primary_key.columns)
-        _INSERTS[(table, many)] = statement
+        statement = _INSERTS[table] = table.insert()
     conn.execute(statement, values)
 
 
