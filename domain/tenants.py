@@ -62,6 +62,8 @@ class Tenant(Recorded):
         language: str
         email: str | None
 
+    # The registration above never changes (services.tenancy.get_tenant relies on it): an event that would change
+    # any of its facts needs get_tenant to ask the store for newer events again.
     class CalendarSet(Recorded.Event):
         quarters: list[list[str]]
 

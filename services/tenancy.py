@@ -59,8 +59,23 @@ class TenancyCommands(Commands):
         return bool(list(self.events.get(BinRegistration.id_for(bin), limit=1)))
 
     def get_tenant(self, tenant_id: UUID) -> Tenant:
-        """Return the tenant to read (its kind, parent, calendar), or raise NotFound: not a copy, so never to
-        change (`load` one for that)."""
+        """Return the tenant to read its registration (kind, parent, name, email), or raise NotFound: not a copy,
+        so never to change (`load` one for that).
+
+        A registration never changes (a tenant's only later event sets its calendar), so a tenant already in the
+        aggregate cache is returned without asking the store for newer events: most commands read their tenant's
+        kind, and that saved round trip is one of the five or so of a command. Its `quarters` may lag: read the
+        calendar from a `load`ed tenant or the read model.
+        """
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                cached = cache.get(tenant_id)
+            except KeyError:
+                pass
+            else:
+                if isinstance(cached, Tenant):
+                    return cached
         return self.load(tenant_id, Tenant, "tenant", read_only=True)
 
     # People (p.3)

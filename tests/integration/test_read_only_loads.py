@@ -33,3 +33,22 @@ def test_a_read_only_tenant_is_not_copied_and_is_refused_at_commit(platform: Any
     to_change.set_calendar(ctx, QUARTERS)
     platform.commit(to_change)  # a loaded copy is saved as always
     assert platform.recorder.max_notification_id() > before
+
+
+def test_a_cached_tenant_is_read_without_asking_the_store_and_a_calendar_is_set_on_a_loaded_one(platform: Any) -> None:
+    ctx = Context(Actor.operator(), uuid.uuid4().hex, datetime.now(timezone.utc))
+    tenant_id = platform.register_tenant(ctx, name="Колледж", kind="tvet_college", bin=valid_bin(),
+                                         region="Атырау").aggregate.id
+    platform.get_tenant(tenant_id)  # now in the aggregate cache
+    selects: list[Any] = []
+    select = platform.recorder.select_events
+    platform.recorder.select_events = lambda *args, **kwargs: selects.append(args) or select(*args, **kwargs)
+    try:
+        assert platform.get_tenant(tenant_id).kind == "tvet_college"
+        assert selects == []  # its registration never changes: no round trip
+
+        platform.set_calendar(ctx, tenant_id, QUARTERS)  # loads the tenant itself, with its newest events
+        assert selects
+        assert platform.load(tenant_id, Tenant, "tenant").quarters == QUARTERS
+    finally:
+        del platform.recorder.select_events
