@@ -7,7 +7,8 @@ it needs itself and stops it at the end. A module that is missing or raises is r
 its target.
 
 With DATABASE_URL / REDIS_URL unset, one private PostgreSQL and one private Redis are started for the whole
-run (each benchmark still creates and drops a database of its own on it).
+run (each benchmark still creates and drops a database of its own on it). Before each benchmark the server is
+checkpointed and the machine left to go idle, so no benchmark measures what the one before it left behind.
 """
 
 from __future__ import annotations
@@ -135,6 +136,39 @@ def rq_workers() -> int | None:
         return None
 
 
+def _cpu_times() -> tuple[float, float]:
+    """Return the machine's (busy, total) CPU jiffies so far (Linux /proc/stat)."""
+    fields = [float(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def settle(limit: float = 90.0, idle_below: float = 0.10) -> None:
+    """Before a benchmark: have PostgreSQL write out what the last one left (a CHECKPOINT, so its writes do not
+    land in the next one's figures) and wait until the machine is idle (busy under `idle_below` over a second),
+    for at most `limit` seconds."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    started = time.monotonic()
+    try:
+        params = conninfo_to_dict(os.environ["DATABASE_URL"])
+        with psycopg.connect(make_conninfo(**{**params, "dbname": "postgres"}), autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except Exception as error:  # noqa: BLE001 - a server that refuses (no superuser) is only not settled
+        log(f"settle: no checkpoint ({error})")
+    try:
+        while time.monotonic() - started < limit:
+            busy0, total0 = _cpu_times()
+            time.sleep(1.0)
+            busy1, total1 = _cpu_times()
+            if (busy1 - busy0) / max(total1 - total0, 1.0) < idle_below:
+                break
+    except OSError:
+        return  # no /proc/stat: nothing to wait for
+    log(f"settled in {time.monotonic() - started:.1f} s")
+
+
 def run_one(name: str, quick: bool) -> tuple[bool, bool]:
     """Run one benchmark module, printing its figures; return (errored, a target was missed)."""
     started = time.monotonic()
@@ -187,6 +221,7 @@ def main() -> int:
         with Servers():
             emit(machine(args.quick))
             for name in chosen:
+                settle()
                 failed, short = run_one(name, args.quick)
                 errored |= failed
                 missed |= short
