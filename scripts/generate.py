@@ -30,7 +30,7 @@ def main() -> int:
     url = args.database_url
     if not url:
         platform = Platform(prefix="country")
-        platform.start(web=False, projector=False, dispatcher=False, workers=0)
+        platform.start(web=False, projector=False, dispatcher=False, workers=0, redis=False)
         url = platform.env["DATABASE_URL"]
     try:
         result = country.generate(url, scale=args.scale, processes=args.processes, seed=args.seed,

