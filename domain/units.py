@@ -170,9 +170,8 @@ class Unit(Recorded):
         attendee_ids: list[UUID]
 
         def apply(self, unit: Unit) -> None:
-            # The unit keeps the count and the last meeting only: its meetings' texts are the read model's
+            # The unit keeps its last meeting only (for the command's answer): its meetings are the read model's
             # (rm_meetings), so the aggregate, its copies and its snapshots do not grow with every meeting.
-            unit.meetings_held = getattr(unit, "meetings_held", 0) + 1
             unit.last_meeting = {"id": self.meeting_id, "held_on": self.held_on, "agenda": self.agenda,
                                  "minutes": self.minutes, "attendee_ids": list(self.attendee_ids)}
 
@@ -185,7 +184,6 @@ class Unit(Recorded):
         # person id (hex) -> the member's own tenant
         self.members: dict[str, UUID] = {UUID(m["person_id"]).hex: UUID(m["tenant_id"]) for m in members}
         self.leaders: list[dict[str, Any]] = []
-        self.meetings_held = 0
         self.last_meeting: dict[str, Any] | None = None
 
     @property

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, LargeBinary, Table, func, select, text
 
-from projections.base import ReadModel, defer, metadata
+from projections.base import ReadModel, defer, insert_row, metadata
 
 # The events table of the platform's Application (services.config.APPLICATION_NAME + "_events").
 EVENTS_TABLE = "methodical_events"
@@ -137,7 +137,7 @@ class Chainer:
                                               row.state)).digest()
             link = next_link(link, row.notification_id, digest)
             links.append({"position": row.notification_id, "event_digest": digest, "link": link})
-        conn.execute(chain.insert(), links)
+        insert_row(conn, chain, links)
         for made in links:
             self._maybe_checkpoint(conn, made["position"], made["link"])
 

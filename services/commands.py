@@ -53,21 +53,25 @@ class Commands:
             raise NotFound(what)
         return aggregate
 
+    def cached(self, aggregate_id: UUID) -> Any | None:
+        """Return the aggregate cache's own instance of the aggregate (never to be changed), or None."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            return cache.get(aggregate_id)
+        except KeyError:
+            return None
+
     def commit(self, *aggregates: Recorded) -> int:
         """Save the aggregates in one transaction and return the position of the last event.
 
         A request's Idempotency-Key is recorded in the same transaction: all of it or none of it is stored.
         """
-        cache = self.repository.cache
-        if cache is not None:
-            for aggregate in aggregates:
-                try:
-                    cached = cache.get(aggregate.id)
-                except KeyError:
-                    continue
-                if cached is aggregate:
-                    raise RuntimeError(f"{type(aggregate).__name__} {aggregate.id} was loaded read-only: load it to "
-                                       "change it")
+        for aggregate in aggregates:
+            if self.cached(aggregate.id) is aggregate:
+                raise RuntimeError(f"{type(aggregate).__name__} {aggregate.id} was loaded read-only: load it to "
+                                   "change it")
         pending = pending_key.get()
         record = pending.record(aggregates) if pending is not None else None
         try:

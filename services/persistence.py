@@ -14,8 +14,9 @@ psycopg pipeline. Two things made us take that path over:
 Here a save is one transaction of three messages on the pool's autocommit connection: BEGIN, the lock
 timeout, the table lock and the NOTIFY as one simple-protocol query; the INSERT of the events, RETURNING their
 notification ids (by several statements of at most CHUNK_BYTES of events each when the save is large, each
-read back before the next is sent); COMMIT. The table lock is taken before the first event is inserted, as eventsourcing takes it, so the log's
-insert order is its commit order and a reader never passes over an id that is filled in later.
+read back before the next is sent); COMMIT. The table lock is taken before the first event is inserted, as
+eventsourcing takes it, so the log's insert order is its commit order and a reader never passes over an id
+that is filled in later.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg.pq import TransactionStatus
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Identifier
 
 CHUNK_BYTES = 128 * 1024
-_COMMIT, _ROLLBACK = SQL("COMMIT"), SQL("ROLLBACK")
+_COMMIT, _ROLLBACK = b"COMMIT", b"ROLLBACK"
 
 
 def chunks(stored_events: Sequence[StoredEvent], limit: int = CHUNK_BYTES) -> Iterator[Sequence[StoredEvent]]:
@@ -54,8 +55,9 @@ class Recorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Sent without parameters, so by the simple query protocol: four statements in one message.
-        self._begin: Composed = SQL("; ").join(
-            [SQL("BEGIN"), *self.lock_table_statements, SQL("NOTIFY {0}").format(Identifier(self.channel_name))])
+        self._begin: bytes = SQL("; ").join(
+            [SQL("BEGIN"), *self.lock_table_statements, SQL("NOTIFY {0}").format(Identifier(self.channel_name))]
+        ).as_bytes(None)
         self._insert: bytes = self.insert_events_statement.as_bytes(None)
         self._select_queries: dict[tuple[bool, bool, bool, bool], bytes] = {}
 

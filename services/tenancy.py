@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from domain import rules
 from domain.base import Context, InvalidValue, NotFound, NotPermitted
 from domain.people import Person
@@ -67,15 +65,9 @@ class TenancyCommands(Commands):
         kind, and that saved round trip is one of the five or so of a command. Its `quarters` may lag: read the
         calendar from a `load`ed tenant or the read model.
         """
-        cache = self.repository.cache
-        if cache is not None:
-            try:
-                cached = cache.get(tenant_id)
-            except KeyError:
-                pass
-            else:
-                if isinstance(cached, Tenant):
-                    return cached
+        cached = self.cached(tenant_id)
+        if isinstance(cached, Tenant):
+            return cached
         return self.load(tenant_id, Tenant, "tenant", read_only=True)
 
     # People (p.3)
@@ -146,10 +138,8 @@ class TenancyCommands(Commands):
         except ValueError:
             return None
         try:
-            person = self.repository.get(person_id, deepcopy_from_cache=False)  # read only, never changed
-        except AggregateNotFoundError:
-            return None
-        if not isinstance(person, Person):
+            person = self.load(person_id, Person, "person", read_only=True)
+        except NotFound:
             return None
         presented = hash_secret(secret)
         matched = False

@@ -103,7 +103,7 @@ def test_a_unit_rebuilt_from_its_events_has_its_members_and_no_leader_or_meeting
     unit, members = given_association()
     assert set(unit.members) == {m.person_id.hex for m in members}
     assert set(unit.members.values()) == {SCHOOL}
-    assert (unit.leaders, unit.meetings_held, unit.last_meeting) == ([], 0, None)
+    assert (unit.leaders, unit.last_meeting) == ([], None)
 
 
 def test_two_teachers_of_a_subject_are_refused_citing_p26():
@@ -444,7 +444,7 @@ def test_a_unit_keeps_its_last_meeting_only_so_its_state_does_not_grow_with_meet
                           attendee_ids=[members[0].person_id])
     events, rebuilt = stored(unit)
     assert len(events) == 3
-    assert (rebuilt.meetings_held, rebuilt.last_meeting["minutes"]) == (3, "Протокол 24")
+    assert (rebuilt.last_meeting["held_on"], rebuilt.last_meeting["minutes"]) == (date(2026, 9, 24), "Протокол 24")
     assert not any(isinstance(value, list) and len(value) == 3 for value in vars(rebuilt).values())
 
 
