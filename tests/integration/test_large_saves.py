@@ -63,3 +63,56 @@ def test_chunks_keep_order_and_bound_each_run() -> None:
     assert [e for run in runs for e in run] == events
     assert all(sum(len(e.state) for e in run) <= 100 or len(run) == 1 for run in runs)
     assert [len(run) for run in runs] == [2, 1, 1, 1, 1, 1]
+
+
+def test_a_small_save_is_one_call_that_waits_for_the_table_lock(platform: Any, settings: Any) -> None:
+    """A save under CHUNK_BYTES is one statement (the append function, its own transaction), which takes the table
+    lock before it inserts: while another transaction holds that lock, the save waits, and lands after it."""
+    import threading
+
+    import psycopg
+
+    records = _records(3)
+    sent: list[bytes] = []
+    original = psycopg.Cursor.execute
+
+    def counting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is saver:
+            sent.append(query if isinstance(query, bytes) else str(query).encode())
+        return original(self, query, *args, **kwargs)
+
+    result: list[Any] = []
+    saver = threading.Thread(target=lambda: result.append(platform.save(*records)))
+    with psycopg.connect(settings.database_url) as holder:
+        holder.execute("LOCK TABLE methodical_events IN EXCLUSIVE MODE")
+        holder.execute("INSERT INTO methodical_events (originator_id, originator_version, topic, state)"
+                       " VALUES (%s, 1, 'held:Lock', '\\x00')", (uuid.uuid4(),))
+        held_at = holder.execute("SELECT currval(pg_get_serial_sequence('methodical_events', 'notification_id'))"
+                                 ).fetchone()[0]
+        psycopg.Cursor.execute = counting  # type: ignore[method-assign]
+        try:
+            saver.start()
+            saver.join(timeout=1.0)
+            assert saver.is_alive(), "the save did not wait for the table lock"
+            waiting = holder.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                     " AND query LIKE '%%methodical_events_append%%'").fetchone()[0]
+            assert waiting == 1
+            holder.commit()
+            saver.join(timeout=10)
+        finally:
+            psycopg.Cursor.execute = original  # type: ignore[method-assign]
+    assert not saver.is_alive()
+    positions = [r.notification.id for r in result[0]]
+    assert positions == [held_at + 1, held_at + 2, held_at + 3]
+    assert len(sent) == 1 and b"methodical_events_append" in sent[0]
+    assert [n.originator_id for n in platform.recorder.select_notifications(start=held_at + 1, limit=3)] == \
+        [r.id for r in records]
+
+
+def test_a_small_save_that_conflicts_stores_nothing(platform: Any) -> None:
+    caller = uuid.uuid4().hex
+    platform.save(_records(3, caller)[-1])
+    before = platform.recorder.max_notification_id()
+    with pytest.raises(IntegrityError):
+        platform.save(*_records(3, caller))
+    assert platform.recorder.max_notification_id() == before
