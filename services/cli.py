@@ -88,7 +88,8 @@ def projector(args: argparse.Namespace | None = None) -> int:
     while not stop.is_set():
         try:
             running = Projector(Platform, settings.eventsourcing_env(), engine,
-                                chainer=Chainer(settings.signing_key(), settings.checkpoint_interval))
+                                chainer=Chainer(settings.signing_key(), settings.checkpoint_interval),
+                                linger=settings.projector_linger)
             log.info("projector following the event log with %d read models", len(running.runners))
             pause = 0.5
             running.run_until(stop)

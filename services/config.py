@@ -51,6 +51,8 @@ class Settings:
     # Tamper evidence: the Ed25519 key that signs chain checkpoints (none: unsigned), and their spacing.
     audit_signing_key: str | None = None
     checkpoint_interval: int = 1000
+    # Under load, the projector's batch waits this long (seconds) from its first event for more (runner.py).
+    projector_linger: float = 0.01
     # Failed authentications allowed per client address before it gets 429 (limits' notation).
     auth_failure_limit: str = "20 per minute"
     # The role the web process acts as (services/database.py); empty: the connecting user's own rights.
@@ -95,6 +97,7 @@ class Settings:
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1")),
             audit_signing_key=env.get("AUDIT_SIGNING_KEY") or None,
             checkpoint_interval=int(env.get("CHECKPOINT_INTERVAL", "1000")),
+            projector_linger=float(env.get("PROJECTOR_LINGER_MS", "10")) / 1000,
             auth_failure_limit=env.get("AUTH_FAILURE_LIMIT", "20 per minute"),
             web_role=env.get("DATABASE_WEB_ROLE", "methodical_app"),
         )

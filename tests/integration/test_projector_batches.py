@@ -155,3 +155,79 @@ def test_a_batch_indexes_and_links_what_one_event_at_a_time_does(own_store):
     assert len(expected["index"]) == len(expected["chain"]) == len(events) and expected["checkpoints"]
     report = verify(engine)
     assert report["ok"] and report["events_checked"] == len(events)
+
+
+class _Log:
+    """A subscription whose events arrive at given moments, as eventsourcing's LISTEN/NOTIFY one hands them over:
+    `_buffered` sees what has been read from the log and not yet taken."""
+
+    def __init__(self, gaps: list[float]):
+        import queue
+
+        self.subscription = self
+        self._notifications: list[Any] = []
+        self._notifications_index = 0
+        self._notifications_queue: Any = queue.Queue()
+        self.arrived: dict[int, float] = {}
+        self.gaps = gaps
+
+    def feed(self) -> None:
+        import time
+
+        for position, gap in enumerate(self.gaps, start=1):
+            time.sleep(gap)
+            self.arrived[position] = time.monotonic()
+            self._notifications_queue.put((object(), Tracking("app", position)))
+        time.sleep(0.5)  # the log ends (the runner stops) well after the last batch has been applied
+        self._notifications_queue.put(None)
+
+    def __iter__(self) -> Any:
+        while (item := self._notifications_queue.get()) is not None:
+            yield item
+
+
+def _batches(gaps: list[float], linger: float) -> tuple[list[list[int]], _Log, dict[int, float]]:
+    import threading
+    import time
+    import types
+
+    from projections.runner import BatchingRunner
+
+    log, batches, applied_at = _Log(gaps), [], {}
+
+    class Recording:
+        def process_events(self, batch: list[tuple[Any, Tracking]]) -> None:
+            batches.append([t.notification_id for _, t in batch])
+            for _, t in batch:
+                applied_at[t.notification_id] = time.monotonic()
+
+    runner = types.SimpleNamespace(linger=linger)
+    feeder = threading.Thread(target=log.feed)
+    feeder.start()
+    BatchingRunner._process_events_loop(log, Recording(), threading.Event(), lambda: runner)
+    feeder.join()
+    return batches, log, applied_at
+
+
+def test_a_quiet_log_is_followed_event_by_event_without_waiting():
+    batches, log, applied_at = _batches([0.0] + [0.25] * 4, linger=0.1)
+    assert batches == [[1], [2], [3], [4], [5]]
+    # Nothing lingered: each event applied long before the linger would have ended.
+    assert all(applied_at[p] - log.arrived[p] < 0.09 for p in applied_at)
+
+
+def test_under_load_a_batch_lingers_for_the_events_that_follow():
+    batches, log, applied_at = _batches([0.0] + [0.004] * 59, linger=0.1)
+    assert [p for batch in batches for p in batch] == list(range(1, 61))
+    # The first event finds the projector idle; those that follow arrive faster than one per linger and are
+    # gathered: far fewer transactions than events.
+    assert batches[0] == [1]
+    assert len(batches) <= 10, batches
+    # A batch waits for more only up to the linger from its first event (with the scheduler's slack).
+    for batch in batches[1:]:
+        assert applied_at[batch[0]] - log.arrived[batch[0]] < 0.1 + 0.15
+
+
+def test_without_linger_only_events_already_read_share_a_batch():
+    batches, _, _ = _batches([0.0] + [0.03] * 9, linger=0.0)
+    assert batches == [[p] for p in range(1, 11)]
