@@ -84,11 +84,8 @@ def test_a_small_save_is_one_call_that_waits_for_the_table_lock(platform: Any, s
     result: list[Any] = []
     saver = threading.Thread(target=lambda: result.append(platform.save(*records)))
     with psycopg.connect(settings.database_url) as holder:
+        before = platform.recorder.max_notification_id() or 0
         holder.execute("LOCK TABLE methodical_events IN EXCLUSIVE MODE")
-        holder.execute("INSERT INTO methodical_events (originator_id, originator_version, topic, state)"
-                       " VALUES (%s, 1, 'held:Lock', '\\x00')", (uuid.uuid4(),))
-        held_at = holder.execute("SELECT currval(pg_get_serial_sequence('methodical_events', 'notification_id'))"
-                                 ).fetchone()[0]
         psycopg.Cursor.execute = counting  # type: ignore[method-assign]
         try:
             saver.start()
@@ -103,9 +100,9 @@ def test_a_small_save_is_one_call_that_waits_for_the_table_lock(platform: Any, s
             psycopg.Cursor.execute = original  # type: ignore[method-assign]
     assert not saver.is_alive()
     positions = [r.notification.id for r in result[0]]
-    assert positions == [held_at + 1, held_at + 2, held_at + 3]
+    assert positions[0] > before and positions == list(range(positions[0], positions[0] + 3))
     assert len(sent) == 1 and b"methodical_events_append" in sent[0]
-    assert [n.originator_id for n in platform.recorder.select_notifications(start=held_at + 1, limit=3)] == \
+    assert [n.originator_id for n in platform.recorder.select_notifications(start=positions[0], limit=3)] == \
         [r.id for r in records]
 
 
