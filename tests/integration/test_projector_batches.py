@@ -210,19 +210,20 @@ def _batches(gaps: list[float], linger: float) -> tuple[list[list[int]], _Log, d
 
 
 def test_a_quiet_log_is_followed_event_by_event_without_waiting():
-    batches, log, applied_at = _batches([0.0] + [0.25] * 4, linger=0.1)
-    assert batches == [[1], [2], [3], [4], [5]]
+    # Events a little more than a third of the linger apart: too few would share a batch to be worth the wait.
+    batches, log, applied_at = _batches([0.0] + [0.05] * 9, linger=0.1)
+    assert batches == [[p] for p in range(1, 11)]
     # Nothing lingered: each event applied long before the linger would have ended.
     assert all(applied_at[p] - log.arrived[p] < 0.09 for p in applied_at)
 
 
 def test_under_load_a_batch_lingers_for_the_events_that_follow():
-    batches, log, applied_at = _batches([0.0] + [0.004] * 59, linger=0.1)
-    assert [p for batch in batches for p in batch] == list(range(1, 61))
-    # The first event finds the projector idle; those that follow arrive faster than one per linger and are
-    # gathered: far fewer transactions than events.
+    batches, log, applied_at = _batches([0.0] + [0.004] * 99, linger=0.1)
+    assert [p for batch in batches for p in batch] == list(range(1, 101))
+    # The first events find the projector idle and are applied one by one; once the moving average of their gaps
+    # says several arrive per linger, they are gathered: the last 50 in a handful of transactions.
     assert batches[0] == [1]
-    assert len(batches) <= 10, batches
+    assert len([b for b in batches if b[-1] > 50]) <= 6, batches
     # A batch waits for more only up to the linger from its first event (with the scheduler's slack).
     for batch in batches[1:]:
         assert applied_at[batch[0]] - log.arrived[batch[0]] < 0.1 + 0.15
