@@ -73,3 +73,30 @@ def test_failures_counted_by_another_worker_are_seen_within_a_moment(settings, p
     assert other.get("/api/v1/tenants", headers=good, environ_base=another).status_code == 200
     assert [other.get("/api/v1/tenants", headers=bearer(f"guess-{i}"), environ_base=another).status_code
             for i in range(4)] == [401, 401, 401, 429]
+
+
+def test_without_redis_each_worker_counts_in_memory_and_asks_redis_again_later(settings, platform, engine, projector,
+                                                                               monkeypatch):
+    from support import free_port
+
+    from services.api import create_app
+    from services.api.limits import FailedAuthentications
+
+    monkeypatch.setattr(FailedAuthentications, "FALLBACK_SECONDS", 0.5)
+    # A Redis URL nothing answers at: the limit still holds (counted in this worker), and nothing fails with 500.
+    limited = dataclasses.replace(settings, auth_failure_limit="3 per minute",
+                                  redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    app = create_app({"SETTINGS": limited, "PLATFORM": platform, "ENGINE": engine, "CREATE_SCHEMA": False})
+    failures = app.extensions["methodical_auth_failures"]
+    client = app.test_client()
+    me = {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.10"}
+    good = bearer(settings.operator_token)
+    assert client.get("/api/v1/tenants", headers=good, environ_base=me).status_code == 200
+    assert [client.get("/api/v1/tenants", headers=bearer(f"guess-{i}"), environ_base=me).status_code
+            for i in range(4)] == [401, 401, 401, 429]
+    assert client.get("/api/v1/tenants", headers=good, environ_base=me).status_code == 429
+    assert failures.shared is not None and time.monotonic() < failures._shared_down_until
+    time.sleep(0.6)
+    # Past the fallback's time Redis is asked again (still silent: counted in memory again, the limit still held).
+    assert client.get("/api/v1/tenants", headers=good, environ_base=me).status_code == 429
+    assert time.monotonic() < failures._shared_down_until
