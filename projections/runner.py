@@ -30,8 +30,6 @@ READ_MODELS[documents.read_model.name] = documents.read_model
 
 # Events applied in one transaction at most, when that many are already read from the log.
 BATCH_LIMIT = 200
-# While a batch lingers, how often it looks for the next event read from the log.
-LINGER_POLL = 0.001
 # The weight of the latest gap between two events' arrivals in their moving average.
 GAP_WEIGHT = 0.05
 
@@ -43,6 +41,20 @@ def _buffered(subscription: Any) -> bool:
         return (inner._notifications_index < len(inner._notifications)  # noqa: SLF001
                 or not inner._notifications_queue.empty())  # noqa: SLF001
     except AttributeError:  # another kind of subscription: one event at a time
+        return False
+
+
+def _wait_buffered(subscription: Any, timeout: float) -> bool:
+    """Wait up to `timeout` seconds until the subscription holds an event read from the log; whether it does."""
+    if _buffered(subscription):
+        return True
+    if timeout <= 0:
+        return False
+    try:
+        pending = subscription.subscription._notifications_queue  # noqa: SLF001
+        with pending.not_empty:  # the queue's own condition, notified by each put
+            return bool(pending.not_empty.wait_for(pending._qsize, timeout))  # noqa: SLF001
+    except AttributeError:  # another kind of subscription: no waiting
         return False
 
 
@@ -81,10 +93,7 @@ class BatchingRunner(BaseProjectionRunner[Any]):
                 if len(batch) < BATCH_LIMIT and _buffered(subscription):
                     continue
                 if linger and len(batch) < BATCH_LIMIT and 3 * gap < linger:
-                    deadline = first + linger
-                    while not _buffered(subscription) and time.monotonic() < deadline and not is_stopping.is_set():
-                        time.sleep(LINGER_POLL)
-                    if _buffered(subscription):
+                    if _wait_buffered(subscription, first + linger - time.monotonic()):
                         continue
                 projection.process_events(batch)
                 batch = []
