@@ -150,9 +150,11 @@ def worker(args: argparse.Namespace | None = None) -> int:
     while True:
         attempt += 1
         name = f"methodical-{socket.gethostname()}-{os.getpid()}-{attempt}"
-        running = SimpleWorker([queue], connection=connection, serializer=JSONSerializer, name=name)
-        log.info("worker %s delivering circulars from queue %s", name, settings.delivery_queue)
         try:
+            # Registering the worker (its name on the connection) needs Redis already: a worker started, or
+            # started again, while Redis is down waits here with the rest.
+            running = SimpleWorker([queue], connection=connection, serializer=JSONSerializer, name=name)
+            log.info("worker %s delivering circulars from queue %s", name, settings.delivery_queue)
             running.work(with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
             jobs.configure(None)  # ends the SMTP session politely
             return 0  # a warm shutdown (SIGTERM or SIGINT)

@@ -274,3 +274,24 @@ def test_redis_down_at_adoption_and_restarted_empty_mid_decision_loses_and_dupli
     for decision in (down, during):
         assert set(deliveries(env, decision).values()) == {1}
     assert all(p.poll() is None for p in processes.values()), "a process died"
+
+
+def test_a_worker_started_while_redis_is_down_waits_for_it(env):
+    """A worker (re)started while Redis does not answer waits and retries; it used to die registering itself."""
+    from redis import Redis
+
+    silent = RedisServer(free_port())  # not started: nothing answers on its port yet
+    worker = _cli("worker", {**env, "REDIS_URL": f"redis://127.0.0.1:{silent.port}/0"})
+    try:
+        time.sleep(4.0)  # the font is prepared, then two or more attempts to register fail
+        assert worker.poll() is None, "the worker exited while Redis was down"
+        silent.start()
+        deadline = time.monotonic() + 20
+        while not Redis(port=silent.port).keys("rq:worker:*"):
+            assert worker.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, "the worker never registered once Redis answered"
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
+        silent.stop()
