@@ -45,9 +45,8 @@ def _buffered(subscription: Any) -> bool:
 
 
 def _wait_buffered(subscription: Any, timeout: float) -> bool:
-    """Wait up to `timeout` seconds until the subscription holds an event read from the log; whether it does."""
-    if _buffered(subscription):
-        return True
+    """Wait up to `timeout` seconds until the subscription's queue holds events read from the log (the caller has
+    just found none taken from it and not yet handed over); whether it does."""
     if timeout <= 0:
         return False
     try:

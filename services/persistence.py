@@ -132,7 +132,9 @@ class Recorder(PostgresApplicationRecorder):
                 self._insert_events(curs, stored_events, **kwargs)
                 ids: list[int] = []
                 for part in chunks(stored_events):
-                    curs.execute(self._insert, (self._composites(part),))
+                    curs.execute(self._insert, ([
+                        self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+                        for e in part],))
                     ids.extend(row["notification_id"] for row in curs.fetchall())
                 curs.execute(_COMMIT)
             except BaseException:
@@ -141,7 +143,3 @@ class Recorder(PostgresApplicationRecorder):
                         conn.execute(_ROLLBACK)
                 raise
             return ids
-
-    def _composites(self, stored_events: Sequence[StoredEvent]) -> list[Any]:
-        return [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-                for e in stored_events]

@@ -64,10 +64,8 @@ class CleanClientsRedisStorage(RedisStorage):
         return super().reset()
 
 
-def _storage_uri(redis_url: str | None) -> str:
-    """Return the limits library's form of the Redis URL (memory when there is no Redis), for the storage above."""
-    if not redis_url:
-        return "memory://"
+def _storage_uri(redis_url: str) -> str:
+    """Return the limits library's form of the Redis URL, naming the storage above."""
     if redis_url.startswith("unix://"):
         return "methodical+redis+unix://" + redis_url[len("unix://"):]
     return "methodical+" + redis_url
@@ -117,6 +115,11 @@ class FailedAuthentications:
         self._call("hit", key)
 
 
+def _client() -> str:
+    """The key of this request's client address in the counts."""
+    return f"methodical-auth/{request.remote_addr or '127.0.0.1'}"
+
+
 def install(app: Flask, settings: Settings) -> FailedAuthentications:
     """Count 401 answers per client address; past the limit, answer 429 before looking at credentials.
 
@@ -128,12 +131,12 @@ def install(app: Flask, settings: Settings) -> FailedAuthentications:
     def check_failures() -> Response | None:
         if request.path in failures.EXEMPT:
             return None
-        return failures.refused(f"methodical-auth/{request.remote_addr or '127.0.0.1'}")
+        return failures.refused(_client())
 
     @app.after_request
     def count_failure(response: Response) -> Response:
         if response.status_code == 401:
-            failures.count(f"methodical-auth/{request.remote_addr or '127.0.0.1'}")
+            failures.count(_client())
         return response
 
     return failures

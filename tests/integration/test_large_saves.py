@@ -1,5 +1,6 @@
-"""A large save (a decision to hundreds of member organizations, p.34) is stored whole, in one transaction,
-in log order, through any connection (services/persistence.py splits it into statements)."""
+"""A save is stored whole, in one transaction, in log order: a small one by one call of the append function, under
+the table lock; a large one (a decision to hundreds of member organizations, p.34) by several statements, through
+any connection (services/persistence.py)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ def test_chunks_keep_order_and_bound_each_run() -> None:
     assert [len(run) for run in runs] == [2, 1, 1, 1, 1, 1]
 
 
-def test_a_small_save_is_one_call_that_waits_for_the_table_lock(platform: Any, settings: Any) -> None:
+def test_a_small_save_is_one_call_that_waits_for_the_table_lock(platform: Any, settings: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A save under CHUNK_BYTES is one statement (the append function, its own transaction), which takes the table
     lock before it inserts: while another transaction holds that lock, the save waits, and lands after it."""
     import threading
@@ -86,18 +88,15 @@ def test_a_small_save_is_one_call_that_waits_for_the_table_lock(platform: Any, s
     with psycopg.connect(settings.database_url) as holder:
         before = platform.recorder.max_notification_id() or 0
         holder.execute("LOCK TABLE methodical_events IN EXCLUSIVE MODE")
-        psycopg.Cursor.execute = counting  # type: ignore[method-assign]
-        try:
-            saver.start()
-            saver.join(timeout=1.0)
-            assert saver.is_alive(), "the save did not wait for the table lock"
-            waiting = holder.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                                     " AND query LIKE '%%methodical_events_append%%'").fetchone()[0]
-            assert waiting == 1
-            holder.commit()
-            saver.join(timeout=10)
-        finally:
-            psycopg.Cursor.execute = original  # type: ignore[method-assign]
+        monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+        saver.start()
+        saver.join(timeout=1.0)
+        assert saver.is_alive(), "the save did not wait for the table lock"
+        waiting = holder.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                 " AND query LIKE '%%methodical_events_append%%'").fetchone()[0]
+        assert waiting == 1
+        holder.commit()
+        saver.join(timeout=10)
     assert not saver.is_alive()
     positions = [r.notification.id for r in result[0]]
     assert positions[0] > before and positions == list(range(positions[0], positions[0] + 3))
