@@ -133,10 +133,10 @@ def worker(args: argparse.Namespace | None = None) -> int:
 
     from redis import Redis
     from redis.exceptions import RedisError
-    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
     from services import circular_pdf, jobs
+    from services.jobs import DeliveryWorker
 
     settings = Settings.from_env()
     if not settings.redis_url:
@@ -153,15 +153,19 @@ def worker(args: argparse.Namespace | None = None) -> int:
         try:
             # Registering the worker (its name on the connection) needs Redis already: a worker started, or
             # started again, while Redis is down waits here with the rest.
-            running = SimpleWorker([queue], connection=connection, serializer=JSONSerializer, name=name)
+            running = DeliveryWorker([queue], connection=connection, serializer=JSONSerializer, name=name)
             log.info("worker %s delivering circulars from queue %s", name, settings.delivery_queue)
             running.work(with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
-            jobs.configure(None)  # ends the SMTP session politely
-            return 0  # a warm shutdown (SIGTERM or SIGINT)
+            if running.stop_requested:
+                jobs.configure(None)  # ends the SMTP session politely
+                return 0  # a warm shutdown (SIGTERM or SIGINT)
+            # rq's loop also returns when an error it did not expect ends it (Redis lost while a job was
+            # finishing): the work is recorded, so start again.
+            log.warning("worker %s stopped on an error (logged above); starting again in 2 s", name)
         except RedisError as error:
             # Redis went away outside rq's own reconnecting loop: the work is recorded, so wait and start again.
             log.warning("worker lost Redis (%s); starting again in 2 s", error)
-            time.sleep(2)
+        time.sleep(2)
 
 
 def dispatcher(args: argparse.Namespace | None = None) -> int:

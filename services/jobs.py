@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from rq import Queue, Retry, get_current_job
+from rq import Queue, Retry, SimpleWorker, get_current_job
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine
 
@@ -175,3 +175,14 @@ def _record_failure(rt: JobRuntime, circular_id: UUID, error: BaseException) -> 
         log.warning("circular %s failed after %d attempt(s): %s", circular_id, attempts, error)
     except Exception:  # noqa: BLE001 - the job's own error is what rq must record
         log.exception("could not record the failure of circular %s", circular_id)
+
+
+class DeliveryWorker(SimpleWorker):
+    """rq's SimpleWorker (each job in this process), remembering whether SIGTERM or SIGINT asked it to stop: its
+    `work()` returns the same way when an unexpected error ends its loop, and then the worker must carry on."""
+
+    stop_requested = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_requested = True
+        super().request_stop(signum, frame)
