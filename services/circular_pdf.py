@@ -109,6 +109,37 @@ class _Font(TTFFont):
         return len(text), width * font_size_pt * 0.001
 
 
+class _Subset(SubsetMap):
+    """fpdf2's SubsetMap, started from the STANDARD characters' picks made once per face (`_Face`), answering a pick
+    it has made before from its own dict.
+
+    fpdf2 picks every character of every line through `get_glyph` and two caches shared by all documents, and each
+    document picked STANDARD afresh: together a third of a rendering. A pick never changes once made, so a copy of
+    the template's picks gives each code the same id, in the same order, as picking them again would.
+    """
+
+    def __init__(self, font: TTFFont, template: _Subset | None = None):
+        if template is None:
+            super().__init__(font)
+            self._ids: dict[int, int] = {}
+            return
+        self.font = font
+        self._next = template._next
+        self._reserved = list(template._reserved)
+        self._char_id_per_glyph = dict(template._char_id_per_glyph)
+        self._ids = dict(template._ids)
+
+    def pick(self, unicode: int) -> int | None:  # type: ignore[override]
+        found = self._ids.get(unicode)
+        if found is None:
+            found = SubsetMap.pick(self, unicode)  # a missing glyph is recorded there, once, as before
+            if found is not None:
+                self._ids[unicode] = found
+        return found
+
+    pick.cache_clear = SubsetMap.pick.cache_clear  # type: ignore[attr-defined] # fpdf2 clears it after writing
+
+
 class _Preset(ttLib.TTFont):
     """A document's font when it uses only STANDARD characters: the subset for exactly those, made once per process.
 
@@ -170,6 +201,7 @@ class _Face:
         self.template.ttfont.close()
         self.covers = frozenset(self.template.cmap)
         self.standard = [ord(ch) for ch in STANDARD if ord(ch) in self.covers]
+        self.picks = None  # the STANDARD picks every document starts from (made by the first `add`, below)
         # The subset fpdf2 would make of a document that picked only the standard glyphs, with fpdf2's options.
         sample = FPDF()
         self.add(sample, "sample")
@@ -200,9 +232,11 @@ class _Face:
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font._hbfont = None
-        font.subset = SubsetMap(font)
-        for codepoint in self.standard:  # the same codes for the same glyphs in every document
-            font.subset.pick(codepoint)
+        if self.picks is None:
+            self.picks = _Subset(font)
+            for codepoint in self.standard:  # the same codes for the same glyphs in every document
+                self.picks.pick(codepoint)
+        font.subset = _Subset(font, self.picks)
         pdf.fonts[font.fontkey] = font
 
     def finish(self, pdf: FPDF, family: str) -> None:

@@ -55,3 +55,21 @@ def test_paragraphs_and_font_objects_made_once_give_the_bytes_fpdf2_itself_write
     for case in cases:
         for _ in range(2):  # the first may make the layouts and font objects, the second takes them
             assert circular_pdf._render(case, reuse=True) == circular_pdf._render(case, reuse=False)
+
+
+def test_a_document_s_font_picks_each_character_as_fpdf2_s_own_subset_map_would():
+    from fpdf import FPDF
+    from fpdf.fonts import SubsetMap
+
+    face = circular_pdf.prepare()[""]
+    text = "Кімге: №17 колледж, ҒҚҢӨҰҮҺІ әғқңөұүһі ∑ ∞ " + "".join(map(chr, range(0x20, 0x7F)))
+    for _ in range(2):  # the first document may make the face's STANDARD picks, the second copies them
+        pdf = FPDF()
+        face.add(pdf, "DejaVu")
+        font = pdf.fonts["dejavu"]
+        own = SubsetMap(font)
+        for codepoint in face.standard:
+            own.pick(codepoint)
+        assert [font.subset.pick(ord(ch)) for ch in text] == [own.pick(ord(ch)) for ch in text]
+        assert list(font.subset.items()) == list(own.items()) and font.subset._next == own._next
+    assert font.missing_glyphs == [ord("∑"), ord("∞")]
