@@ -13,7 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    BigInteger, Column, Connection, Date, DateTime, Index, Integer, LargeBinary, Table, Text, Uuid, func, select,
+    BigInteger, Column, Connection, Date, DateTime, Index, Integer, LargeBinary, Table, Text, Uuid, bindparam, func,
+    select, text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
@@ -154,6 +155,20 @@ def pending(conn: Connection, *, limit: int = 500, after: int = 0) -> list[Any]:
 
 # Documents
 
+# One statement, one round trip (the job runs it outside a transaction): the row, unless the circular already has one;
+# then the stored row itself. Its `content` is NULL when this call stored it.
+_STORE = text(
+    "WITH inserted AS ("
+    " INSERT INTO circular_documents (circular_id, tenant_id, union_id, content_type, filename, sha256, content)"
+    " VALUES (:circular_id, :tenant_id, :union_id, :content_type, :filename, :sha256, :content)"
+    " ON CONFLICT (circular_id) DO NOTHING RETURNING sha256, NULL::bytea AS content)"
+    " SELECT sha256, content FROM inserted"
+    " UNION ALL SELECT sha256, content FROM circular_documents"
+    " WHERE circular_id = :circular_id AND NOT EXISTS (SELECT FROM inserted)"
+).bindparams(bindparam("circular_id", type_=Uuid), bindparam("tenant_id", type_=Uuid),
+             bindparam("union_id", type_=Uuid), bindparam("content", type_=LargeBinary))
+
+
 def store_document(conn: Connection, *, circular_id: UUID, tenant_id: UUID, union_id: UUID, filename: str,
                    content: bytes, content_type: str = "application/pdf") -> tuple[str, bytes]:
     """Keep the first rendering of a circular's document; return the stored one's SHA-256 and bytes.
@@ -161,12 +176,15 @@ def store_document(conn: Connection, *, circular_id: UUID, tenant_id: UUID, unio
     A retried job renders again; the first stored document wins, so the hash a `Delivered` event
     records is always the hash of the bytes served.
     """
-    conn.execute(insert(documents).values(
-        circular_id=circular_id, tenant_id=tenant_id, union_id=union_id, content_type=content_type,
-        filename=filename, sha256=hashlib.sha256(content).hexdigest(), content=content,
-    ).on_conflict_do_nothing(index_elements=[documents.c.circular_id]))
-    row = conn.execute(select(documents.c.sha256, documents.c.content)
-                       .where(documents.c.circular_id == circular_id)).one()
+    sha256 = hashlib.sha256(content).hexdigest()
+    row = conn.execute(_STORE, dict(circular_id=circular_id, tenant_id=tenant_id, union_id=union_id,
+                                    content_type=content_type, filename=filename, sha256=sha256,
+                                    content=content)).first()
+    if row is None:  # another run stored it after this statement's snapshot was taken: read it now
+        row = conn.execute(select(documents.c.sha256, documents.c.content)
+                           .where(documents.c.circular_id == circular_id)).one()
+    if row.content is None:
+        return sha256, content
     return row.sha256, bytes(row.content)
 
 

@@ -137,7 +137,7 @@ def deliver_circular(circular_id: str) -> str:
 def _deliver(rt: JobRuntime, circular: Circular) -> str:
     content = circular_pdf.render(circular)
     name = circular_pdf.filename(circular)
-    with rt.engine.begin() as conn:
+    with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # one statement
         sha256, stored = circulars_rm.store_document(
             conn, circular_id=circular.id, tenant_id=circular.tenant_id, union_id=circular.union_id,
             filename=name, content=content,

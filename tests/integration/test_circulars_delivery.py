@@ -233,3 +233,40 @@ def test_a_circular_that_keeps_failing_ends_failed_with_its_error_and_the_chair_
     statuses = {c["id"]: c["status"] for c in decision["circulars"]}
     assert statuses[circular["id"]] == "delivered"
     assert delivered_events(platform, circular["id"]) == ["Issued", "DeliveryFailed", "DeliveryRetried", "Delivered"]
+
+
+def test_the_first_stored_document_of_a_circular_wins_also_when_another_run_stores_it_meanwhile(engine):
+    """A job run again renders again: what it is told is the first rendering's hash and bytes, including when the
+    other run's row commits while this run's statement waits on it (ADR 006)."""
+    import hashlib
+    import threading
+    import time
+    import uuid
+
+    from projections import circulars as circulars_rm
+
+    def store(conn: Any, circular_id: uuid.UUID, content: bytes) -> tuple[str, bytes]:
+        return circulars_rm.store_document(conn, circular_id=circular_id, tenant_id=uuid.uuid4(),
+                                           union_id=uuid.uuid4(), filename="c.pdf", content=content)
+
+    first, second = b"%PDF first", b"%PDF second"
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    alone = uuid.uuid4()
+    with autocommit.connect() as conn:
+        assert store(conn, alone, first) == (hashlib.sha256(first).hexdigest(), first)
+        assert store(conn, alone, second) == (hashlib.sha256(first).hexdigest(), first)
+
+    raced, got = uuid.uuid4(), []
+    with engine.connect() as other, autocommit.connect() as conn, autocommit.connect() as watch:
+        store(other, raced, first)  # in a transaction not yet committed
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        waiting = threading.Thread(target=lambda: got.append(store(conn, raced, second)))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not watch.exec_driver_sql(
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid,)).scalar():
+            assert time.monotonic() < deadline, "the second run's statement never waited for the first's row"
+            time.sleep(0.01)
+        other.commit()
+        waiting.join(10)
+    assert got == [(hashlib.sha256(first).hexdigest(), first)]
