@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -179,9 +180,36 @@ def _record_failure(rt: JobRuntime, circular_id: UUID, error: BaseException) -> 
 
 class DeliveryWorker(SimpleWorker):
     """rq's SimpleWorker (each job in this process), remembering whether SIGTERM or SIGINT asked it to stop: its
-    `work()` returns the same way when an unexpected error ends its loop, and then the worker must carry on."""
+    `work()` returns the same way when an unexpected error ends its loop, and then the worker must carry on.
+
+    rq sends the worker's heartbeat (three commands, each its own round trip to Redis) three times around every job
+    and sets its state to idle twice: ten of a job's twenty round trips, when a job takes milliseconds. Here a
+    heartbeat within a second of one that kept the worker alive at least as long is not sent again, one that is
+    sent goes as one round trip, and a state the worker already has is not set again. Heartbeats and states rq sends
+    within its own pipelines are left as they are.
+    """
 
     stop_requested = False
+    BEAT_EVERY = 1.0  # seconds
+    _beat: tuple[float, int] | None = None  # when the last heartbeat was sent, and the TTL it set
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        timeout = timeout or self.worker_ttl + 60  # rq's own default
+        moment = time.monotonic()
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+        elif self._beat is not None and moment - self._beat[0] < self.BEAT_EVERY and self._beat[1] >= timeout:
+            return
+        else:
+            with self.connection.pipeline(transaction=False) as own:
+                super().heartbeat(timeout, own)
+                own.execute()
+        self._beat = (moment, timeout)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         self.stop_requested = True

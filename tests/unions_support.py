@@ -82,11 +82,12 @@ class Delivery:
         return dispatch(self.engine, self.redis, self.settings)
 
     def work(self) -> None:
-        """Run every queued job in this process (a burst SimpleWorker with the JSON serializer)."""
-        from rq import SimpleWorker
+        """Run every queued job in this process (a burst of the workers' own class, with the JSON serializer)."""
         from rq.serializers import JSONSerializer
 
-        SimpleWorker([self.queue], connection=self.redis, serializer=JSONSerializer).work(burst=True)
+        from services.jobs import DeliveryWorker
+
+        DeliveryWorker([self.queue], connection=self.redis, serializer=JSONSerializer).work(burst=True)
 
     def run(self, position: str | int) -> int:
         """Dispatch what is recorded up to the position and work it off; return how many were enqueued."""
