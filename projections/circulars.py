@@ -13,8 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    BigInteger, Column, Connection, Date, DateTime, Index, Integer, LargeBinary, Table, Text, Uuid, bindparam, func,
-    select, text,
+    DDL, BigInteger, Column, Connection, Date, DateTime, Index, Integer, LargeBinary, Table, Text, Uuid, bindparam,
+    event, func, select, text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
@@ -72,6 +72,24 @@ documents = Table(
 )
 
 read_model = ReadModel("circulars", [circulars])
+
+# Wakes the dispatcher when a circular starts waiting for delivery (issued, or retried), rather than at its next
+# sweep: the notification goes out as the projector's transaction commits, one per transaction however many rows.
+WAITING_CHANNEL = "methodical_circulars_waiting"
+_WAITING_DDL = f"""
+CREATE OR REPLACE FUNCTION {WAITING_CHANNEL}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('{WAITING_CHANNEL}', ''); RETURN NULL; END $$;
+CREATE OR REPLACE TRIGGER circulars_waiting AFTER INSERT OR UPDATE OF status ON rm_circulars
+  FOR EACH ROW WHEN (NEW.status = '{ISSUED}') EXECUTE FUNCTION {WAITING_CHANNEL}();
+"""
+
+
+def announce_waiting(conn: Connection) -> None:
+    """Make the circulars table notify WAITING_CHANNEL when a circular starts waiting (a no-op when it does)."""
+    conn.execute(DDL(_WAITING_DDL))
+
+
+event.listen(circulars, "after_create", lambda target, connection, **kw: announce_waiting(connection))
 
 
 @read_model.on(Circular.Issued)

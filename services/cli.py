@@ -169,13 +169,17 @@ def worker(args: argparse.Namespace | None = None) -> int:
 
 
 def dispatcher(args: argparse.Namespace | None = None) -> int:
-    """Sweep the recorded circulars into rq every DISPATCH_INTERVAL seconds until SIGTERM or SIGINT."""
+    """Sweep the recorded circulars into rq as they start waiting and every DISPATCH_INTERVAL seconds, until SIGTERM
+    or SIGINT."""
+    from projections import circulars as circulars_rm
     from projections.base import create_schema, make_engine
     from services import dispatcher as dispatching
 
     settings = Settings.from_env()
     engine = make_engine(settings.sqlalchemy_url(), 2)
     create_schema(engine)
+    with engine.begin() as conn:  # a table made before the read model announced waiting circulars does now
+        circulars_rm.announce_waiting(conn)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -6,16 +6,20 @@ none at all (never enqueued, or Redis restarted empty), a job that ended without
 was retried by the chair, or rq gave up on it), or a job started longer ago than a job may run (its
 worker was killed). A job that is queued, scheduled for a retry, or running within its time limit
 is left alone, so a sweep never doubles live work; and the job itself does nothing for a circular
-that is no longer `issued`, so a needless enqueue costs one idle run.
+that is no longer `issued`, so a needless enqueue costs one idle run. A sweep runs at least every
+DISPATCH_INTERVAL, and at once when the read model announces circulars that start waiting.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
+import psycopg
 from redis import Redis
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
@@ -36,6 +40,7 @@ _WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 _SETTLE = timedelta(seconds=5)
 PAGE = 500  # circulars read, checked and enqueued at a time
 BUSY_INTERVAL = 0.2  # seconds between sweeps while they keep finding circulars to enqueue
+STOP_CHECK = 0.5  # seconds: how soon a dispatcher waiting for circulars sees it is asked to stop
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -109,11 +114,61 @@ def dispatch(engine: Engine, redis: Redis, settings: Settings, now: datetime | N
         after = rows[-1].seq
 
 
+class Wakeup:
+    """A connection listening for circulars that start waiting (`circulars_rm.WAITING_CHANNEL`), so that a sweep
+    follows a decision's circulars into the read model at once rather than at the next interval.
+
+    Without it (the database does not answer) the sweeps simply keep their interval; it connects again at the next
+    wait.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        """Return when a circular starts waiting, when `timeout` seconds have passed, or soon after `stop` is set."""
+        if self.conn is None:
+            try:
+                self.conn = psycopg.connect(self.settings.database_url, autocommit=True, connect_timeout=2)
+                self.conn.execute(f"LISTEN {circulars_rm.WAITING_CHANNEL}")
+            except psycopg.Error as error:
+                log.debug("not listening for waiting circulars (%s); sweeping every %s s", error, timeout)
+                self.close()
+                stop.wait(timeout)
+                return
+        try:
+            deadline = time.monotonic() + timeout
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                if any(True for _ in self.conn.notifies(timeout=min(left, STOP_CHECK), stop_after=1)):
+                    for _ in self.conn.notifies(timeout=0):  # the others already here: the sweep covers them too
+                        pass
+                    return
+        except psycopg.Error as error:
+            log.debug("lost the connection listening for waiting circulars (%s)", error)
+            self.close()
+            stop.wait(timeout)
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+
+
 def run(engine: Engine, settings: Settings, stop: threading.Event) -> None:
-    """Sweep every DISPATCH_INTERVAL seconds until asked to stop; wait out a Redis that does not answer."""
+    """Sweep whenever circulars start waiting and at least every DISPATCH_INTERVAL seconds, until asked to stop;
+    wait out a Redis that does not answer."""
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set: the dispatcher has nowhere to enqueue")
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    wakeup = Wakeup(settings)
+    try:
+        _sweep_until(stop, engine, redis, settings, wakeup)
+    finally:
+        wakeup.close()
+
+
+def _sweep_until(stop: threading.Event, engine: Engine, redis: Redis, settings: Settings, wakeup: Wakeup) -> None:
     down = False
     while not stop.is_set():
         count = 0
@@ -132,8 +187,9 @@ def run(engine: Engine, settings: Settings, stop: threading.Event) -> None:
         except Exception:  # noqa: BLE001 - one bad sweep must not stop the next (the database may be back)
             log.exception("dispatch sweep failed")
         # A sweep that found work comes again soon: the projector may still be adding the rest of a decision's
-        # circulars to the read model. One that found none waits the full interval.
-        stop.wait(min(settings.dispatch_interval, BUSY_INTERVAL) if count else settings.dispatch_interval)
+        # circulars to the read model. One that found none waits the full interval. Either comes at once when
+        # circulars start waiting.
+        wakeup.wait(min(settings.dispatch_interval, BUSY_INTERVAL) if count else settings.dispatch_interval, stop)
 
 
 def run_in_thread(engine: Engine, settings: Settings) -> tuple[threading.Thread, threading.Event]:

@@ -270,3 +270,37 @@ def test_the_first_stored_document_of_a_circular_wins_also_when_another_run_stor
         other.commit()
         waiting.join(10)
     assert got == [(hashlib.sha256(first).hexdigest(), first)]
+
+
+def test_the_dispatcher_enqueues_circulars_as_they_start_waiting_not_at_its_next_sweep(scenario, delivery, engine,
+                                                                                       platform):
+    """The read model announces waiting circulars: with sweeps a minute apart, a decision's circulars are enqueued
+    within seconds of its adoption, and the dispatcher still stops promptly."""
+    import dataclasses
+    import time
+
+    from projections.circulars import WAITING_CHANNEL
+    from services.dispatcher import run_in_thread
+
+    thread, stop = run_in_thread(engine, dataclasses.replace(delivery.settings, dispatch_interval=60))
+    try:
+        deadline = time.monotonic() + 10
+        with engine.connect() as conn:  # its first sweep is done once it listens
+            while not conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query = %s", (f"LISTEN {WAITING_CHANNEL}",)).scalar():
+                assert time.monotonic() < deadline, "the dispatcher never listened"
+                time.sleep(0.02)
+                conn.rollback()
+        adopted = scenario.adopt()
+        expected = {f"circular-{c['id']}" for c in adopted["circulars"]}
+        while not expected <= set(delivery.queue.get_job_ids()):
+            assert time.monotonic() < deadline + 5, "the circulars were not enqueued before the next sweep"
+            time.sleep(0.02)
+    finally:
+        stopped = time.monotonic()
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive() and time.monotonic() - stopped < 2
+    delivery.work()
+    decision = scenario.decision(adopted["id"], position=str(platform.recorder.max_notification_id()))
+    assert [c["status"] for c in decision["circulars"]] == ["delivered", "delivered"]
