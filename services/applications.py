@@ -16,7 +16,7 @@ from domain.people import Person
 from domain.tenants import Tenant
 from domain.units import Unit
 from projections.base import socket_readable
-from services.commands import Done, StaleWrite
+from services.commands import Done, SnapshotLookup, StaleWrite
 from services.config import APPLICATION_NAME
 from services.tenancy import IssuedToken, TenancyCommands
 from services.units import UnitCommands
@@ -72,6 +72,8 @@ class Platform(TenancyCommands, UnitCommands, AuditCommands, UnionCommands, Docu
         pool = getattr(datastore, "pool", None)
         if pool is not None and getattr(pool, "_check", None) is not None:
             pool._check = ping_if_readable
+        if self.snapshots is not None:  # `load` skips the lookup for classes never snapshotted
+            self.repository.snapshot_store = SnapshotLookup(self.snapshots.mapper, self.snapshots.recorder)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import EventStore, IntegrityError
 
 from domain.base import NotFound, Recorded
 from services.idempotency import pending_key
@@ -27,6 +30,21 @@ class Done:
     position: int
 
 
+# Set while an aggregate of a class that is never snapshotted is loaded: its snapshot could only be missing.
+_SNAPSHOTLESS: ContextVar[bool] = ContextVar("methodical_snapshotless", default=False)
+
+
+class SnapshotLookup(EventStore[UUID]):
+    """The snapshot store as the repository reads it: without a query while `Commands.load` loads an aggregate of a
+    class that is never snapshotted (a circular, a decision, a document): one round trip of the two a load from
+    the store costs."""
+
+    def get(self, originator_id: UUID, **kwargs: Any) -> Iterator[Any]:  # type: ignore[override]
+        if _SNAPSHOTLESS.get():
+            return iter(())
+        return super().get(originator_id, **kwargs)
+
+
 class Commands:
     """Mixed into the Application: each area of the platform adds its commands as a subclass."""
 
@@ -43,15 +61,26 @@ class Commands:
         instance is returned, not a copy (a deep copy is a tenth of a command's CPU). Such an aggregate must
         never be changed: `commit` refuses it.
         """
+        token = _SNAPSHOTLESS.set(self.never_snapshotted(cls))
         try:
             aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
         except AggregateNotFoundError:
             raise NotFound(what) from None
+        finally:
+            _SNAPSHOTLESS.reset(token)
         if not isinstance(aggregate, cls):
             raise NotFound(what)
         if tenant_id is not None and aggregate.tenant_id != tenant_id:
             raise NotFound(what)
         return aggregate
+
+    @classmethod
+    @cache
+    def never_snapshotted(cls, aggregate_class: type) -> bool:
+        """Whether no aggregate loaded as `aggregate_class` can have a snapshot: neither it nor any class it could
+        be (its subclasses) nor any class it is (its bases) is snapshotted."""
+        snapshotted = getattr(cls, "snapshotting_intervals", None) or {}
+        return not any(issubclass(aggregate_class, s) or issubclass(s, aggregate_class) for s in snapshotted)
 
     def cached(self, aggregate_id: UUID) -> Any | None:
         """Return the aggregate cache's own instance of the aggregate (never to be changed), or None."""
