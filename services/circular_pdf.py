@@ -90,9 +90,11 @@ class _Font(TTFFont):
     fpdf2's line breaking asks for the width of the line after every character it adds, and the font sums the
     widths of all the line's characters each time: quadratic in the line's length, a third of a rendering. The
     widths are whole numbers, so the width of the line so far plus the new character's is exactly the same sum.
+    The widths, in font units, are those of the face: its documents share them (`_Face.widths`), up to a bound.
     """
 
     __slots__ = ("_widths",)
+    WIDTHS_KEPT = 50_000  # texts whose widths a face keeps (then it starts again): a few megabytes
 
     def get_text_width(self, text: str, font_size_pt: float, text_shaping_params: Any) -> tuple[int, float]:
         if text_shaping_params or self.is_symbol:
@@ -105,6 +107,8 @@ class _Font(TTFFont):
             before = widths.get(text[:-1]) if len(text) > 1 else None
             cw = self.cw
             width = before + cw[ord(text[-1])] if before is not None else sum(cw[ord(c)] for c in text)
+            if len(widths) >= self.WIDTHS_KEPT:
+                widths.clear()
             widths[text] = width
         return len(text), width * font_size_pt * 0.001
 
@@ -201,6 +205,7 @@ class _Face:
         self.template.ttfont.close()
         self.covers = frozenset(self.template.cmap)
         self.standard = [ord(ch) for ch in STANDARD if ord(ch) in self.covers]
+        self.widths: dict[str, int] = {}  # the widths of texts measured in this face, shared by its documents
         self.picks = None  # the STANDARD picks every document starts from (made by the first `add`, below)
         # The subset fpdf2 would make of a document that picked only the standard glyphs, with fpdf2's options.
         sample = FPDF()
@@ -228,7 +233,7 @@ class _Face:
         # not recalculated: that would decompile and recompile every kept glyph, for figures the PDF never uses.
         font.ttfont = ttLib.TTFont(io.BytesIO(self.data), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
         font.ttfont.setGlyphOrder(self.glyph_order)  # the names the template's cmap uses, without deriving them again
-        font._widths = {}
+        font._widths = self.widths
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font._hbfont = None

@@ -73,3 +73,13 @@ def test_a_document_s_font_picks_each_character_as_fpdf2_s_own_subset_map_would(
         assert [font.subset.pick(ord(ch)) for ch in text] == [own.pick(ord(ch)) for ch in text]
         assert list(font.subset.items()) == list(own.items()) and font.subset._next == own._next
     assert font.missing_glyphs == [ord("∑"), ord("∞")]
+
+
+def test_the_widths_a_face_keeps_are_bounded_and_documents_render_the_same_after_a_fresh_start(monkeypatch):
+    first = circular_pdf.render(circular())
+    monkeypatch.setattr(circular_pdf._Font, "WIDTHS_KEPT", 40)
+    for n in range(3):
+        circular_pdf.render(circular(recipient_name=f"№{n} колледж", text="Басқа мәтін, басқа ені. " * 5))
+    faces = circular_pdf.prepare().values()
+    assert all(0 < len(face.widths) <= 40 for face in faces)
+    assert circular_pdf.render(circular()) == first
