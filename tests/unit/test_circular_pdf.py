@@ -79,7 +79,7 @@ def test_the_widths_a_face_keeps_are_bounded_and_documents_render_the_same_after
     first = circular_pdf.render(circular())
     monkeypatch.setattr(circular_pdf._Font, "WIDTHS_KEPT", 40)
     for n in range(3):
-        circular_pdf.render(circular(recipient_name=f"№{n} колледж", text="Басқа мәтін, басқа ені. " * 5))
+        circular_pdf.render(circular(recipient_name=f"№{n} колледж", number=f"7/{n}", text="Басқа мәтін. " * 9))
     faces = circular_pdf.prepare().values()
     assert all(0 < len(face.widths) <= 40 for face in faces)
     assert circular_pdf.render(circular()) == first
