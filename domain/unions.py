@@ -372,6 +372,7 @@ class Recipient:
     tenant_id: UUID
     name: str
     language: str
+    email: str | None = None  # where its notice goes (a registration's email never changes)
 
 
 class Circular(Recorded):
@@ -395,6 +396,7 @@ class Circular(Recorded):
         recipient_name: str
         language: str
         issued_on: date
+        recipient_email: str | None = None  # absent from circulars issued before it was recorded
 
     class Delivered(Recorded.Event):
         document_sha256: str
@@ -433,7 +435,7 @@ class Circular(Recorded):
     def __init__(self, union_id: UUID, union_name: str, decision_id: UUID, decision_number: int, number: str,
                  title: str, text: str, direction: str, specialties: list[str], member_id: UUID,
                  recipient_tenant_id: UUID, recipient_name: str, language: str, issued_on: date,
-                 meta: dict[str, Any]):
+                 meta: dict[str, Any], recipient_email: str | None = None):
         self.union_id = union_id
         self.union_name = union_name
         self.decision_id = decision_id
@@ -446,6 +448,7 @@ class Circular(Recorded):
         self.member_id = member_id
         self.recipient_tenant_id = recipient_tenant_id
         self.recipient_name = recipient_name
+        self.recipient_email = recipient_email
         self.language = language
         self.issued_on = issued_on
         self.status = ISSUED
@@ -482,6 +485,7 @@ class Circular(Recorded):
             text=decision.text, direction=decision.direction, specialties=list(decision.specialties),
             member_id=recipient.member_id, recipient_tenant_id=recipient.tenant_id,
             recipient_name=recipient.name, language=recipient.language, issued_on=ctx.now.date(),
+            recipient_email=recipient.email,
         )
 
     @property

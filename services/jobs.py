@@ -143,22 +143,24 @@ def _deliver(rt: JobRuntime, circular: Circular) -> str:
             conn, circular_id=circular.id, tenant_id=circular.tenant_id, union_id=circular.union_id,
             filename=name, content=content,
         )
-    tenant = rt.platform.get_tenant(circular.tenant_id)
+    # The email recorded with the circular; a circular issued before it was recorded (or to a member without one)
+    # asks the member's registration, which never changes.
+    email = circular.recipient_email or rt.platform.get_tenant(circular.tenant_id).email
     notice_to = None
-    if tenant.email:
+    if email:
         if rt.settings.smtp_host:
             message = mail.notice(
-                rt.settings, to=tenant.email, language=circular.language, number=circular.number,
+                rt.settings, to=email, language=circular.language, number=circular.number,
                 title=circular.title, union=circular.union_name, decision=circular.decision_number,
                 circular_id=str(circular.id), document=stored, filename=name,
             )
             if rt.relay is None:
                 rt.relay = mail.Relay(rt.settings)
             rt.relay.send(message)
-            notice_to = tenant.email
+            notice_to = email
         else:
             log.warning("circular %s: %s has an email address but SMTP_HOST is not set; no notice sent",
-                        circular.id, tenant.id)
+                        circular.id, circular.tenant_id)
     circular.deliver(_context(), document_sha256=sha256, document_size=len(stored), notice_sent_to=notice_to)
     rt.platform.commit(circular)
     log.info("circular %s delivered to %s", circular.id, circular.tenant_id)

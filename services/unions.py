@@ -141,7 +141,7 @@ class UnionCommands(Commands):
         for sequence, member in enumerate(members, start=1):
             assert member.tenant_id is not None  # adopt_decision picks members with a tenant
             tenant = self.load(member.tenant_id, Tenant, "tenant")
-            recipient = Recipient(member.member_id, tenant.id, tenant.name, tenant.language)
+            recipient = Recipient(member.member_id, tenant.id, tenant.name, tenant.language, tenant.email)
             circulars.append(Circular.issue(ctx, decision, recipient, sequence))
         position = self.commit(union, decision, *circulars)
         return Adopted(decision, circulars, position)

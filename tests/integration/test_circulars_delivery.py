@@ -304,3 +304,32 @@ def test_the_dispatcher_enqueues_circulars_as_they_start_waiting_not_at_its_next
     delivery.work()
     decision = scenario.decision(adopted["id"], position=str(platform.recorder.max_notification_id()))
     assert [c["status"] for c in decision["circulars"]] == ["delivered", "delivered"]
+
+
+def test_the_notice_goes_to_the_email_recorded_with_the_circular_and_an_older_circular_asks_the_registration(
+        scenario, delivery, smtp, platform, monkeypatch):
+    """Circulars record the member's email as they are issued: delivering one loads nothing else. One issued before
+    that (no email recorded) still gets its notice, to the email of the member's registration."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from domain.base import Actor, Context
+    from domain.unions import Circular, Recipient
+
+    mailbox, _ = smtp
+    adopted = scenario.adopt()
+    assert {platform.get_circular(uuid.UUID(c["id"])).recipient_email for c in adopted["circulars"]} == {
+        scenario.a["email"], scenario.b["email"]}
+    with monkeypatch.context() as patched:
+        patched.setattr(platform, "get_tenant", lambda *a: pytest.fail("the tenant was loaded"))
+        delivery.run(adopted["position"])
+    assert len(mailbox.to(scenario.a["email"])) == 1 and len(mailbox.to(scenario.b["email"])) == 1
+
+    decision = platform.get_decision(uuid.UUID(scenario.id), uuid.UUID(adopted["id"]))
+    ctx = Context(Actor.operator(), "older-circular", datetime.now(timezone.utc))
+    older = Circular.issue(ctx, decision, Recipient(uuid.uuid4(), uuid.UUID(scenario.a["id"]), "A", "kk"), 9)
+    assert older.recipient_email is None
+    position = platform.commit(older)
+    delivery.run(position)
+    [notice] = [m for m in mailbox.to(scenario.a["email"]) if str(older.id) in m["Message-ID"]]
+    assert platform.get_circular(older.id).status == "delivered"
