@@ -16,7 +16,7 @@ from sqlalchemy import (
     DDL, BigInteger, Column, Connection, Date, DateTime, Index, Integer, LargeBinary, Table, Text, Uuid, bindparam,
     event, func, select, text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from domain.unions import ACKNOWLEDGED, DELIVERED, FAILED, ISSUED, Circular
 from projections.base import ReadModel, insert_row, metadata, page

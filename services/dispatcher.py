@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -128,16 +129,10 @@ class Wakeup:
 
     def wait(self, timeout: float, stop: threading.Event) -> None:
         """Return when a circular starts waiting, when `timeout` seconds have passed, or soon after `stop` is set."""
-        if self.conn is None:
-            try:
+        try:
+            if self.conn is None:
                 self.conn = psycopg.connect(self.settings.database_url, autocommit=True, connect_timeout=2)
                 self.conn.execute(f"LISTEN {circulars_rm.WAITING_CHANNEL}")
-            except psycopg.Error as error:
-                log.debug("not listening for waiting circulars (%s); sweeping every %s s", error, timeout)
-                self.close()
-                stop.wait(timeout)
-                return
-        try:
             deadline = time.monotonic() + timeout
             while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
                 if any(True for _ in self.conn.notifies(timeout=min(left, STOP_CHECK), stop_after=1)):
@@ -145,7 +140,7 @@ class Wakeup:
                         pass
                     return
         except psycopg.Error as error:
-            log.debug("lost the connection listening for waiting circulars (%s)", error)
+            log.debug("not listening for waiting circulars (%s); sweeping every %s s", error, timeout)
             self.close()
             stop.wait(timeout)
 
@@ -161,35 +156,28 @@ def run(engine: Engine, settings: Settings, stop: threading.Event) -> None:
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set: the dispatcher has nowhere to enqueue")
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
-    wakeup = Wakeup(settings)
-    try:
-        _sweep_until(stop, engine, redis, settings, wakeup)
-    finally:
-        wakeup.close()
-
-
-def _sweep_until(stop: threading.Event, engine: Engine, redis: Redis, settings: Settings, wakeup: Wakeup) -> None:
     down = False
-    while not stop.is_set():
-        count = 0
-        try:
-            count = dispatch(engine, redis, settings)
-            if down:
-                log.info("Redis answers again; the recorded circulars are being enqueued")
-                down = False
-            if count:
-                log.info("enqueued %d circular deliveries", count)
-        except RedisError as error:
-            if not down:
-                log.warning("Redis does not answer (%s); circulars stay recorded and are enqueued when it is back",
-                            error)
-                down = True
-        except Exception:  # noqa: BLE001 - one bad sweep must not stop the next (the database may be back)
-            log.exception("dispatch sweep failed")
-        # A sweep that found work comes again soon: the projector may still be adding the rest of a decision's
-        # circulars to the read model. One that found none waits the full interval. Either comes at once when
-        # circulars start waiting.
-        wakeup.wait(min(settings.dispatch_interval, BUSY_INTERVAL) if count else settings.dispatch_interval, stop)
+    with closing(Wakeup(settings)) as wakeup:
+        while not stop.is_set():
+            count = 0
+            try:
+                count = dispatch(engine, redis, settings)
+                if down:
+                    log.info("Redis answers again; the recorded circulars are being enqueued")
+                    down = False
+                if count:
+                    log.info("enqueued %d circular deliveries", count)
+            except RedisError as error:
+                if not down:
+                    log.warning("Redis does not answer (%s); circulars stay recorded and are enqueued when it is back",
+                                error)
+                    down = True
+            except Exception:  # noqa: BLE001 - one bad sweep must not stop the next (the database may be back)
+                log.exception("dispatch sweep failed")
+            # A sweep that found work comes again soon: the projector may still be adding the rest of a decision's
+            # circulars to the read model. One that found none waits the full interval. Either comes at once when
+            # circulars start waiting.
+            wakeup.wait(min(settings.dispatch_interval, BUSY_INTERVAL) if count else settings.dispatch_interval, stop)
 
 
 def run_in_thread(engine: Engine, settings: Settings) -> tuple[threading.Thread, threading.Event]:
