@@ -7,8 +7,10 @@ it needs itself and stops it at the end. A module that is missing or raises is r
 its target.
 
 With DATABASE_URL / REDIS_URL unset, one private PostgreSQL and one private Redis are started for the whole
-run (each benchmark still creates and drops a database of its own on it). Before each benchmark the server is
-checkpointed and the machine left to go idle, so no benchmark measures what the one before it left behind.
+run (each benchmark still creates and drops a database of its own on it). Each benchmark runs in a process of its
+own (this script with `--child NAME`), and before each one the server is checkpointed and the machine left to go
+idle, so no benchmark measures what the one before it left behind: not its server's state, and not the heap,
+threads and imported modules of the process it ran in.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import platform as python_platform
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -201,11 +204,32 @@ def run_one(name: str, quick: bool) -> tuple[bool, bool]:
     return False, missed
 
 
+# A child's exit status: which of these happened (0: every figure printed, every target met).
+ERRORED, MISSED = 1, 2
+
+
+def run_child(name: str, quick: bool) -> tuple[bool, bool]:
+    """Run one benchmark in a process of its own (its figures go straight to stdout); return (errored, missed)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", name] + (["--quick"] if quick else [])
+    child = subprocess.Popen(command)
+    try:
+        status = child.wait()
+    except KeyboardInterrupt:
+        child.terminate()  # the child stops what its benchmark started (its finally blocks), then exits
+        child.wait()
+        raise
+    if status < 0 or status > ERRORED | MISSED:
+        emit({"benchmark": name, "error": f"its process ended with status {status}"})
+        return True, False
+    return bool(status & ERRORED), bool(status & MISSED)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs: under 5 minutes")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=BENCHMARKS,
                         help=f"run only these ({', '.join(BENCHMARKS)})")
+    parser.add_argument("--child", metavar="NAME", choices=BENCHMARKS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     chosen = [name for name in BENCHMARKS if not args.only or name in args.only]
 
@@ -214,6 +238,15 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    if args.child:  # one benchmark, on the servers the parent run chose (their URLs are in the environment)
+        # Ctrl-C reaches the parent too, which stops this one by SIGTERM. (A handler, not SIG_IGN: the processes
+        # the benchmark starts must not inherit an ignored SIGINT.)
+        signal.signal(signal.SIGINT, lambda *_: None)
+        try:
+            failed, short = run_one(args.child, args.quick)
+        except KeyboardInterrupt:
+            return 130
+        return (ERRORED if failed else 0) | (MISSED if short else 0)
     started = time.monotonic()
     errored = missed = False
     try:
@@ -222,7 +255,7 @@ def main() -> int:
             emit(machine(args.quick))
             for name in chosen:
                 settle()
-                failed, short = run_one(name, args.quick)
+                failed, short = run_child(name, args.quick)
                 errored |= failed
                 missed |= short
     except KeyboardInterrupt:
