@@ -16,7 +16,9 @@ never see a half-built read model. A read model without a folder falls back to t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -74,6 +76,11 @@ class Folder:
 
     def flush_partial(self, conn: Connection) -> None:
         """Write rows that can no longer change before the end (only the audit index has such)."""
+
+    def release(self) -> None:
+        """Drop the handlers: bound methods of the folder, they make it a reference cycle, which would keep every
+        row it folded until the cyclic collector's next full pass rather than free them as the rebuild ends."""
+        self.handlers.clear()
 
 
 class TenantsFolder(Folder):
@@ -605,8 +612,32 @@ def rebuild_all(app: Any, engine: Engine, names: Sequence[str] | None = None,
     return replayed
 
 
+@contextlib.contextmanager
+def _without_cyclic_collection() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees everything else).
+
+    The fold keeps millions of rows alive, and every full pass of the collector walks all of them: at a million
+    events its passes took about a third of the rebuild (30 of 85 s), while the fold makes no garbage cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) -> int:
     folders = [FOLDERS[rm.name]() for rm in read_models]
+    try:
+        with _without_cyclic_collection():
+            return _fold_and_load(app, engine, read_models, folders)
+    finally:
+        for folder in folders:
+            folder.release()
+
+
+def _fold_and_load(app: Any, engine: Engine, read_models: Sequence[ReadModel], folders: list[Folder]) -> int:
     tables = [table for rm in read_models for table in rm.tables]
     mapper = app.mapper
     replayed = 0
