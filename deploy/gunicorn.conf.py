@@ -14,3 +14,10 @@ graceful_timeout = 10
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # Tokens travel in the Authorization header, which this format does not log.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+
+
+def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook
+    """The application is loaded: what the worker made at start leaves the cyclic collector's full passes."""
+    from services import heap
+
+    heap.settle()

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from services import audit_tools
+from services import audit_tools, heap
 from services.config import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +76,7 @@ def projector(args: argparse.Namespace | None = None) -> int:
     settings = Settings.from_env()
     engine = make_engine(settings.sqlalchemy_url(), 4)
     create_schema(engine)
+    heap.settle()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -144,6 +145,7 @@ def worker(args: argparse.Namespace | None = None) -> int:
         return 2
     jobs.configure(jobs.JobRuntime.from_settings(settings))
     circular_pdf.prepare()  # the fonts, parsed once per process before the first job rather than during it
+    heap.settle()
     connection = Redis.from_url(settings.redis_url)
     queue = jobs.delivery_queue(connection, settings)
     attempt = 0
