@@ -7,6 +7,8 @@ Figures: the generator's ingest rate; the rebuild's rate beside the raw read-and
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -51,6 +53,10 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         from projections.runner import rebuild_read_models
         from services.config import Settings
 
+        # The rebuild logs its phases (read and folded, loaded, indexed): shown with the benchmark's own lines.
+        phases = logging.getLogger("projections.bulk")
+        phases.setLevel(logging.INFO)
+        phases.addHandler(logging.StreamHandler(sys.stderr))
         settings = Settings.from_env(platform.env)
         app = country._app(url)
         engine = make_engine(settings.sqlalchemy_url(), 2)
