@@ -32,7 +32,8 @@ READ_MODELS[documents.read_model.name] = documents.read_model
 BATCH_LIMIT = 200
 # The weight of the latest gap between two events' arrivals in their moving average.
 GAP_WEIGHT = 0.05
-# A lingering batch waits for about this many more arrivals (their average gap each), and never past the linger.
+# A lingering batch waits for about this many more arrivals (their average gap each): less than the linger, since
+# a batch lingers only while three gaps are.
 LINGER_GAPS = 2
 
 
@@ -95,7 +96,7 @@ class BatchingRunner(BaseProjectionRunner[Any]):
                 if len(batch) < BATCH_LIMIT and _buffered(subscription):
                     continue
                 if linger and len(batch) < BATCH_LIMIT and 3 * gap < linger:
-                    if _wait_buffered(subscription, first + min(linger, LINGER_GAPS * gap) - time.monotonic()):
+                    if _wait_buffered(subscription, first + LINGER_GAPS * gap - time.monotonic()):
                         continue
                 projection.process_events(batch)
                 batch = []

@@ -45,7 +45,8 @@ def small_region(seed: int) -> country.TenantSpec:
     return region
 
 
-def test_the_bulk_rebuild_gives_every_table_the_rows_of_the_live_projector(platform, engine, projector):
+def build_small_region(platform: Any) -> tuple[int, country.Builder]:
+    """Record a small region (with a random seed) through the platform; return the seed and its builder."""
     seed = random.randrange(1 << 30)
     builder = country.Builder(platform, random.Random(seed))
     restore = country._seed_ids(random.Random(seed))
@@ -53,6 +54,11 @@ def test_the_bulk_rebuild_gives_every_table_the_rows_of_the_live_projector(platf
         builder.region(small_region(seed))
     finally:
         restore()
+    return seed, builder
+
+
+def test_the_bulk_rebuild_gives_every_table_the_rows_of_the_live_projector(platform, engine, projector):
+    seed, builder = build_small_region(platform)
     country.build_unions(platform, 0.02, seed, builder.orgs, builder.regions, engine)
     last = platform.recorder.max_notification_id()
     for read_model in READ_MODELS.values():
@@ -74,13 +80,7 @@ def test_the_bulk_rebuild_frees_what_it_folded_and_leaves_the_cyclic_collector_a
     """The fold runs with the cyclic collector paused (its full passes over the folded rows cost a third of a large
     rebuild), so the rows must be freed by reference counting alone: nothing the rebuild made is left for the
     collector to find afterwards. And the collector is left as the caller had it."""
-    seed = random.randrange(1 << 30)
-    builder = country.Builder(platform, random.Random(seed))
-    restore = country._seed_ids(random.Random(seed))
-    try:
-        builder.region(small_region(seed))
-    finally:
-        restore()
+    build_small_region(platform)
     gc.collect()
 
     rebuild_read_models(platform, engine)
