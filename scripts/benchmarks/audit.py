@@ -221,13 +221,12 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
 
 def read_and_decode(app: Any, tenant_id: str, up_to: int) -> int:
     """Read the log up to a position in pages and decode every event; return how many were the tenant's."""
-    count, start = 0, 1
-    while True:
-        notifications = app.recorder.select_notifications(start=start, limit=5000, stop=up_to)
-        if not notifications:
-            return count
-        for notification in notifications:
+    from projections.bulk import notifications
+
+    count = 0
+    for batch in notifications(app, 5000, stop=up_to):
+        for notification in batch:
             event = app.mapper.to_domain_event(notification)
             if event.meta.get("tenant_id") == tenant_id:
                 count += 1
-        start = notifications[-1].id + 1
+    return count

@@ -6,13 +6,19 @@ from __future__ import annotations
 import gc
 import random
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import select, text
 
+from domain.base import Actor, Context
 from projections.base import wait_for_position
+from projections.bulk import Folder, notifications
+from projections.chain import EVENTS_TABLE
 from projections.runner import READ_MODELS, rebuild_read_models
+from support import valid_bin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
@@ -76,14 +82,26 @@ def test_the_bulk_rebuild_gives_every_table_the_rows_of_the_live_projector(platf
         assert all(rm.position(conn) >= last for rm in READ_MODELS.values())
 
 
-def test_the_bulk_rebuild_frees_what_it_folded_and_leaves_the_cyclic_collector_as_it_was(platform, engine):
+def test_the_bulk_rebuild_frees_what_it_folded_and_leaves_the_cyclic_collector_as_it_was(platform, engine,
+                                                                                           monkeypatch):
     """The fold runs with the cyclic collector paused (its full passes over the folded rows cost a third of a large
-    rebuild), so the rows must be freed by reference counting alone: nothing the rebuild made is left for the
-    collector to find afterwards. And the collector is left as the caller had it."""
+    rebuild), so the rows must be freed by reference counting alone, and before the collector resumes (its first
+    pass would walk all of them): nothing the rebuild made is left for the collector to find afterwards. And the
+    collector is left as the caller had it."""
     build_small_region(platform)
     gc.collect()
+    # The folders still held when the collector resumes: its first pass would walk every row they hold (all young).
+    held_at_resume = []
+    enable = gc.enable
+
+    def resume() -> None:
+        held_at_resume.append([o for o in gc.get_objects(generation=0) if isinstance(o, Folder)])
+        enable()
+
+    monkeypatch.setattr(gc, "enable", resume)
 
     rebuild_read_models(platform, engine)
+    monkeypatch.undo()
 
     assert gc.isenabled()
     left = gc.collect()  # objects only the cyclic collector could free
@@ -92,6 +110,7 @@ def test_the_bulk_rebuild_frees_what_it_folded_and_leaves_the_cyclic_collector_a
                    for read_model in READ_MODELS.values() for table in read_model.tables)
     assert rows > 500
     assert left < rows / 10, (left, rows)
+    assert held_at_resume == [[]]
     gc.disable()
     try:
         rebuild_read_models(platform, engine)
@@ -152,3 +171,28 @@ def _conninfo(url: str, dbname: str, **extra: str) -> str:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     return make_conninfo(**{**conninfo_to_dict(url), "dbname": dbname, **extra})
+
+
+def test_the_log_is_read_in_order_up_to_a_position_across_gaps_in_its_ids(platform, engine):
+    """The rebuild's reader asks for a lower bound only and stops at `stop` itself: across the gaps rolled-back
+    appends leave in the ids, with `stop` inside a batch, on a gap, and past the log's end."""
+    ctx = Context(Actor.operator(), uuid4().hex, datetime.now(timezone.utc))
+    tenant = platform.register_tenant(ctx, name="Мектеп", kind="school", bin=valid_bin(), region="Абай облысы",
+                                      language="kk").aggregate
+    positions = []
+    for i in range(6):
+        with engine.begin() as conn:  # ids a rolled-back append would have taken
+            conn.execute(text(f"SELECT nextval('{EVENTS_TABLE}_notification_id_seq') FROM generate_series(1, 3)"))
+        person = platform.add_person(ctx, tenant.id, full_name=f"Мұғалім {i}", roles=["teacher"], subjects=[])
+        positions.append(person.position)
+    assert all(b - a > 1 for a, b in zip(positions, positions[1:]))
+
+    def read(stop: int | None) -> list[list[int]]:
+        return [[n.id for n in batch] for batch in notifications(platform, batch=2, stop=stop, start=positions[0])]
+
+    assert read(positions[4]) == [positions[0:2], positions[2:4], positions[4:5]]
+    assert read(positions[3] + 2) == [positions[0:2], positions[2:4]]  # a stop on a gap
+    assert read(positions[0]) == [positions[0:1]]
+    assert read(positions[0] - 1) == []
+    assert read(None) == [positions[0:2], positions[2:4], positions[4:6]]
+    assert read(positions[5] + 100) == read(None)
