@@ -4,7 +4,8 @@ The live projector applies each event with SQL statements (projections/*.py hand
 event at a time and far too slow for millions. Here each read model has a *folder* that keeps its rows in
 memory (dicts keyed like the tables' primary keys, with the few indexes its handlers look rows up by) and
 applies each event exactly as the read model's handler does in SQL; at the end the rows are written with
-binary COPY into tables created without their secondary indexes, which are built afterwards.
+binary COPY into tables created without their secondary indexes, which are built afterwards. The audit index's
+rows never change once written, so they go into their COPY while the log is read.
 
 The events are read and decoded once for all read models. Everything happens in one transaction that
 first locks the read models' tracking rows: a live runner that meets a new event meanwhile waits, then skips
@@ -395,7 +396,7 @@ class AuditFolder(Folder):
             known = self.types[cls] = (aggregate, type_, fields)
         uuid = self.uuid
         tenant, union, person = meta.get("tenant_id"), meta.get("union_id"), actor.get("person_id")
-        # The payload as audit.event_data gives it: the COPY's JSON encoder turns what json_safe would (`_json_default`).
+        # The payload as audit.event_data gives it: the COPY's JSON encoder writes what json_safe converts.
         self.write((
             position, uuid(tenant) if tenant else None, uuid(union) if union else None, event.originator_id,
             known[0], event.originator_version, known[1], event.timestamp, uuid(person) if person else None,
@@ -572,8 +573,10 @@ def copy_tuples(conn: Connection, table: Table, columns: Sequence[str], rows: It
 def copy_rows(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> int:
     """Write rows (dicts by column name) into the table with binary COPY; return how many."""
     columns = [c.name for c in table.columns]
-    values = operator.itemgetter(*columns)  # a tuple of the values, unless there is only one column
-    return copy_tuples(conn, table, columns, map(values, rows) if len(columns) > 1 else ((v,) for v in map(values, rows)))
+    values = operator.itemgetter(*columns)
+    if len(columns) == 1:  # an itemgetter of one name gives the value, not a tuple
+        return copy_tuples(conn, table, columns, ((values(row),) for row in rows))
+    return copy_tuples(conn, table, columns, map(values, rows))
 
 
 # The rebuild
@@ -716,7 +719,6 @@ def _fold_and_load(app: Any, engine: Engine, read_models: Sequence[ReadModel], f
                     for apply in appliers:
                         apply(event, position)
                 replayed += len(batch)
-        routes.clear()
         folded = time.perf_counter()
         for folder in folders:
             for table in folder.read_model.tables:
