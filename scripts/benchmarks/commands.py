@@ -664,6 +664,8 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         visible = [poller.visible_after(s) for s in ok]
         never = sum(1 for v in visible if v is None)
         millis = [v * 1000 for v in visible if v is not None]
+        # Where the tail lies in the minute: one stall shows as the slowest commands answered together.
+        slowest = sorted(((v * 1000, s.answered - start) for s, v in zip(ok, visible) if v is not None), reverse=True)
         polls = len(poller.samples)
         poll_ms = (poller.samples[-1][1] - poller.samples[0][0]) * 1000 / polls if polls > 1 else None
         measured = {"measured": "from the command's answer to the first rm_tracking poll begun after it that shows "
@@ -676,7 +678,8 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                      **measured)
         yield figure(BENCHMARK, "write-to-read visibility p99", p99, "ms", target="<= 100 ms",
                      met=p99 is not None and p99 <= 100 and never == 0, mean_ms=round(statistics.fmean(millis), 1) if millis else None,
-                     **measured)
+                     over_100_ms=sum(1 for m in millis if m > 100),
+                     slowest=[{"ms": round(m, 1), "answered_at_s": round(at, 2)} for m, at in slowest[:5]], **measured)
         for c in callers:
             c.close()
     except Exception:
