@@ -358,13 +358,12 @@ class AuditFolder(Folder):
 
     def __init__(self) -> None:
         super().__init__()
-        self.events: list[tuple[Any, ...]] = []
         self.grants: dict[UUID, dict[str, Any]] = {}
-        self.rows = {audit_rm.audit_events: self.events, audit_rm.audit_grants: self.grants}
+        self.rows = {audit_rm.audit_grants: self.grants}  # the index rows are not kept: `streaming` writes them
         self.columns = [c.name for c in audit_rm.audit_events.columns]
         self.types: dict[type, tuple[str, str, tuple[str, ...]]] = {}
         self.uuids: dict[str, UUID] = {}
-        self.write = self.events.append  # the open COPY's write_row while streaming
+        self.write: Any = None  # the open COPY's write_row while streaming
 
     @contextlib.contextmanager
     def streaming(self, conn: Connection) -> Iterator[None]:
@@ -375,7 +374,7 @@ class AuditFolder(Folder):
             try:
                 yield
             finally:
-                self.write = self.events.append
+                self.write = None
 
     def uuid(self, value: Any) -> UUID:
         """UUID(str(value)), remembered: the same tenants and people recur in every event's metadata."""
@@ -411,12 +410,6 @@ class AuditFolder(Folder):
             grant = self.grants.get(event.originator_id)
             if grant is not None:
                 grant["revoked_at"] = event.timestamp
-
-    def table_rows(self, table: Table) -> Iterable[Any]:
-        rows = self.rows[table]
-        if table is audit_rm.audit_events:
-            return [dict(zip(self.columns, row)) for row in rows]
-        return rows.values()
 
 
 class UnionsFolder(Folder):
@@ -721,7 +714,7 @@ def _fold_and_load(app: Any, engine: Engine, read_models: Sequence[ReadModel], f
                 replayed += len(batch)
         folded = time.perf_counter()
         for folder in folders:
-            for table in folder.read_model.tables:
+            for table in folder.rows:  # the tables whose rows it held to the end
                 copy_rows(conn, table, folder.table_rows(table))
         loaded = time.perf_counter()
         for table in tables:
