@@ -11,9 +11,11 @@ from uuid import UUID, uuid4
 
 from domain import rules
 from domain.base import Conflict, Context, InvalidValue, Recorded
-
+from domain.days import check_within
 
 NOT_AN_AUDITOR = "Access is granted to a person in the auditor role: person_id must name one."
+GRANT_YEARS = 5  # how far ahead a grant may end
+
 
 class AuditGrant(Recorded):
     """A head's (or coordinator's) permission for one auditor to read the history, until a date."""
@@ -51,6 +53,8 @@ class AuditGrant(Recorded):
             raise InvalidValue(NOT_AN_AUDITOR, field="person_id")
         if until <= ctx.now.date():
             raise InvalidValue("A grant ends on a future day.", field="until")
+        # Access to a history is granted for an engagement, not for ever: at most five years ahead.
+        check_within(until, "until", ctx.now.date(), back=0, ahead=GRANT_YEARS, what="A grant's last day")
         scope = {"union_id": union_id} if union_id else {}
         return cls._create(
             cls.Granted, id=uuid4(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, **scope),

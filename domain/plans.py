@@ -13,6 +13,7 @@ from domain.units import check_item
 
 _PLAN_NAMESPACE = uuid5(NAMESPACE_URL, "urn:methodical:annual-plan")
 _ACADEMIC_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
+PLAN_YEARS_BACK, PLAN_YEARS_AHEAD = 5, 2
 
 
 def check_academic_year(value: str) -> tuple[date, date]:
@@ -73,6 +74,12 @@ class AnnualPlan(Recorded):
     def draft(cls, ctx: Context, *, tenant_id: UUID, tenant_kind: str, unit_id: UUID, academic_year: str,
               items: list[dict[str, Any]]) -> AnnualPlan:
         """Draft the unit's plan for an academic year."""
+        first, _ = check_academic_year(academic_year)
+        # p.29: the plan of the year's work is drafted for this year or one soon before or after it.
+        this_year = ctx.now.year
+        if not this_year - PLAN_YEARS_BACK <= first.year <= this_year + PLAN_YEARS_AHEAD:
+            raise InvalidValue(f"A plan is drafted for an academic year starting from {this_year - PLAN_YEARS_BACK} "
+                               f"to {this_year + PLAN_YEARS_AHEAD}.", "p.29", "academic_year")
         checked = _check_items(items, tenant_kind, academic_year)
         return cls._create(
             cls.Drafted, id=cls.id_for(unit_id, academic_year), timestamp=ctx.at,

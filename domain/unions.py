@@ -18,6 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from domain import directions, rules
 from domain.base import Conflict, Context, InvalidValue, NotPermitted, Recorded, RuleViolation
+from domain.days import check_within
 
 # Who may found a union (p.22, p.24): the head of an organization that trains by specialty, or the
 # regional department whose methodical cabinet coordinates unions.
@@ -281,6 +282,9 @@ class Union(Recorded):
         number = _text(council_decision_number, "council_decision.number", "council decision's number")
         if council_decision_date > ctx.now.date():
             raise InvalidValue("The council's decision cannot be dated in the future.", field="council_decision.date")
+        # p.35: the council approves a chair for the union's work now, not decades ago.
+        check_within(council_decision_date, "council_decision.date", ctx.now.date(), back=10, ahead=0,
+                     what="The council's decision", clause="p.35")
         self.record(self.ChairApproved, ctx, "p.35", person_id=person_id, person_tenant_id=person_tenant_id,
                     full_name=full_name, council_decision_number=number, council_decision_date=council_decision_date)
 

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from domain import directions, rules
 from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
+from domain.days import check_within, years_from
 
 METHODICAL_ASSOCIATION = "methodical_association"
 INTERSCHOOL_ASSOCIATION = "interschool_association"
@@ -116,10 +117,7 @@ def academic_year_of(day: date) -> str:
 
 def term_end(starts_on: date) -> date:
     """Return the day a one-year term ends (p.30): the same day a year later."""
-    try:
-        return starts_on.replace(year=starts_on.year + 1)
-    except ValueError:  # 29 February
-        return starts_on.replace(year=starts_on.year + 1, day=28)
+    return years_from(starts_on, 1)
 
 
 class UnitKindNotAllowed(RuleViolation):
@@ -271,6 +269,9 @@ class Unit(Recorded):
         if person_id.hex not in self.members:
             clause = unit_kind.leader_clause or "p.30"
             raise RuleViolation(f"The leader is chosen from the unit's members ({clause}).", clause, "person_id")
+        # A term is recorded when it is elected or appointed: it starts within a few years of today (p.30).
+        check_within(starts_on, "starts_on", ctx.now.date(), back=5, ahead=1, what="A leader's term start",
+                     clause=unit_kind.leader_clause or "p.30")
         method = method or (APPOINTED if unit_kind.appointed_only else ELECTED)
         if method not in (ELECTED, APPOINTED):
             raise InvalidValue("The method is 'elected' or 'appointed'.", field="method")

@@ -19,7 +19,7 @@ from projections.base import create_schema, make_engine
 from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions
-from services.api import documents, idempotency
+from services.api import bodies, documents, idempotency
 from services.api.common import Runtime, enter_scope, runtime
 from services import database
 from services.applications import Platform
@@ -82,7 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         clock=config.get("CLOCK") or (lambda: datetime.now(timezone.utc)),
     )
 
-    limits.install(app, settings)  # before the authentication hook: the limit is checked first
+    failures = limits.install(app, settings)
     api = PlatformApi(app)
     api.register_blueprint(tenants.blp)
     api.register_blueprint(people.blp)
@@ -96,7 +96,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(circulars.blp)
     api.register_blueprint(documents.blp)
     errors.register(app)
-    _register_request_hooks(app)
+    bodies.install(app)
+    _register_request_hooks(app, failures)
     idempotency.install(app)  # after authentication: the caller is known
 
     api.register_blueprint(system.blp)
@@ -111,7 +112,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _register_request_hooks(app: Flask) -> None:
+def _register_request_hooks(app: Flask, failures: limits.FailedAuthentications) -> None:
     @app.before_request
     def identify_request() -> Response | None:
         supplied = request.headers.get("X-Request-Id", "")
@@ -121,6 +122,10 @@ def _register_request_hooks(app: Flask) -> None:
         rt = runtime()
         g.caller = authenticate(rt.platform, request.headers.get("Authorization"), rt.settings.operator_token)
         if g.caller is None:
+            # A failing credential past its address's or identifier's limit waits; a valid one never does.
+            refused = failures.refused()
+            if refused is not None:
+                return refused
             return errors.problem(401, "Send a valid token as 'Authorization: Bearer <token>'.",
                                   {"WWW-Authenticate": "Bearer"})
         if g.caller.person is not None and AUDITOR in g.caller.roles and request.method not in ("GET", "HEAD"):

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
@@ -19,7 +19,9 @@ from domain.unions import Union
 from projections import audit as audit_rm
 from projections.base import page
 from projections.chain import Chainer, chain_head, list_checkpoints, verify
-from services.api.common import PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position
+from services.api.common import (
+    Day, Moment, PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position,
+)
 from services.api.fastdump import respond
 from services.audit import day_end, export_tenant, may_read_tenant_history
 from services.unions import involves
@@ -33,7 +35,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Repl
 
 class GrantIn(Schema):
     person_id = fields.UUID(required=True, metadata={"description": "A person in the auditor role"})
-    until = fields.Date(required=True)
+    until = Day(required=True)
 
 
 class GrantOut(Schema):
@@ -83,15 +85,15 @@ class EventPage(Schema):
 class HistoryArgs(PageArgs):
     aggregate_id = fields.UUID(load_default=None)
     type = fields.String(load_default=None, validate=validate.Length(max=200))
-    since = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
-    until = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+    since = Moment(load_default=None, default_timezone=timezone.utc)
+    until = Moment(load_default=None, default_timezone=timezone.utc)
 
 
 class StateArgs(PageArgs):
     """The version or moment of the state; `limit` and `cursor` page the events that built it."""
 
     version = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    as_of = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+    as_of = Moment(load_default=None, default_timezone=timezone.utc)
 
 
 class AggregateStateOut(Schema):
@@ -104,7 +106,7 @@ class AggregateStateOut(Schema):
 
 
 class TenantStateArgs(Schema):
-    as_of = fields.Date(required=True)
+    as_of = Day(required=True)
 
 
 class TenantStateOut(Schema):
@@ -114,8 +116,8 @@ class TenantStateOut(Schema):
 
 
 class ChangesArgs(Schema):
-    from_ = fields.Date(required=True, data_key="from")
-    to = fields.Date(required=True)
+    from_ = Day(required=True, data_key="from")
+    to = Day(required=True)
 
 
 class ChangeOut(Schema):

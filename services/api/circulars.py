@@ -7,7 +7,7 @@ from uuid import UUID
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
 from domain import rules

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from flask import current_app, g, has_request_context, request
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import Connection, Engine
 
+from domain import days
 from domain.base import Actor, Context, InvalidValue
+from domain.text import multi_line_problem, single_line_problem
 from projections import security
 from projections.base import ReadModel, decode_cursor, wait_for_position
 from services.applications import Platform
@@ -47,22 +49,68 @@ def context(actor: Actor) -> Context:
     return Context(actor=actor, request_id=g.request_id, now=now)
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def storable(value: str) -> None:
-    """Refuse text PostgreSQL cannot store (NUL) or UTF-8 cannot encode (a lone surrogate from a JSON escape)."""
-    if _UNSTORABLE.search(value):
-        raise ValidationError("Text must not contain NUL characters or unpaired surrogates.")
+    """Refuse a one-line value that PostgreSQL cannot store or that hides characters (domain/text.py)."""
+    problem = single_line_problem(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 class Text(fields.String):
-    """Free text a client sends: any language, but nothing PostgreSQL or UTF-8 cannot hold."""
+    """A multi-line text a client sends (a body, minutes, remarks): any language, tabs and line breaks, and no
+    other control character (domain/text.py)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = multi_line_problem(text)
+        if problem:
+            raise ValidationError(problem)
+        return text
+
+
+class Name(fields.String):
+    """A name or title a client sends: one line of visible text in any language, stored exactly as sent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Said in the OpenAPI document, so that clients (and the bad-input tests) know the field is one line.
+        kwargs["metadata"] = {"x-single-line": True, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         storable(text)
         return text
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def _check_bounds(day: date) -> None:
+    if not days.EARLIEST <= day <= days.LATEST:
+        raise ValidationError(f"A date lies between {days.EARLIEST.isoformat()} and {days.LATEST.isoformat()}.")
+
+
+class Day(fields.Date):
+    """A day a client sends: ISO 8601's extended form YYYY-MM-DD only (not 20260901), between 2000 and 2099."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        if not isinstance(value, str) or not _ISO_DAY.match(value):
+            raise ValidationError("Send a date as YYYY-MM-DD.")
+        day = super()._deserialize(value, attr, data, **kwargs)
+        _check_bounds(day)
+        return day
+
+
+class Moment(fields.AwareDateTime):
+    """A moment a client sends: ISO 8601's extended form (2026-09-01T08:30:00+05:00), between 2000 and 2099."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or not _ISO_MOMENT.match(value):
+            raise ValidationError("Send a time as YYYY-MM-DDTHH:MM:SS with an offset (or Z).")
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        _check_bounds(moment.astimezone(timezone.utc).date())
+        return moment
 
 
 class PageArgs(Schema):

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
 from domain import rules
@@ -24,7 +24,7 @@ from projections import units as units_rm
 from projections.base import wait_for_position
 from services import files
 from services.api.common import (
-    PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, storable, with_position,
+    PageArgs, PositionSchema, Name, Text, caller, catch_up, context, page_after, runtime, storable, with_position,
 )
 from services.api.fastdump import respond
 
@@ -40,7 +40,7 @@ class DocumentIn(Schema):
     """A new document (version 1): its kind (domain §4), title, body and the unit it belongs to."""
 
     kind = fields.String(required=True, validate=validate.OneOf(list(DOCUMENT_KINDS)))
-    title = Text(required=True, validate=validate.Length(min=1, max=1000))
+    title = Name(required=True, validate=validate.Length(min=1, max=1000))
     body = Text(required=True, validate=validate.Length(max=1_000_000))
     unit_id = fields.UUID(load_default=None, allow_none=True, metadata={
         "description": "The developing unit (required for methodical_documentation and working_curriculum, "
@@ -85,7 +85,7 @@ class WithdrawalIn(Schema):
 class FileArgs(Schema):
     """The name of a file sent as the raw request body."""
 
-    filename = Text(load_default=None, validate=validate.Length(min=1, max=255))
+    filename = Name(load_default=None, validate=validate.Length(min=1, max=255))
 
 
 class AttachmentOut(Schema):

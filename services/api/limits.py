@@ -1,15 +1,26 @@
-"""Rate limiting of failed authentication: a client that keeps presenting bad credentials is slowed down."""
+"""Rate limiting of failed authentication: a client that keeps presenting bad credentials is slowed down, and
+nobody else with it.
+
+A school's whole staff may reach the platform from one address (its NAT). Counting failures by address alone and
+refusing every request past the limit let one misconfigured device lock the whole school out, valid tokens and
+all. So, as the guidance behind the well-kept limiters of this kind advises (OWASP's authentication cheat sheet,
+Django-axes' per-username-and-address lockout), the limit bounds failed attempts only: failures are counted per
+client address and per credential identifier (the person id a token names, ADR 003), and a request past either
+limit whose credential fails is answered 429 instead of 401, while a valid credential is always let through. A
+token's secret has 256 bits: the limit is against noise and scanning, not the only defence against guessing.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from typing import Any
 
 from flask import Flask, Response, request
 from limits import parse
-from limits.storage import MemoryStorage, RedisStorage, storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 
@@ -18,71 +29,18 @@ from services.config import Settings
 
 log = logging.getLogger(__name__)
 
-
-class CleanClientsRedisStorage(RedisStorage):
-    """The limits library's Redis storage, remembering for a moment in this process which clients have no failed
-    authentication counted.
-
-    Every request checks its client's count (a Redis round trip, a tenth of a command's CPU in the web), and
-    nearly every client's count is 0. A 0 read from Redis is trusted here for CLEAN_SECONDS; a failure counted
-    by this process forgets it at once. So a failure counted by another worker process is seen here within
-    CLEAN_SECONDS: a client past the limit may have a few more requests looked at in that moment, each of which,
-    if it fails too, is counted and ends it.
-    """
-
-    STORAGE_SCHEME = ["methodical+redis", "methodical+rediss", "methodical+redis+unix"]
-    CLEAN_SECONDS = 1.0
-    REMEMBERED = 10_000  # clients remembered at most; forgotten all at once past that
-
-    def __init__(self, uri: str, **options: float | str | bool) -> None:
-        super().__init__(uri.removeprefix("methodical+"), **options)
-        self._clean_until: dict[str, float] = {}
-
-    def get(self, key: str) -> int:
-        until = self._clean_until.get(key)
-        if until is not None and time.monotonic() < until:
-            return 0
-        count = super().get(key)
-        if count == 0:
-            if len(self._clean_until) >= self.REMEMBERED:
-                self._clean_until.clear()
-            self._clean_until[key] = time.monotonic() + self.CLEAN_SECONDS
-        else:
-            self._clean_until.pop(key, None)
-        return count
-
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        self._clean_until.pop(key, None)
-        return super().incr(key, expiry, amount)
-
-    def clear(self, key: str) -> None:
-        self._clean_until.pop(key, None)
-        super().clear(key)
-
-    def reset(self) -> int | None:
-        self._clean_until.clear()
-        return super().reset()
-
-
-def _storage_uri(redis_url: str) -> str:
-    """Return the limits library's form of the Redis URL, naming the storage above."""
-    if redis_url.startswith("unix://"):
-        return "methodical+redis+unix://" + redis_url[len("unix://"):]
-    return "methodical+" + redis_url
+_TOKEN_PERSON = re.compile(r"^([0-9a-f]{32})\.")
 
 
 class FailedAuthentications:
-    """Counts each client address's failed authentications (401 answers) in a fixed window of the limits library;
-    past the limit, its requests are answered 429 before their credentials are looked at.
+    """Counts failed authentications (401 answers) per client address and per credential identifier in a fixed
+    window of the limits library; past either limit, a failing credential is answered 429.
 
-    The counts live in Redis (shared by every worker, CleanClientsRedisStorage). If Redis does not answer, this
-    worker counts in memory for FALLBACK_SECONDS, then asks Redis again. The limits library is called directly:
-    Flask-Limiter's per-request resolution of routes, blueprints and decorated limits cost a fifteenth of a
-    web worker's CPU, for the one limit every route shares.
+    The counts live in Redis (shared by every worker). If Redis does not answer, this worker counts in memory for
+    FALLBACK_SECONDS, then asks Redis again. A request with a valid credential never touches the counts.
     """
 
     FALLBACK_SECONDS = 5.0
-    EXEMPT = ("/api/v1/health", "/api/v1/openapi.json")
 
     def __init__(self, settings: Settings):
         self.limit = parse(settings.auth_failure_limit)
@@ -90,7 +48,8 @@ class FailedAuthentications:
         self.shared: FixedWindowRateLimiter | None = None
         if settings.redis_url:
             self.shared = FixedWindowRateLimiter(storage_from_string(
-                _storage_uri(settings.redis_url), socket_connect_timeout=1, socket_timeout=1))
+                settings.redis_url.replace("unix://", "redis+unix://", 1), socket_connect_timeout=1,
+                socket_timeout=1))
         self._shared_down_until = 0.0
 
     def _call(self, method: str, key: str) -> Any:
@@ -103,40 +62,42 @@ class FailedAuthentications:
                 self._shared_down_until = time.monotonic() + self.FALLBACK_SECONDS
         return getattr(self.memory, method)(self.limit, key)
 
-    def refused(self, key: str) -> Response | None:
-        """A 429 problem if the client is past the limit, with the seconds until its window ends."""
-        if self._call("test", key):
-            return None
-        reset_at = self._call("get_window_stats", key).reset_time
-        return errors.problem(429, "Too many failed authentications from this address; retry after the time in "
-                                   "Retry-After.", {"Retry-After": str(max(1, math.ceil(reset_at - time.time())))})
+    def refused(self) -> Response | None:
+        """Return a 429 problem for this request's failed credential if its address or identifier is past the
+        limit (with the seconds until the window ends), else None (answer 401)."""
+        for key in _keys():
+            if not self._call("test", key):
+                reset_at = self._call("get_window_stats", key).reset_time
+                return errors.problem(
+                    429, "Too many failed authentications from this address or for this credential; retry after "
+                         "the time in Retry-After.",
+                    {"Retry-After": str(max(1, math.ceil(reset_at - time.time())))})
+        return None
 
-    def count(self, key: str) -> None:
-        self._call("hit", key)
+    def count(self) -> None:
+        """Count this request's failed authentication against its address and its credential identifier."""
+        for key in _keys():
+            self._call("hit", key)
 
 
-def _client() -> str:
-    """The key of this request's client address in the counts."""
-    return f"methodical-auth/{request.remote_addr or '127.0.0.1'}"
+def _keys() -> list[str]:
+    """The keys this request's failure counts under: its client address, and the person its token names."""
+    keys = [f"methodical-auth/address/{request.remote_addr or '127.0.0.1'}"]
+    _, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    named = _TOKEN_PERSON.match(token.strip())
+    if named:
+        keys.append(f"methodical-auth/credential/{named.group(1)}")
+    return keys
 
 
 def install(app: Flask, settings: Settings) -> FailedAuthentications:
-    """Count 401 answers per client address; past the limit, answer 429 before looking at credentials.
-
-    Install before the authentication hook, so that the limit is checked first.
-    """
+    """Count 401 answers per client address and credential; the authentication hook asks refused() on a failure."""
     failures = app.extensions["methodical_auth_failures"] = FailedAuthentications(settings)
-
-    @app.before_request
-    def check_failures() -> Response | None:
-        if request.path in failures.EXEMPT:
-            return None
-        return failures.refused(_client())
 
     @app.after_request
     def count_failure(response: Response) -> Response:
         if response.status_code == 401:
-            failures.count(_client())
+            failures.count()
         return response
 
     return failures

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
 from domain import rules
@@ -22,20 +22,20 @@ from services.api.common import (
     context,
     page_after,
     runtime,
-    Text,
+    Name,
     with_position,
 )
 from services.api.fastdump import respond
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/people", description="People and credentials")
 
-Subject = Text(validate=validate.Length(min=1, max=200))
+Subject = Name(validate=validate.Length(min=1, max=200))
 
 
 class PersonIn(Schema):
     """A new person: name, roles (p.3) and the subjects or disciplines they teach."""
 
-    full_name = Text(required=True, validate=validate.Length(min=1, max=300))
+    full_name = Name(required=True, validate=validate.Length(min=1, max=300))
     roles = fields.List(fields.String(validate=validate.OneOf(rules.ROLES)), required=True,
                         validate=validate.Length(min=1, max=len(rules.ROLES)))
     subjects = fields.List(Subject, load_default=list, validate=validate.Length(max=50))
@@ -44,7 +44,7 @@ class PersonIn(Schema):
 class PersonPatch(Schema):
     """A change of a person's name, roles or subjects; absent fields stay as they are."""
 
-    full_name = Text(validate=validate.Length(min=1, max=300))
+    full_name = Name(validate=validate.Length(min=1, max=300))
     roles = fields.List(fields.String(validate=validate.OneOf(rules.ROLES)),
                         validate=validate.Length(min=1, max=len(rules.ROLES)))
     subjects = fields.List(Subject, validate=validate.Length(max=50))
@@ -88,7 +88,7 @@ class PeopleArgs(PageArgs):
 
     status = fields.String(load_default="active", validate=validate.OneOf(["active", "left", "all"]))
     role = fields.String(load_default=None, validate=validate.OneOf(rules.ROLES))
-    subject = Text(load_default=None, validate=validate.Length(min=1, max=200))
+    subject = Name(load_default=None, validate=validate.Length(min=1, max=200))
 
 
 class TokenIssued(PositionSchema):

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
 from domain import rules
@@ -21,7 +21,7 @@ from services.api.common import (
     context,
     page_after,
     runtime,
-    Text,
+    Name,
     storable,
     with_position,
 )
@@ -32,11 +32,11 @@ blp = Blueprint("tenants", __name__, url_prefix="/api/v1/tenants", description="
 class TenantIn(Schema):
     """A registration: the organization's name, kind, BIN, region, authority and language."""
 
-    name = Text(required=True, validate=validate.Length(min=1, max=500))
+    name = Name(required=True, validate=validate.Length(min=1, max=500))
     kind = fields.String(required=True, validate=validate.OneOf(rules.TENANT_KINDS))
     bin = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{12}$", error="A BIN is 12 digits."),
                         metadata={"description": "12-digit business identification number (its check digit valid)"})
-    region = Text(required=True, validate=validate.Length(min=1, max=200))
+    region = Name(required=True, validate=validate.Length(min=1, max=200))
     parent_id = fields.UUID(load_default=None, allow_none=True)
     language = fields.String(load_default="ru", validate=validate.OneOf(rules.LANGUAGES))
     email = fields.Email(load_default=None, allow_none=True, validate=storable)

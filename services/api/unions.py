@@ -9,7 +9,7 @@ from uuid import UUID
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from services.api.bodies import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import text
 
@@ -19,7 +19,7 @@ from domain.unions import ACKNOWLEDGED, CIRCULAR_STATUSES, EXTERNAL_KINDS, Union
 from projections import circulars as circulars_rm
 from projections import unions as unions_rm
 from services.api.common import (
-    PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, with_position,
+    Day, PageArgs, PositionSchema, Name, Text, caller, catch_up, context, page_after, runtime, with_position,
 )
 from services.api.fastdump import respond
 from services.unions import COORDINATOR_ROLES, involves
@@ -27,15 +27,15 @@ from services.unions import COORDINATOR_ROLES, involves
 blp = Blueprint("unions", __name__, url_prefix="/api/v1/unions",
                 description="Educational-methodical unions, their decisions and circulars (p.22–24, p.33–35)")
 
-Specialty = Text(validate=validate.Length(min=1, max=32), metadata={"description": "A specialty code"})
+Specialty = Name(validate=validate.Length(min=1, max=32), metadata={"description": "A specialty code"})
 Specialties = fields.List(Specialty, required=True, validate=validate.Length(min=1, max=100))
 
 
 class UnionIn(Schema):
     """A new union: its name, sector, group of specialties and coordinating regional department (p.22, p.24)."""
 
-    name = Text(required=True, validate=validate.Length(min=1, max=500))
-    sector = Text(required=True, validate=validate.Length(min=1, max=300))
+    name = Name(required=True, validate=validate.Length(min=1, max=500))
+    sector = Name(required=True, validate=validate.Length(min=1, max=300))
     specialties = Specialties
     coordinator_id = fields.UUID(required=True, metadata={"description": "The regional department tenant (p.22)"})
 
@@ -44,7 +44,7 @@ class UnionMemberIn(Schema):
     """An organization of the platform (`tenant_id`), or an employer or social partner (`name`, `kind`) (p.24)."""
 
     tenant_id = fields.UUID(load_default=None, allow_none=True)
-    name = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=500))
+    name = Name(load_default=None, allow_none=True, validate=validate.Length(min=1, max=500))
     kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(EXTERNAL_KINDS))
     specialties = Specialties
 
@@ -59,8 +59,8 @@ class UnionMemberIn(Schema):
 class CouncilDecision(Schema):
     """The educational-methodical council's decision that approved the chair (p.35)."""
 
-    number = Text(required=True, validate=validate.Length(min=1, max=100))
-    date = fields.Date(required=True)
+    number = Name(required=True, validate=validate.Length(min=1, max=100))
+    date = Day(required=True)
 
 
 class UnionChairIn(Schema):
@@ -73,7 +73,7 @@ class UnionChairIn(Schema):
 class UnionDecisionIn(Schema):
     """A decision: title, text, the direction of p.33 it serves, the specialties concerned (p.34)."""
 
-    title = Text(required=True, validate=validate.Length(min=1, max=500))
+    title = Name(required=True, validate=validate.Length(min=1, max=500))
     text = Text(required=True, validate=validate.Length(min=1, max=50_000))
     # Checked by the domain (422 with clause p.33 for a direction outside p.33); the pattern documents its form.
     direction = fields.String(required=True, metadata={"description": 'A direction of p.33, e.g. "p.33.4"',
@@ -137,7 +137,7 @@ class UnionPage(Schema):
 class UnionArgs(PageArgs):
     """Filters of the union list."""
 
-    specialty = Text(load_default=None, validate=validate.Length(min=1, max=32))
+    specialty = Name(load_default=None, validate=validate.Length(min=1, max=32))
 
 
 class MemberCircular(Schema):

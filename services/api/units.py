@@ -11,7 +11,7 @@ from uuid import UUID
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Connection, Integer, Select, any_, bindparam, func, select, union_all
 
@@ -22,7 +22,7 @@ from domain.units import ELECTED, APPOINTED, UNIT_KINDS, Unit, academic_year_of
 from projections import units as units_rm
 from projections.base import page
 from services.api.common import (
-    PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, with_position,
+    Day, PageArgs, PositionSchema, Name, Text, caller, catch_up, context, page_after, runtime, with_position,
 )
 from services.api.fastdump import respond
 
@@ -36,8 +36,8 @@ class UnitIn(Schema):
     """A unit to form: its kind (domain §2), name, subject where the kind needs one, and members."""
 
     kind = fields.String(required=True, validate=validate.OneOf(list(UNIT_KINDS)))
-    name = Text(required=True, validate=validate.Length(min=1, max=300))
-    subject = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    name = Name(required=True, validate=validate.Length(min=1, max=300))
+    subject = Name(load_default=None, allow_none=True, validate=validate.Length(max=200))
     member_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=500))
 
 
@@ -51,7 +51,7 @@ class LeaderIn(Schema):
     """An election's or appointment's result: who leads, from when (the term ends a year later, p.30)."""
 
     person_id = fields.UUID(required=True)
-    starts_on = fields.Date(required=True)
+    starts_on = Day(required=True)
     method = fields.String(load_default=None, validate=validate.OneOf([ELECTED, APPOINTED]))
 
 
@@ -59,8 +59,8 @@ class ItemIn(Schema):
     """A plan item: the direction it serves (e.g. p.7.3), what, and by when."""
 
     direction = fields.String(required=True, validate=validate.Length(min=3, max=20))
-    title = Text(required=True, validate=validate.Length(min=1, max=1000))
-    due = fields.Date(load_default=None, allow_none=True)
+    title = Name(required=True, validate=validate.Length(min=1, max=1000))
+    due = Day(load_default=None, allow_none=True)
 
 
 class PlanIn(Schema):
@@ -74,13 +74,13 @@ class AgendaItemIn(Schema):
     """A meeting's agenda item and the direction it serves."""
 
     direction = fields.String(required=True, validate=validate.Length(min=3, max=20))
-    title = Text(required=True, validate=validate.Length(min=1, max=1000))
+    title = Name(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class MeetingIn(Schema):
     """A meeting held: when, the agenda, the minutes, who attended (members only)."""
 
-    held_on = fields.Date(required=True)
+    held_on = Day(required=True)
     agenda = fields.List(fields.Nested(AgendaItemIn), required=True, validate=validate.Length(min=1, max=100))
     minutes = Text(load_default="", validate=validate.Length(max=100_000))
     attendee_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=500))

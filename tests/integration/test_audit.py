@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from support import Tour, bearer, fresh_database
+
+# A grant ends within five years of today (domain/audit.py).
+GRANTED_UNTIL = (date.today() + timedelta(days=365)).isoformat()
 
 
 def _auditor(tour: Tour, client: Any) -> tuple[dict[str, Any], dict[str, str], str]:
@@ -37,7 +40,7 @@ def test_an_auditor_without_a_grant_gets_404_and_with_one_reads_the_history_in_l
     assert client.get(f"/api/v1/audit/tenants/{school['id']}/events", headers=as_auditor).status_code == 404
 
     grant = client.post(f"/api/v1/tenants/{school['id']}/audit-grants", headers=head,
-                        json={"person_id": auditor["id"], "until": "2099-01-01"})
+                        json={"person_id": auditor["id"], "until": GRANTED_UNTIL})
     assert grant.status_code == 201
     response = client.get(f"/api/v1/audit/tenants/{school['id']}/events",
                           headers={**as_auditor, "X-Min-Position": grant.get_json()["position"]})
@@ -60,7 +63,7 @@ def test_auditors_cannot_act_and_their_reads_are_recorded(client, tour):
     school, head = _school(tour)
     auditor, as_auditor, authority = _auditor(tour, client)
     grant = client.post(f"/api/v1/tenants/{school['id']}/audit-grants", headers=head,
-                        json={"person_id": auditor["id"], "until": "2099-01-01"}).get_json()
+                        json={"person_id": auditor["id"], "until": GRANTED_UNTIL}).get_json()
     refused = client.post(f"/api/v1/tenants/{authority}/people", headers=as_auditor,
                           json={"full_name": "X", "roles": ["teacher"]})
     assert refused.status_code == 403
@@ -85,7 +88,7 @@ def test_a_revoked_grant_stops_at_once(client, tour):
     school, head = _school(tour)
     auditor, as_auditor, _ = _auditor(tour, client)
     grant = client.post(f"/api/v1/tenants/{school['id']}/audit-grants", headers=head,
-                        json={"person_id": auditor["id"], "until": "2099-01-01"}).get_json()
+                        json={"person_id": auditor["id"], "until": GRANTED_UNTIL}).get_json()
     revoked = client.delete(f"/api/v1/tenants/{school['id']}/audit-grants/{grant['id']}", headers=head)
     assert revoked.status_code == 200
     response = client.get(f"/api/v1/audit/tenants/{school['id']}/events",
@@ -97,7 +100,7 @@ def test_a_grant_goes_only_to_an_auditor(client, tour):
     school, head = _school(tour)
     teacher, _ = tour.person(school["id"], head, ["teacher"])
     response = client.post(f"/api/v1/tenants/{school['id']}/audit-grants", headers=head,
-                           json={"person_id": teacher["id"], "until": "2099-01-01"})
+                           json={"person_id": teacher["id"], "until": GRANTED_UNTIL})
     assert response.status_code == 422
     assert "person_id" in response.get_json()["errors"]
 
@@ -357,7 +360,7 @@ def test_an_auditor_reads_compliance_only_under_a_grant(client, tour):
     auditor, as_auditor, _ = _auditor(tour, client)
     assert client.get(f"/api/v1/tenants/{school['id']}/compliance", headers=as_auditor).status_code == 404
     grant = client.post(f"/api/v1/tenants/{school['id']}/audit-grants", headers=head,
-                        json={"person_id": auditor["id"], "until": "2099-01-01"}).get_json()
+                        json={"person_id": auditor["id"], "until": GRANTED_UNTIL}).get_json()
     response = client.get(f"/api/v1/tenants/{school['id']}/compliance",
                           headers={**as_auditor, "X-Min-Position": grant["position"]})
     assert response.status_code == 200
@@ -386,10 +389,10 @@ def test_a_unions_history_is_read_by_its_chair_and_by_an_auditor_the_coordinator
 
     assert client.get(f"/api/v1/audit/unions/{union['id']}/events", headers=as_auditor).status_code == 404
     by_college = client.post(f"/api/v1/unions/{union['id']}/audit-grants", headers=college_head,
-                             json={"person_id": auditor["id"], "until": "2099-01-01"})
+                             json={"person_id": auditor["id"], "until": GRANTED_UNTIL})
     assert by_college.status_code == 403 and by_college.get_json()["clause"] == "p.22"
     grant = client.post(f"/api/v1/unions/{union['id']}/audit-grants", headers=region_head,
-                        json={"person_id": auditor["id"], "until": "2099-01-01"})
+                        json={"person_id": auditor["id"], "until": GRANTED_UNTIL})
     assert grant.status_code == 201
     read = client.get(f"/api/v1/audit/unions/{union['id']}/events",
                       headers={**as_auditor, "X-Min-Position": grant.get_json()["position"]})
@@ -428,7 +431,7 @@ def test_a_union_decisions_state_is_read_under_the_unions_grant(client, tour):
     url = f"/api/v1/audit/aggregates/{decision.get_json()['id']}"
     assert client.get(url, headers={**as_auditor, "X-Min-Position": decision.get_json()["position"]}).status_code == 404
     grant = client.post(f"/api/v1/unions/{union['id']}/audit-grants", headers=region_head,
-                        json={"person_id": auditor["id"], "until": "2099-01-01"}).get_json()
+                        json={"person_id": auditor["id"], "until": GRANTED_UNTIL}).get_json()
     state = client.get(url, headers={**as_auditor, "X-Min-Position": grant["position"]})
     assert state.status_code == 200
     assert state.get_json()["state"]["title"] == "Цифрлық оқулықтар"

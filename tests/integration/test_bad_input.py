@@ -144,7 +144,12 @@ def test_schemathesis_with_all_checks_finds_nothing_as_two_heads_and_the_operato
 
 # NUL and lone surrogates in every text field of every command's JSON body (walked from the OpenAPI document)
 
-UNSTORABLE = {"nul": "a\u0000b", "lone surrogate": "a\ud800b", "low surrogate": "\udfffz"}
+UNSTORABLE = {"nul": "a\u0000b", "lone surrogate": "a\ud800b", "low surrogate": "\udfffz",
+              "escape (an ANSI colour)": "a\u001b[31mb", "bell": "a\u0007", "C1 control": "a\u0085b",
+              "right-to-left isolate": "a\u2067b"}
+# One-line fields (names, titles: `x-single-line` in the document) refuse what disguises a name as well.
+DISGUISING = {"right-to-left override": "Ахметова\u202e", "zero-width space": "Ах\u200bметова",
+              "zero-width joiner": "Ах\u200dметова", "tab": "a\tb", "line break": "a\nb"}
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -159,8 +164,9 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 
 
 def _text_fields(document: dict[str, Any], schema: dict[str, Any], prefix: str = "", depth: int = 0
-                 ) -> list[tuple[str, Any]]:
-    """Return (field path, body builder) for each free-text string in a request schema, nested ones included."""
+                 ) -> list[tuple[str, Any, bool]]:
+    """Return (field path, body builder, one line?) for each free-text string in a request schema, nested ones
+    included."""
     found: list[tuple[str, Any]] = []
     schema = _resolve(document, schema)
     for name, prop in (schema.get("properties") or {}).items():
@@ -169,28 +175,28 @@ def _text_fields(document: dict[str, Any], schema: dict[str, Any], prefix: str =
         # Free text only: enums, ids, dates and patterned codes (a BIN, a direction) refuse NUL by their form.
         if kind == "string" and "enum" not in prop and "pattern" not in prop and \
                 prop.get("format") not in ("uuid", "date", "date-time"):
-            found.append((f"{prefix}{name}", lambda v, n=name: {n: v}))
+            found.append((f"{prefix}{name}", lambda v, n=name: {n: v}, bool(prop.get("x-single-line"))))
         elif kind == "array" and depth < 3:
             items = _resolve(document, prop.get("items") or {})
             if items.get("type") == "string" and "enum" not in items and "pattern" not in items and \
                     items.get("format") != "uuid":
-                found.append((f"{prefix}{name}", lambda v, n=name: {n: [v]}))
+                found.append((f"{prefix}{name}", lambda v, n=name: {n: [v]}, bool(items.get("x-single-line"))))
             elif items.get("type") == "object" or "properties" in items:
-                for path, build in _text_fields(document, items, f"{prefix}{name}.", depth + 1):
-                    found.append((path, lambda v, n=name, b=build: {n: [b(v)]}))
+                for path, build, one_line in _text_fields(document, items, f"{prefix}{name}.", depth + 1):
+                    found.append((path, lambda v, n=name, b=build: {n: [b(v)]}, one_line))
         elif (kind == "object" or "properties" in prop) and depth < 3:
-            for path, build in _text_fields(document, prop, f"{prefix}{name}.", depth + 1):
-                found.append((path, lambda v, n=name, b=build: {n: b(v)}))
+            for path, build, one_line in _text_fields(document, prop, f"{prefix}{name}.", depth + 1):
+                found.append((path, lambda v, n=name, b=build: {n: b(v)}, one_line))
     return found
 
 
-def test_nul_and_lone_surrogates_in_every_text_field_of_every_command_are_refused_naming_it(
+def test_nul_controls_and_lone_surrogates_in_every_text_field_of_every_command_are_refused_naming_it(
         client, tour, platform):
     tenant = tour.tenant("tvet_college")
     _, head = tour.head(tenant["id"])
     document = client.get("/api/v1/openapi.json").get_json()
     before = platform.recorder.max_notification_id()
-    commands = fields_tried = requests = 0
+    commands = fields_tried = single_lines = requests = 0
     refused: list[str] = []
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -202,9 +208,10 @@ def test_nul_and_lone_surrogates_in_every_text_field_of_every_command_are_refuse
             while "{" in url:
                 start = url.index("{")
                 url = url[:start] + str(uuid.uuid4()) + url[url.index("}") + 1:]
-            for field, build in _text_fields(document, content["application/json"]["schema"]):
+            for field, build, one_line in _text_fields(document, content["application/json"]["schema"]):
                 fields_tried += 1
-                for text in UNSTORABLE.values():
+                single_lines += one_line
+                for text in [*UNSTORABLE.values(), *(DISGUISING.values() if one_line else ())]:
                     requests += 1
                     data = json.dumps(build(text)).encode()  # \u escapes, as a client sends them
                     response = client.open(url, method=method.upper(), data=data,
@@ -216,11 +223,11 @@ def test_nul_and_lone_surrogates_in_every_text_field_of_every_command_are_refuse
                         refused.append(f"{method.upper()} {path} {field}: {response.status_code} "
                                        f"{response.get_data(as_text=True)[:200]}")
     print(json.dumps({"test": "unstorable_text", "commands": commands, "text_fields": fields_tried,
-                      "requests": requests, "failures": len(refused)}))
+                      "single_line_fields": single_lines, "requests": requests, "failures": len(refused)}))
     assert not refused, "\n".join(refused)
     # Nothing reached the log.
     assert platform.recorder.max_notification_id() == before
-    assert commands >= 20 and fields_tried >= 30
+    assert commands >= 20 and fields_tried >= 30 and single_lines >= 15
 
 
 @pytest.mark.parametrize("raw", [

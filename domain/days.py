@@ -1,0 +1,38 @@
+"""Which days the platform accepts, by what they mean.
+
+Each date a client sends names a day of the platform's own work: a leader's term, a meeting, a plan's academic
+year, an auditor's grant, a council's decision. None of them lies before 2000 (year 1 is no school year) or
+after 2099, and most lie within a few years of today; a day outside what it can mean is refused naming its
+field, before any arithmetic on it (a term ending in the year 10000) can fail.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from domain.base import InvalidValue
+
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
+
+
+def years_from(day: date, years: int) -> date:
+    """Return the same day the given number of years later (or earlier); 29 February becomes the 28th."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def check_day(day: date, field: str, earliest: date, latest: date, what: str, clause: str | None = None) -> date:
+    """Return the day if it lies between earliest and latest (both included), else refuse it naming the field."""
+    if not earliest <= day <= latest:
+        raise InvalidValue(f"{what} lies between {earliest.isoformat()} and {latest.isoformat()}; "
+                           f"{day.isoformat()} does not.", clause, field)
+    return day
+
+
+def check_within(day: date, field: str, today: date, *, back: int, ahead: int, what: str,
+                 clause: str | None = None) -> date:
+    """Return the day if it lies from `back` years before today to `ahead` years after, else refuse it."""
+    return check_day(day, field, years_from(today, -back), years_from(today, ahead), what, clause)
