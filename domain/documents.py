@@ -408,11 +408,17 @@ class MethodicalDocument(Recorded):
         """Return the conclusions given on the current version, by unit."""
         return {c["unit_id"]: c for c in self.conclusions if c["version"] == self.current_version}
 
-    def conclude(self, ctx: Context, unit_id: UUID, positive: bool, remarks: str, speaks_for_unit: bool) -> None:
-        """Record a unit's conclusion on the current version, in route order."""
+    def conclude(self, ctx: Context, unit_id: UUID, positive: bool, remarks: str, speaks_for_unit: bool,
+                 by_author: bool = False) -> None:
+        """Record a unit's conclusion on the current version, in route order; never by the document's author."""
         clause = self.rules.clause
         if self.status != SUBMITTED:
             raise Conflict(f"Conclusions are given on a submitted document; this one is {self.status}.", clause)
+        # p.18 - p.21: a document is discussed and concluded on by the bodies that review it, not by whoever
+        # developed it: its drafter, or the leader speaking for the developing unit, gives no conclusion on it.
+        if by_author or (ctx.actor.person_id is not None and ctx.actor.person_id == self.author_id):
+            raise NotPermitted(f"A document's author does not give a conclusion on it: the reviewing body does "
+                               f"({clause}).", clause)
         if unit_id not in self.route:
             raise RuleViolation("This unit is not on the document's route.", clause, "unit_id")
         if not speaks_for_unit or ctx.actor.role not in UNIT_VOICES:

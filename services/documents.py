@@ -92,7 +92,8 @@ class DocumentCommands(Commands):
             voice = speaks_for(unit, ctx.actor.person_id, ctx.now.date())
             if voice is not None:
                 ctx = ctx.as_role(voice)
-        doc.conclude(ctx, unit_id, positive, remarks, speaks_for_unit=voice is not None)
+        doc.conclude(ctx, unit_id, positive, remarks, speaks_for_unit=voice is not None,
+                     by_author=self._speaks_for_author(ctx, doc))
         return Done(doc, self.commit(doc))
 
     def revise_document(self, ctx: Context, tenant_id: UUID, document_id: UUID, *, body: str,
@@ -132,14 +133,19 @@ class DocumentCommands(Commands):
             raise InvalidValue(f"No unit of this organization has the id {unit_id}.", field=field)
         return unit
 
-    def _as_author(self, ctx: Context, doc: MethodicalDocument) -> Context:
-        """Return the context acting as the document's author: its drafter, or the developing unit's leader."""
+    def _speaks_for_author(self, ctx: Context, doc: MethodicalDocument) -> bool:
+        """Return True if the actor is the document's author: its drafter, or the developing unit's leader."""
         person_id = ctx.actor.person_id
         if person_id is not None and person_id == doc.author_id:
-            return ctx.as_role(AUTHOR)
+            return True
         if doc.rules.developed_by == BY_UNIT and doc.unit_id is not None and person_id is not None:
             unit = self.load(doc.unit_id, Unit, "unit")
-            if speaks_for(unit, person_id, ctx.now.date()):
-                return ctx.as_role(AUTHOR)
+            return speaks_for(unit, person_id, ctx.now.date()) is not None
+        return False
+
+    def _as_author(self, ctx: Context, doc: MethodicalDocument) -> Context:
+        """Return the context acting as the document's author: its drafter, or the developing unit's leader."""
+        if self._speaks_for_author(ctx, doc):
+            return ctx.as_role(AUTHOR)
         raise NotPermitted("Only the document's author (its drafter, or the leader of the unit that develops it) "
                            "does this.", doc.rules.clause)

@@ -217,10 +217,10 @@ def test_a_working_curriculum_route_that_skips_a_council_is_refused_p19(tour):
     assert response.status_code == 422
     assert response.get_json()["clause"] == "p.19" and second_council in response.get_json()["detail"]
     ok = school.post(doc["id"], "submission", school.association_chair,
-                     {"route": [school.association, school.council, second_council]})
+                     {"route": [school.council, second_council]})
     assert ok.status_code == 200, ok.get_json()
-    # The head approves a working curriculum (p.19), not the deputy head.
-    assert school.conclude(doc["id"], school.association, school.association_chair).status_code == 201
+    # The councils review it; the association that developed it does not conclude on its own work.
+    assert school.conclude(doc["id"], school.council, school.chair).status_code == 201
 
 
 def test_a_working_program_route_without_a_council_or_with_another_schools_unit_is_refused(school, tour):
@@ -416,3 +416,20 @@ def test_the_openapi_document_describes_the_documents_endpoints(client):
     for suffix in ("", "/{did}", "/{did}/submission", "/{did}/conclusions", "/{did}/revisions", "/{did}/approval",
                    "/{did}/rejection", "/{did}/withdrawal", "/{did}/attachments", "/{did}/attachments/{aid}"):
         assert "/api/v1/tenants/{tid}/documents" + suffix in paths
+
+
+# Nobody reviews their own work (p.18 - p.21)
+
+def test_the_council_chair_who_drafted_a_program_cannot_give_the_councils_conclusion_on_it(school):
+    doc = school.draft(by=school.chair)
+    submitted = school.post(doc["id"], "submission", school.chair, {"route": [school.council]})
+    assert submitted.status_code == 200, submitted.get_json()
+
+    refused = school.conclude(doc["id"], school.council, school.chair)
+    assert refused.status_code == 403, refused.get_json()
+    assert refused.get_json()["clause"] == "p.20"
+    assert "author does not give a conclusion" in refused.get_json()["detail"]
+    read = school.read(doc["id"], submitted.get_json()["position"])
+    assert read["route"][0]["conclusion"] is None and read["status"] == "submitted"
+    # Nor may the deputy head approve it on no review at all.
+    assert school.post(doc["id"], "approval", school.deputy).status_code == 422

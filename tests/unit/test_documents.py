@@ -22,6 +22,7 @@ TEACHER = UUID("0b0b0b0b-0000-4000-8000-000000000002")
 DEPUTY = UUID("0c0c0c0c-0000-4000-8000-000000000003")
 HEAD = UUID("0d0d0d0d-0000-4000-8000-000000000004")
 CHAIR = UUID("0e0e0e0e-0000-4000-8000-000000000005")
+LEADER = UUID("0f0f0f0f-0000-4000-8000-000000000006")  # the association's leader
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
 
 ASSOCIATION = ReviewingUnit(UUID("1a000000-0000-4000-8000-000000000001"), TENANT, "methodical_association", "МО")
@@ -44,6 +45,10 @@ def as_author() -> Context:
 
 def as_chair() -> Context:
     return ctx(CHAIR, "teacher").as_role(UNIT_LEADER)
+
+
+def as_association_leader() -> Context:
+    return ctx(LEADER, "teacher").as_role(UNIT_LEADER)
 
 
 def as_deputy() -> Context:
@@ -317,7 +322,7 @@ def test_the_author_does_not_approve_their_own_document_even_as_deputy_head():
 ])
 def test_each_kind_is_approved_by_the_role_its_clause_names(kind, approver, refused_role):
     unit_kind = kind in ("working_curriculum", "methodical_documentation")
-    author = as_chair() if unit_kind else as_teacher()
+    author = as_association_leader() if unit_kind else as_teacher()
     doc = given(lambda d: d.submit(as_author(), [COUNCIL], [COUNCIL.unit_id]), concluded(COUNCIL), kind=kind,
                 unit=ASSOCIATION if unit_kind else None, context=author)
     if refused_role is not None:
@@ -395,3 +400,18 @@ def test_only_pdf_docx_and_odt_files_of_a_name_without_folders_are_attached():
     assert refused.value.status == 415
     with pytest.raises(InvalidValue):
         doc.attach(as_author(), {**pdf_file(), "filename": "../etc/passwd.pdf"})
+
+
+# Nobody reviews their own work (p.18 - p.21)
+
+def test_the_author_gives_no_conclusion_on_their_own_document_even_as_the_reviewing_units_chair():
+    chair_drafted = given(lambda d: d.submit(as_author(), [COUNCIL], []), context=ctx(CHAIR, "teacher"))
+    with pytest.raises(NotPermitted) as refused:
+        chair_drafted.conclude(as_chair(), COUNCIL.unit_id, True, "", speaks_for_unit=True)
+    assert refused.value.clause == "p.20" and "author" in refused.value.detail
+    # Nor does the leader speaking for the unit that develops a document conclude on it as another unit's chair.
+    unit_drafted = given(lambda d: d.submit(as_author(), [COUNCIL], [COUNCIL.unit_id]), kind="methodical_documentation",
+                         unit=ASSOCIATION, context=as_association_leader())
+    with pytest.raises(NotPermitted):
+        unit_drafted.conclude(as_chair(), COUNCIL.unit_id, True, "", speaks_for_unit=True, by_author=True)
+    assert unit_drafted.current_conclusions() == {}
