@@ -23,8 +23,10 @@ from domain.days import check_within
 # Who may found a union (p.22, p.24): the head of an organization that trains by specialty, or the
 # regional department whose methodical cabinet coordinates unions.
 FOUNDING_KINDS = (rules.TVET_COLLEGE, rules.POSTSECONDARY_COLLEGE, rules.UNIVERSITY)
-# Members that are education organizations (p.24); authorities coordinate, they are not members.
-MEMBER_KINDS = rules.ORGANIZATION_KINDS
+# Members that are education organizations (p.24) of the sector the unions serve: the TVET and post-secondary
+# organizations whose unions p.33 describes, and universities, which found them too (p.24). Schools are not of
+# the sector; authorities coordinate, they are not members (p.22).
+MEMBER_KINDS = FOUNDING_KINDS
 ORGANIZATION = "organization"
 EMPLOYER = "employer"
 SOCIAL_PARTNER = "social_partner"
@@ -96,9 +98,16 @@ def coordinator_refused() -> RuleViolation:
 def member_refused() -> RuleViolation:
     """`tenant_id` names no organization that may be a member (or nothing at all)."""
     return RuleViolation(
-        "Members are education organizations, employers and social partners: tenant_id must name an education "
-        "organization (a regional department coordinates, p.22).", "p.24", "tenant_id",
+        "Members are colleges and universities of the sector in the coordinating department's region (p.22), "
+        "employers and social partners (p.24): tenant_id must name such an organization.", "p.24", "tenant_id",
     )
+
+
+def in_coordinators_region(reports_to: UUID | None, region: str, coordinator_id: UUID,
+                           coordinator_region: str) -> bool:
+    """Return whether an organization lies where the union's coordinator works (p.22): it reports to the
+    coordinating department, or is registered in the department's region."""
+    return reports_to == coordinator_id or region.strip().casefold() == coordinator_region.strip().casefold()
 
 
 def chair_refused() -> RuleViolation:
@@ -187,6 +196,7 @@ class Union(Recorded):
         founder_name: str,
         coordinator_id: UUID,
         coordinator_kind: str,
+        founder_in_region: bool,
     ) -> Union:
         """Found a union by sector (p.24); a founding organization becomes its first member.
 
@@ -205,7 +215,8 @@ class Union(Recorded):
                 "Unions are founded by TVET and post-secondary colleges, universities, or the regional "
                 f"department that coordinates them, not by a {founder_kind}.", "p.22", None,
             )
-        if coordinator_kind != rules.REGIONAL_DEPARTMENT:
+        # p.22: the regional department coordinates the organizations of its own region.
+        if coordinator_kind != rules.REGIONAL_DEPARTMENT or not founder_in_region:
             raise coordinator_refused()
         union_id = uuid4()
         union = cls._create(
@@ -228,9 +239,10 @@ class Union(Recorded):
     # Members (p.24)
 
     def admit_organization(self, ctx: Context, *, tenant_id: UUID, tenant_kind: str, name: str,
-                           specialties: list[str]) -> Member:
-        """Admit an education organization of the platform for some of the union's specialties (p.24)."""
-        if tenant_kind not in MEMBER_KINDS:
+                           specialties: list[str], in_region: bool) -> Member:
+        """Admit a college or university of the coordinator's region for some of the union's specialties (p.22,
+        p.24); any other organization is refused exactly as a missing one."""
+        if tenant_kind not in MEMBER_KINDS or not in_region:
             raise member_refused()
         if tenant_id.hex in self.members:
             raise Conflict("This organization is already a member of the union.", field="tenant_id")

@@ -11,7 +11,8 @@ from domain.base import Actor, Context, InvalidValue, NotFound, NotPermitted, OP
 from domain.people import Person
 from domain.tenants import Tenant
 from domain.unions import (
-    Circular, Decision, Member, Recipient, Union, chair_refused, coordinator_refused, member_refused,
+    Circular, Decision, Member, Recipient, Union, chair_refused, coordinator_refused, in_coordinators_region,
+    member_refused,
 )
 from services.commands import Commands, Done
 
@@ -72,9 +73,12 @@ class UnionCommands(Commands):
             coordinator = self.load(coordinator_id, Tenant, "tenant")
         except NotFound:
             raise coordinator_refused() from None
+        founder_in_region = founder.id == coordinator.id or in_coordinators_region(
+            founder.parent_id, founder.region, coordinator.id, coordinator.region)
         union = Union.found(
             ctx, name=name, sector=sector, specialties=specialties, founder_kind=founder.kind,
             founder_name=founder.name, coordinator_id=coordinator.id, coordinator_kind=coordinator.kind,
+            founder_in_region=founder_in_region,
         )
         return Done(union, self.commit(union))
 
@@ -89,8 +93,10 @@ class UnionCommands(Commands):
                 tenant = self.load(tenant_id, Tenant, "tenant")
             except NotFound:
                 raise member_refused() from None
-            member = union.admit_organization(ctx, tenant_id=tenant.id, tenant_kind=tenant.kind, name=tenant.name,
-                                              specialties=specialties)
+            coordinator = self.load(union.coordinator_id, Tenant, "tenant")
+            member = union.admit_organization(
+                ctx, tenant_id=tenant.id, tenant_kind=tenant.kind, name=tenant.name, specialties=specialties,
+                in_region=in_coordinators_region(tenant.parent_id, tenant.region, coordinator.id, coordinator.region))
         else:
             if not name or not kind:
                 raise InvalidValue("Admit an organization by `tenant_id`, or an external member by `name` and `kind`.",

@@ -73,7 +73,7 @@ class UnitCommands(Commands):
                         "The unit's leader is elected or appointed through the head or deputy head of the "
                         "organization that formed it" + (" (the education department, p.30)."
                                                          if unit.rules.appointed_only else "."))
-        self._active_person(person_id, "person_id", unit.rules.leader_clause or unit.rules.clause)
+        self._active_person(person_id, "person_id", unit.rules.leader_clause or unit.rules.clause, _tenants_of(unit))
         unit.choose_leader(ctx, person_id, starts_on, method, by_unit_tenant=True)
         return Done(unit, self.commit(unit))
 
@@ -84,7 +84,8 @@ class UnitCommands(Commands):
         ctx = _leading(ctx, unit, "The unit's leader (or the deputy head) records its meetings.",
                        unit.rules.meets_clause or "p.25")
         for person_id in attendee_ids:
-            self._active_person(person_id, "attendee_ids", unit.rules.meets_clause or unit.rules.clause)
+            self._active_person(person_id, "attendee_ids", unit.rules.meets_clause or unit.rules.clause,
+                                _tenants_of(unit))
         tenant = self.get_tenant(unit.tenant)
         unit.hold_meeting(ctx, tenant_kind=tenant.kind, held_on=held_on, agenda=agenda, minutes=minutes,
                           attendee_ids=attendee_ids)
@@ -127,11 +128,14 @@ class UnitCommands(Commands):
 
     # Helpers
 
-    def _active_person(self, person_id: UUID, field: str, clause: str | None) -> Person:
+    def _active_person(self, person_id: UUID, field: str, clause: str | None, within: set[UUID]) -> Person:
+        # A person of an organization the unit does not span is answered as a missing one (api.md, Conventions).
         try:
             person = self.load(person_id, Person, "person")
         except NotFound:
-            raise InvalidValue(f"No person has the id {person_id}.", clause, field) from None
+            person = None
+        if person is None or person.tenant_id not in within:
+            raise InvalidValue(f"No person has the id {person_id}.", clause, field)
         if not person.active:
             raise InvalidValue(f"The person {person_id} has left their organization.", clause, field)
         return person
@@ -187,3 +191,8 @@ def _leading(ctx: Context, unit: Unit, refusal: str, clause: str) -> Context:
     if actor.tenant_id == unit.tenant and rules.DEPUTY_HEAD in actor.roles:
         return ctx.as_role(rules.DEPUTY_HEAD)
     raise NotPermitted(refusal, clause)
+
+
+def _tenants_of(unit: Unit) -> set[UUID]:
+    """Return the organizations a unit spans: its own, and its members' (a cross-organization unit)."""
+    return {unit.tenant, *unit.members.values()}

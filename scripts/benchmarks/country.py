@@ -642,14 +642,17 @@ def _unions(app: Any, scale: float, rng: random.Random, orgs: list[dict[str, Any
         union = Union.found(ctx(head, at), name=f"ОӘБ № {n + 1}",
                             sector=rng.choice(["Білім", "Денсаулық", "Өнеркәсіп"]),
                             specialties=specialties, founder_kind=founder["kind"], founder_name=founder["name"],
-                            coordinator_id=UUID(coordinator["tenant_id"]), coordinator_kind="regional_department")
-        members = rng.sample(founders, min(len(founders), 30))
+                            coordinator_id=UUID(coordinator["tenant_id"]), coordinator_kind="regional_department",
+                            founder_in_region=True)
+        # p.22: a union's members lie in its coordinator's region.
+        neighbours = [f for f in founders if f["region"] == founder["region"]]
+        members = rng.sample(neighbours, min(len(neighbours), 30))
         for member in members:
             if member["tenant_id"] == founder["tenant_id"]:
                 continue
             union.admit_organization(ctx(by_coordinator, at + timedelta(hours=1)), tenant_id=UUID(member["tenant_id"]),
                                      tenant_kind=member["kind"], name=member["name"],
-                                     specialties=rng.sample(specialties, rng.randrange(1, 4)))
+                                     specialties=rng.sample(specialties, rng.randrange(1, 4)), in_region=True)
         union.admit_external(ctx(by_coordinator, at + timedelta(hours=2)), name="ЖШС Жұмыс беруші",
                              kind="employer", specialties=specialties[:2])
         union.approve_chair(ctx(by_coordinator, at + timedelta(hours=3)), person_id=UUID(founder["head_id"]),

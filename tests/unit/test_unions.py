@@ -23,7 +23,7 @@ def ctx(actor: Actor = HEAD) -> Context:
 def found(**changes) -> Union:
     values = dict(name="Дәнекерлеу ОӘБ", sector="Өнеркәсіп", specialties=[WELDING, ELECTRICS], founder_kind="tvet_college",
                   founder_name="Алматы политехникалық колледжі", coordinator_id=DEPARTMENT,
-                  coordinator_kind="regional_department")
+                  coordinator_kind="regional_department", founder_in_region=True)
     values.update(changes)
     return Union.found(ctx(), **values)
 
@@ -33,7 +33,7 @@ def with_chair() -> Union:
     union = found()
     coordinator = ctx(Actor("head", uuid4(), DEPARTMENT))
     union.admit_organization(coordinator, tenant_id=OTHER, tenant_kind="tvet_college", name="Колледж",
-                             specialties=[WELDING])
+                             specialties=[WELDING], in_region=True)
     union.admit_external(coordinator, name="ТОО Монтаж", kind="employer", specialties=[WELDING])
     union.approve_chair(coordinator, person_id=HEAD.person_id, person_tenant_id=COLLEGE, full_name="Әсел",
                         council_decision_number="12", council_decision_date=date(2026, 8, 30))
@@ -65,7 +65,7 @@ def test_a_teacher_does_not_found_a_union_for_the_college():
     with pytest.raises(NotPermitted):
         Union.found(ctx(Actor("teacher", uuid4(), COLLEGE)), name="X", sector="Y", specialties=[WELDING],
                     founder_kind="tvet_college", founder_name="C", coordinator_id=DEPARTMENT,
-                    coordinator_kind="regional_department")
+                    coordinator_kind="regional_department", founder_in_region=True)
 
 
 def test_members_join_for_the_unions_own_specialties_only_and_once():
@@ -74,14 +74,14 @@ def test_members_join_for_the_unions_own_specialties_only_and_once():
     coordinator = ctx(Actor("head", uuid4(), DEPARTMENT))
     with pytest.raises(RuleViolation) as refused:
         union.admit_organization(coordinator, tenant_id=OTHER, tenant_kind="tvet_college", name="C",
-                                 specialties=["9999999"])
+                                 specialties=["9999999"], in_region=True)
     assert (refused.value.clause, refused.value.field) == ("p.24", "specialties")
     with pytest.raises(Conflict):
         union.admit_organization(coordinator, tenant_id=COLLEGE, tenant_kind="tvet_college", name="C",
-                                 specialties=[WELDING])
+                                 specialties=[WELDING], in_region=True)
     with pytest.raises(RuleViolation):
         union.admit_organization(coordinator, tenant_id=DEPARTMENT, tenant_kind="regional_department", name="D",
-                                 specialties=[WELDING])
+                                 specialties=[WELDING], in_region=True)
     assert union.collect_events() == []
 
 
@@ -182,3 +182,20 @@ def test_the_receiving_head_acknowledges_once_with_a_response():
     events = circular.collect_events()
     assert (events[-1].response, events[-1].note, events[-1].meta["clause"]) == ("adapted", "Бейімдейміз", "p.34")
     assert circular.status == "acknowledged"
+
+
+def test_only_colleges_and_universities_of_the_coordinators_region_are_admitted_p22_p24():
+    union = found()
+    union.collect_events()
+    coordinator = ctx(Actor("head", uuid4(), DEPARTMENT))
+    for kind, in_region in (("school", True), ("district_department", True), ("tvet_college", False)):
+        with pytest.raises(RuleViolation) as refused:
+            union.admit_organization(coordinator, tenant_id=uuid4(), tenant_kind=kind, name="X",
+                                     specialties=[WELDING], in_region=in_region)
+        assert (refused.value.clause, refused.value.field) == ("p.24", "tenant_id")
+    with pytest.raises(RuleViolation) as refused:
+        found(founder_in_region=False)
+    assert (refused.value.clause, refused.value.field) == ("p.22", "coordinator_id")
+    union.admit_organization(coordinator, tenant_id=OTHER, tenant_kind="postsecondary_college", name="Y",
+                             specialties=[WELDING], in_region=True)
+    assert [type(e).__name__ for e in union.collect_events()] == ["MemberAdmitted"]
