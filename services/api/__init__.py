@@ -19,7 +19,7 @@ from projections.base import create_schema, make_engine
 from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions
-from services.api import bodies, documents, idempotency
+from services.api import bodies, docs, documents, idempotency
 from services.api.common import Runtime, enter_scope, runtime
 from services import database
 from services.applications import Platform
@@ -101,6 +101,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     idempotency.install(app)  # after authentication: the caller is known
 
     api.register_blueprint(system.blp)
+    app.register_blueprint(docs.blp)  # a plain Flask blueprint: not an operation of the OpenAPI document
     openapi_rule = next(r for r in app.url_map.iter_rules() if r.rule == "/api/v1/openapi.json")
     api.spec.path(
         rule=openapi_rule,
@@ -117,7 +118,10 @@ def _register_request_hooks(app: Flask, failures: limits.FailedAuthentications) 
     def identify_request() -> Response | None:
         supplied = request.headers.get("X-Request-Id", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        if request.path in _OPEN_PATHS:
+        if request.path in _OPEN_PATHS or request.path.startswith(docs.PREFIX + "/"):
+            return None
+        if request.routing_exception is not None:
+            # No such path (404) or method (405): answered as such, with or without a credential.
             return None
         rt = runtime()
         g.caller = authenticate(rt.platform, request.headers.get("Authorization"), rt.settings.operator_token)

@@ -358,8 +358,11 @@ NOT_SENT = {("/api/v1/tenants", "POST"), ("/api/v1/unions", "POST"), ("/api/v1/a
 
 
 def served_routes(app: Any) -> set[tuple[str, str]]:
+    # Swagger UI's page and files show the OpenAPI document to people; they hold no tenant's data and are no
+    # operation of the document (services/api/docs.py).
     return {(PARAM.sub(r"{\1}", rule.rule), method) for rule in app.url_map.iter_rules()
-            if rule.rule.startswith(API) for method in rule.methods - {"HEAD", "OPTIONS"}}
+            if rule.rule.startswith(API) and not rule.endpoint.startswith("swagger-ui.")
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
 # Sending and judging
