@@ -41,10 +41,30 @@ def main(argv: list[str] | None = None) -> int:
     import_.add_argument("directory", help="holding events.jsonl and manifest.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
-            "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
-            "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
-            "import": audit_tools.import_command}[args.command](args)
+    command = {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
+               "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
+               "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
+               "import": audit_tools.import_command}[args.command]
+    if args.command != "run":
+        # Beside a running ./scripts/run, the tools use the private servers it started (it announces them).
+        from services.embedded import running
+
+        for key, value in running(PROJECT_ROOT / "var").items():
+            os.environ.setdefault(key, value)
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - an operator's command ends with one line, not a traceback
+        log.debug("the command failed", exc_info=True)
+        print(f"methodical {args.command}: {_one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(error: BaseException) -> str:
+    """Return what went wrong in one line (the first line of the message, or the error's kind)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def migrate(args: argparse.Namespace | None = None) -> int:
@@ -213,12 +233,13 @@ def rebuild_command(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace | None = None) -> int:
     """Start what is missing (PostgreSQL, Redis), then the web, projector, dispatcher and worker processes; stop all on a signal."""
-    from services.embedded import start_missing
+    from services.embedded import announce, start_missing, withdraw
 
     env = dict(os.environ)
     var_dir = PROJECT_ROOT / "var"
     embedded = start_missing(var_dir, env)
     env.update(embedded.env)
+    announce(var_dir, embedded)
     generated_token = not env.get("OPERATOR_TOKEN")
     if generated_token:
         env["OPERATOR_TOKEN"] = _operator_token(var_dir)
@@ -281,6 +302,7 @@ def run(args: argparse.Namespace | None = None) -> int:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+        withdraw(var_dir)
         embedded.stop()
     return 0
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,3 +49,32 @@ def start_missing(var_dir: Path, environ: dict[str, str]) -> EmbeddedServices:
         started.handles.append(redis)
         started.env["REDIS_URL"] = f"unix://{redis.socket_file}"
     return started
+
+
+RUNNING = "embedded.json"  # where the run command says which private servers it runs, while it runs
+
+
+def announce(var_dir: Path, started: EmbeddedServices) -> None:
+    """Record, for the operator's tools, the URLs of the private servers the run command started."""
+    path = var_dir / RUNNING
+    if not started.env:
+        path.unlink(missing_ok=True)
+        return
+    path.write_text(json.dumps({"pid": os.getpid(), **started.env}) + "\n")
+    path.chmod(0o600)
+
+
+def withdraw(var_dir: Path) -> None:
+    """Forget the announcement when the run command stops its servers."""
+    (var_dir / RUNNING).unlink(missing_ok=True)
+
+
+def running(var_dir: Path) -> dict[str, str]:
+    """Return the URLs of the private servers a running run command announced ({} if none runs)."""
+    path = var_dir / RUNNING
+    try:
+        announced = json.loads(path.read_text())
+        os.kill(int(announced.pop("pid")), 0)  # the run command is still there
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {key: str(value) for key, value in announced.items() if key in ("DATABASE_URL", "REDIS_URL")}
