@@ -23,7 +23,8 @@ from projections.audit import json_safe
 from projections.chain import EVENTS_TABLE, chain
 from services.commands import Commands, Done
 
-EXPORT_FORMAT = "methodical-export/1"
+# 2: each line adds `event`, the stored state as readable JSON beside its byte-exact base64 (`state`).
+EXPORT_FORMAT = "methodical-export/2"
 
 
 class AuditCommands(Commands):
@@ -103,7 +104,10 @@ _json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def export_lines(conn: Connection, tenant_id: UUID, up_to: int | None = None) -> Iterator[bytes]:
-    """Yield the tenant's stored events as JSON Lines, in log order (the stored bytes, base64).
+    """Yield the tenant's stored events as JSON Lines, in log order: the stored bytes as base64 (`state`, what
+    import writes back and hashes cover) and, for an auditor to read, the same bytes as JSON (`event`: the
+    platform's transcoder stores JSON, tagging UUIDs and times with `_type_`); `event` is null for a state that
+    is not a JSON object (a store with compression or encryption).
 
     Each line is the text json.dumps(..., ensure_ascii=False) makes of the record, written directly: an export
     is tens of thousands of rows, read through the driver's server-side cursor in batches as plain tuples
@@ -120,10 +124,12 @@ def export_lines(conn: Connection, tenant_id: UUID, up_to: int | None = None) ->
         cursor.execute(query, {"tenant": tenant_id, "up_to": up_to})
         while rows := cursor.fetchmany(5000):
             for position, originator_id, version, topic, state, type_, recorded_at in rows:
+                # Compact JSON of an object holds no raw line break: it is written into the line as it is stored.
+                readable = state if state[:1] == b"{" and state[-1:] == b"}" and b"\n" not in state else b"null"
                 yield (f'{{"position": {int(position)}, "originator_id": "{originator_id}", '
                        f'"originator_version": {int(version)}, "topic": {_json_string(topic)}, '
                        f'"type": {_json_string(type_)}, "recorded_at": "{recorded_at.isoformat()}", '
-                       f'"state": "{b64encode(state).decode()}"}}\n').encode()
+                       f'"state": "{b64encode(state).decode()}", "event": ').encode() + readable + b"}\n"
 
 
 def export_tenant(engine: Engine, tenant_id: UUID) -> tuple[bytes, dict[str, Any]]:

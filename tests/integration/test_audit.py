@@ -232,6 +232,14 @@ def test_an_exported_tenant_imported_into_an_empty_store_gives_the_same_read_mod
     # Registration and BIN claim, the head and their token, four teachers.
     assert manifest["count"] == len(body.splitlines()) == 8
     assert manifest["first_position"] < manifest["last_position"]
+    # Each line holds the stored bytes (base64, what import writes back) and the same event readable as JSON.
+    import base64
+
+    for line in body.splitlines():
+        record = json.loads(line)
+        assert record["event"] == json.loads(base64.b64decode(record["state"]))
+        assert record["event"]["meta"]["tenant_id"] == school["id"] and "clause" in record["event"]["meta"]
+    assert [json.loads(line)["event"].get("full_name") for line in body.splitlines()][-1] == "Мұғалім 3"
 
     _, platform2, engine2 = store
     assert import_export(engine2, body, manifest) == manifest["count"]
