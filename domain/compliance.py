@@ -54,6 +54,55 @@ class UnitFacts:
     meetings: list[date] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RuleChecked:
+    """A rule the findings were computed by, for the kinds of unit it was checked on."""
+
+    clause: str
+    code: str
+    rule: str
+    unit_kinds: tuple[str, ...]
+
+
+_RULE_TEXTS = {
+    "below_minimum": "a unit keeps the minimum of members it was formed with",
+    "no_leader": "a unit the Rules give a leader has one, and the leader is a member",
+    "leader_term_expired": "a leader's term is one year",
+    "no_approved_plan": "a methodical association's work plan for the academic year is approved by the head",
+    "no_meeting_in_quarter": "an association meets once a quarter",
+    "too_few_meetings": "a district association meets at least twice a year",
+}
+
+
+def rules_checked(kinds: Iterable[str]) -> list[RuleChecked]:
+    """Return the rules the findings check on units of these kinds, each with the kinds it applies to.
+
+    p.29 asks an annual plan of methodical associations (school, inter-school and district ones); commissions,
+    departments and councils work under their organization's own regulations (p.11), so no plan is asked of
+    them and none is reported missing.
+    """
+    applies: dict[tuple[str, str], list[str]] = {}
+    for code in sorted(set(kinds)):
+        kind = UNIT_KINDS.get(code)
+        if kind is None:
+            continue
+        found = []
+        if kind.minimum:
+            found.append(("below_minimum", kind.minimum_clause or kind.clause))
+        if kind.has_leader:
+            found += [("no_leader", kind.leader_clause or "p.30"), ("leader_term_expired", kind.leader_clause or "p.30")]
+        if kind.plans_yearly:
+            found.append(("no_approved_plan", "p.29"))
+        if kind.meets == "quarter":
+            found.append(("no_meeting_in_quarter", kind.meets_clause or "p.25"))
+        elif kind.meets == "year":
+            found.append(("too_few_meetings", kind.meets_clause or "p.27"))
+        for rule in found:
+            applies.setdefault(rule, []).append(code)
+    return [RuleChecked(clause, code, _RULE_TEXTS[code], tuple(kinds_of))
+            for (code, clause), kinds_of in applies.items()]
+
+
 def check_quarters(quarters: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
     """Return four (start, end) "MM-DD" pairs of an academic year's quarters; raise if malformed."""
     if len(quarters) != 4:

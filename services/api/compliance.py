@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Connection, Select, bindparam, case, func, literal, select
 
 from domain import rules
-from domain.compliance import DEFAULT_QUARTERS, UnitFacts, day_of, findings, looks_back_to
+from domain.compliance import DEFAULT_QUARTERS, UnitFacts, day_of, findings, looks_back_to, rules_checked
 from domain.units import UNIT_KINDS, academic_year_of
 from projections import tenants as tenants_rm
 from projections import units as units_rm
@@ -37,9 +37,20 @@ class FindingOut(Schema):
     since = fields.Date()
 
 
+class RuleCheckedOut(Schema):
+    """A rule the findings were computed by, and the kinds of the tenant's units it was checked on."""
+
+    clause = fields.String()
+    code = fields.String()
+    rule = fields.String()
+    unit_kinds = fields.List(fields.String())
+
+
 class FindingsOut(Schema):
     as_of = fields.Date()
     items = fields.List(fields.Nested(FindingOut))
+    checked = fields.List(fields.Nested(RuleCheckedOut), metadata={
+        "description": "The rules checked, per kind of the tenant's units (p.29 asks plans of associations only)"})
 
 
 Quarter = fields.List(fields.String(validate=validate.Regexp(r"^\d{2}-\d{2}$")), validate=validate.Length(equal=2))
@@ -137,7 +148,8 @@ class Compliance(MethodView):
         with runtime().engine.connect() as conn:
             quarters, _ = _quarters(conn, tid)
             facts = compliance_facts(conn, tid, today)
-        return respond(FindingsOut, {"as_of": today, "items": findings(facts, today, [tuple(q) for q in quarters])})
+        return respond(FindingsOut, {"as_of": today, "items": findings(facts, today, [tuple(q) for q in quarters]),
+                                     "checked": rules_checked(f.kind for f in facts)})
 
 
 @blp.route("/calendar")

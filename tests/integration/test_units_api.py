@@ -572,6 +572,31 @@ def test_compliance_is_for_the_head_deputy_and_methodist_not_a_teacher(client, s
     assert client.get(url(school.id, "compliance"), headers=methodist).status_code == 200
 
 
+def test_compliance_says_which_rules_it_checked_on_which_kinds_of_unit(client, tour):
+    college = tour.tenant("tvet_college")
+    _, head = tour.head(college["id"])
+    teachers = [tour.person(college["id"], head, ["teacher"], ["Электротехника"])[0]["id"] for _ in range(3)]
+    unit = client.post(url(college["id"], "units"), headers=head, json={
+        "kind": "subject_cycle_commission", "name": "ПЦК электротехники", "subject": "Электротехника",
+        "member_ids": teachers}).get_json()
+    report = client.get(url(college["id"], "compliance"), headers={**head, "X-Min-Position": unit["position"]})
+    checked = {(r["clause"], r["code"]): r["unit_kinds"] for r in report.get_json()["checked"]}
+    assert checked == {("p.16", "below_minimum"): ["subject_cycle_commission"],
+                       ("p.17", "no_leader"): ["subject_cycle_commission"],
+                       ("p.17", "leader_term_expired"): ["subject_cycle_commission"]}
+    # p.29 asks a plan of associations only: a commission's missing plan is not a finding, and it says so.
+    assert [f["code"] for f in report.get_json()["items"]] == ["no_leader"]
+
+
+def test_compliance_of_a_school_checks_the_associations_plan_and_meetings(client, school, association):
+    report = client.get(url(school.id, "compliance"),
+                        headers={**school.head, "X-Min-Position": association["position"]}).get_json()
+    codes = {r["code"]: (r["clause"], r["unit_kinds"]) for r in report["checked"]}
+    assert codes["no_approved_plan"] == ("p.29", ["methodical_association"])
+    assert codes["no_meeting_in_quarter"] == ("p.25", ["methodical_association"])
+    assert codes["below_minimum"] == ("p.26", ["methodical_association"])
+
+
 # Moving the clock: leader terms, quarters and plans as time passes (p.25, p.29, p.30)
 
 START = datetime(2026, 9, 10, 9, tzinfo=timezone.utc)
