@@ -14,10 +14,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from domain import rules
-from domain.base import Conflict, Context, InvalidValue, NotPermitted, Recorded, RuleViolation
+from domain import policy
+from domain.base import Conflict, Context, InvalidValue, NotPermitted, Recorded, RuleViolation, Unsupported
 
 METHODICAL_DOCUMENTATION = "methodical_documentation"
 WORKING_CURRICULUM = "working_curriculum"
@@ -31,11 +31,11 @@ FINAL = (APPROVED, REJECTED, WITHDRAWN)
 
 # The capacities in which someone speaks for a unit: its leader (chair, head), or, in a unit the Rules give
 # no leader (an office, a cabinet, a section), one of its members.
-UNIT_LEADER = "unit_leader"
-UNIT_MEMBER = "unit_member"
+UNIT_LEADER = policy.UNIT_LEADER_CAPACITY
+UNIT_MEMBER = policy.UNIT_MEMBER_CAPACITY
 UNIT_VOICES = (UNIT_LEADER, UNIT_MEMBER)
 # The capacity in which the author (the drafter, or the current leader of the developing unit) acts.
-AUTHOR = "author"
+AUTHOR = policy.AUTHOR_CAPACITY
 
 METHODICAL_COUNCIL = "methodical_council"  # domain/units.py's code; the route rules name councils
 
@@ -50,9 +50,8 @@ MAX_ATTACHMENTS = 20
 # Who develops a document (p.18 – p.21).
 BY_UNIT = "unit"
 BY_TEACHER = "teacher"
-# p.20, p.21 and domain §1: teachers, industrial-training masters, class teachers, preschool educators and
-# librarians are the authors of programs, plans and guidelines.
-TEACHER_AUTHORS = rules.TEACHING_ROLES + (rules.LIBRARIAN,)
+# Teachers, masters, class teachers, preschool educators and librarians author programs, plans and guidelines.
+TEACHER_AUTHORS = policy.TEACHER_AUTHORS
 
 # What a route must contain.
 EVERY_COUNCIL = "every_council"
@@ -66,14 +65,14 @@ class DocumentKind:
     code: str
     clause: str
     developed_by: str
-    approvers: tuple[str, ...]
+    approval: policy.Action
     route_rule: str
     russian: str
 
     @property
-    def approver_names(self) -> str:
-        """Return the approving roles in words."""
-        return " or ".join(r.replace("_", " ") for r in self.approvers)
+    def approvers(self) -> tuple[str, ...]:
+        """Return the roles that approve this kind (domain/policy.py)."""
+        return self.approval.roles
 
 
 DOCUMENT_KINDS: dict[str, DocumentKind] = {
@@ -81,18 +80,20 @@ DOCUMENT_KINDS: dict[str, DocumentKind] = {
     for k in (
         # p.18: developed by the structural units; discussed in commissions, departments, the methodical
         # councils of the units and of the organization; approved by the head or the deputy head.
-        DocumentKind(METHODICAL_DOCUMENTATION, "p.18", BY_UNIT, (rules.HEAD, rules.DEPUTY_HEAD), SOME_COUNCIL,
-                     "учебно-методическая документация"),
+        DocumentKind(METHODICAL_DOCUMENTATION, "p.18", BY_UNIT, policy.APPROVE_METHODICAL_DOCUMENTATION,
+                     SOME_COUNCIL, "учебно-методическая документация"),
         # p.19: developed by structural units; a positive conclusion in *all* relevant methodical councils;
         # approved by the head of the organization.
-        DocumentKind(WORKING_CURRICULUM, "p.19", BY_UNIT, (rules.HEAD,), EVERY_COUNCIL, "рабочий учебный план"),
+        DocumentKind(WORKING_CURRICULUM, "p.19", BY_UNIT, policy.APPROVE_WORKING_CURRICULUM, EVERY_COUNCIL,
+                     "рабочий учебный план"),
         # p.20: developed by teachers; reviewed by the methodical council; approved by the deputy head.
-        DocumentKind(WORKING_PROGRAM, "p.20", BY_TEACHER, (rules.DEPUTY_HEAD,), SOME_COUNCIL,
+        DocumentKind(WORKING_PROGRAM, "p.20", BY_TEACHER, policy.APPROVE_WORKING_PROGRAM, SOME_COUNCIL,
                      "рабочая учебная программа"),
-        DocumentKind(LESSON_PLAN, "p.20", BY_TEACHER, (rules.DEPUTY_HEAD,), SOME_COUNCIL, "поурочный план"),
+        DocumentKind(LESSON_PLAN, "p.20", BY_TEACHER, policy.APPROVE_LESSON_PLAN, SOME_COUNCIL,
+                     "поурочный план"),
         # p.21: developed by teachers; a positive conclusion in commissions, departments, councils of the
         # units and of the organization; approved by the deputy head.
-        DocumentKind(METHODICAL_GUIDELINES, "p.21", BY_TEACHER, (rules.DEPUTY_HEAD,), SOME_COUNCIL,
+        DocumentKind(METHODICAL_GUIDELINES, "p.21", BY_TEACHER, policy.APPROVE_METHODICAL_GUIDELINES, SOME_COUNCIL,
                      "методические указания и рекомендации"),
     )
 }
@@ -108,10 +109,8 @@ class ReviewingUnit:
     name: str = ""
 
 
-class UnsupportedFile(InvalidValue):
+class UnsupportedFile(Unsupported):
     """Raised when an attached file is not a PDF, DOCX or ODT document by its content."""
-
-    status = 415
 
 
 def check_kind(kind: str) -> DocumentKind:
@@ -304,12 +303,11 @@ class MethodicalDocument(Recorded):
                 raise RuleViolation(f"A {kind} is developed by a structural unit ({doc_kind.clause}): name it.",
                                     doc_kind.clause, "unit_id")
             if ctx.actor.role not in UNIT_VOICES:
-                raise NotPermitted(f"A {kind} is developed by a structural unit ({doc_kind.clause}): its leader "
-                                   "drafts it.", doc_kind.clause)
+                raise policy.DRAFT_UNIT_DOCUMENT.refused(doc_kind.clause)
         elif ctx.actor.role not in TEACHER_AUTHORS:
-            raise NotPermitted(f"A {kind} is developed by teachers ({doc_kind.clause}).", doc_kind.clause)
+            raise policy.DRAFT_TEACHER_DOCUMENT.refused(doc_kind.clause)
         return cls._create(
-            cls.Drafted, id=uuid4(), timestamp=ctx.at, meta=ctx.meta(tenant_id, doc_kind.clause),
+            cls.Drafted, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, doc_kind.clause),
             tenant=tenant_id, kind=kind, title=title, author_id=ctx.actor.person_id,
             unit_id=unit.unit_id if unit else None, body=body, content_hash=content_hash(body, []),
         )
@@ -416,8 +414,7 @@ class MethodicalDocument(Recorded):
         if unit_id not in self.route:
             raise RuleViolation("This unit is not on the document's route.", clause, "unit_id")
         if not speaks_for_unit or ctx.actor.role not in UNIT_VOICES:
-            raise NotPermitted("The unit's conclusion is given by its leader (chair, head), or by a member where "
-                               "the unit has no leader.", clause)
+            raise policy.CONCLUDE_ON_DOCUMENT.refused(clause)
         step = self.route.index(unit_id)
         given = self.current_conclusions()
         if unit_id in given:
@@ -442,7 +439,7 @@ class MethodicalDocument(Recorded):
         held = ctx.actor.roles or (ctx.actor.role,)
         role = next((r for r in self.rules.approvers if r in held), None)
         if role is None:
-            raise NotPermitted(f"A {self.kind} is approved by the {self.rules.approver_names} ({clause}).", clause)
+            raise self.rules.approval.refused()
         if ctx.actor.person_id is not None and ctx.actor.person_id == self.author_id:
             raise NotPermitted("The author does not approve or reject their own document.", clause)
         return role
