@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from domain.base import Conflict, DomainError, NotFound, NotPermitted, Unsupported
 from projections.base import BadCursor, PositionNotReached
 from services.applications import StaleWrite
+from services.internals import apispec as apispec_internals
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ def document_problems(spec: Any) -> None:
         if response.get("content"):
             _as_problem(response, problem_ref)
     secured_by_default = bool(spec.options.get("security"))
-    for item in spec._paths.values():  # noqa: SLF001 - apispec keeps the paths here until to_dict()
+    for item in apispec_internals.paths(spec).values():
         for method, operation in item.items():
             if method not in ("get", *_COMMANDS) or not isinstance(operation, dict):
                 continue
