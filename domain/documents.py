@@ -441,7 +441,7 @@ class MethodicalDocument(Recorded):
         if role is None:
             raise self.rules.approval.refused()
         if ctx.actor.person_id is not None and ctx.actor.person_id == self.author_id:
-            raise NotPermitted("The author does not approve or reject their own document.", clause)
+            raise policy.DECIDE_ON_DOCUMENT.refused(clause)
         return role
 
     def approve(self, ctx: Context) -> None:

@@ -67,8 +67,8 @@ UNION_CHAIR = Relation("union_chair", "the union's chair")
 COORDINATOR = Relation("coordinator", "the coordinating regional department (its head, deputy head or methodist)",
                        (HEAD, DEPUTY_HEAD, METHODIST))
 MEMBER_HEAD = Relation("member_head", "the member organization's head", (HEAD,))
-UNION_PARTY = Relation("union_party", "the head or deputy head of a member organization or of the coordinator",
-                       (HEAD, DEPUTY_HEAD))
+COORDINATOR_MANAGER = Relation("coordinator_manager", "the head or deputy head of the coordinating regional "
+                               "department", (HEAD, DEPUTY_HEAD))
 # Relations to a person or a credential.
 FOR_A_HEAD = Relation("for_a_head", "the platform operator, for a head", (OPERATOR,))
 SELF = Relation("self", "the person themselves")
@@ -125,21 +125,31 @@ class Action:
         string: the capacity the tie holds in); refuse otherwise (citing `clause`, when the object's own rule is
         more specific than the action's)."""
         _note(self)
-        held = _held(ctx.actor)
+        allowed, capacity = self._capacity(ctx.actor, holds)
+        if not allowed:
+            raise self.refused(clause)
+        return ctx.as_role(capacity) if capacity else ctx
+
+    def allows(self, actor: Actor, holds: Mapping[Relation, bool | str | None] | None = None) -> bool:
+        """Return whether the actor may do this, given which relations hold (for a page that offers it or not)."""
+        _note(self)
+        return self._capacity(actor, holds)[0]
+
+    def _capacity(self, actor: Actor, holds: Mapping[Relation, bool | str | None] | None) -> tuple[bool, str | None]:
+        held = _held(actor)
         for role in self.roles:
             if role in held:
-                return ctx.as_role(role)
+                return True, role
         for relation in self.relations:
             tie = (holds or {}).get(relation)
             if not tie:
                 continue
             if not relation.roles:
-                capacity = tie if isinstance(tie, str) else relation.capacity
-                return ctx.as_role(capacity) if capacity else ctx
+                return True, tie if isinstance(tie, str) else relation.capacity
             for role in relation.roles:
                 if role in held:
-                    return ctx.as_role(relation.capacity or role)
-        raise self.refused(clause)
+                    return True, relation.capacity or role
+        return False, None
 
     def insist(self, ctx: Context) -> None:
         """Refuse unless the actor acts in a role (or capacity) this action allows: an aggregate's own guard,
@@ -227,7 +237,7 @@ LIST_AUDIT_GRANTS = Action("list_audit_grants", "Listing the audit grants", None
 GRANT_AUDIT = Action("grant_audit", "Granting an auditor access", None, (HEAD,))
 REVOKE_AUDIT = Action("revoke_audit", "Revoking an audit grant", None, (HEAD,))
 GRANT_UNION_AUDIT = Action("grant_union_audit", "Granting an auditor access to a union's history", "p.22", (),
-                           (UNION_PARTY,))
+                           (COORDINATOR_MANAGER,))
 READ_TENANT_HISTORY = Action("read_tenant_history", "Reading the decision history", None, (OPERATOR,),
                              (GRANTED_AUDITOR,))
 READ_UNION_HISTORY = Action("read_union_history", "Reading a union's decision history", "p.35", (OPERATOR,),
