@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import policy
-from domain.base import Conflict, Context, InvalidValue, NotPermitted, Recorded, RuleViolation, Unsupported
+from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation, Unsupported
 
 METHODICAL_DOCUMENTATION = "methodical_documentation"
 WORKING_CURRICULUM = "working_curriculum"
@@ -314,7 +314,7 @@ class MethodicalDocument(Recorded):
 
     def check_attachable(self, ctx: Context, filename: str) -> None:
         """Refuse, before any bytes are kept, a file this actor may not attach now or a name it may not bear."""
-        self._by_author(ctx, "attaches files to")
+        self._by_author(ctx, policy.ATTACH_FILE)
         self._open("attach files to")
         check_filename(filename)
         if len(self.current["attachments"]) >= MAX_ATTACHMENTS:
@@ -333,7 +333,7 @@ class MethodicalDocument(Recorded):
 
     def revise(self, ctx: Context, body: str, keep: Collection[UUID] | None = None) -> None:
         """Make a new version with this body (and the current files, or those named in keep)."""
-        self._by_author(ctx, "revises")
+        self._by_author(ctx, policy.REVISE_DOCUMENT)
         self._open("revise")
         files = self.current["attachments"]
         if keep is not None:
@@ -358,7 +358,7 @@ class MethodicalDocument(Recorded):
         `councils` are the organization's methodical councils: a working curriculum must reach all of them
         (p.19); the other kinds must reach at least one (p.18, p.20, p.21).
         """
-        self._by_author(ctx, "submits")
+        self._by_author(ctx, policy.SUBMIT_DOCUMENT)
         clause = self.rules.clause
         if self.status != DRAFT:
             raise Conflict(f"The document is already {self.status}; its route was fixed when it was submitted.",
@@ -482,16 +482,16 @@ class MethodicalDocument(Recorded):
 
     def withdraw(self, ctx: Context, reason: str = "") -> None:
         """Withdraw the document before it is approved (its author)."""
-        self._by_author(ctx, "withdraws")
+        self._by_author(ctx, policy.WITHDRAW_DOCUMENT)
         self._open("withdraw")
         self.record(self.Withdrawn, ctx, self.rules.clause, reason=reason)
 
     # Guards
 
-    def _by_author(self, ctx: Context, what: str) -> None:
+    def _by_author(self, ctx: Context, action: policy.Action) -> None:
         # The services decide who speaks for the author (the drafter, or a unit's current leader).
         if ctx.actor.role != AUTHOR:
-            raise NotPermitted(f"Only the document's author {what} it.", self.rules.clause)
+            raise action.refused(self.rules.clause)
 
     def _open(self, what: str) -> None:
         if self.status in FINAL:

@@ -67,6 +67,7 @@ UNION_CHAIR = Relation("union_chair", "the union's chair")
 COORDINATOR = Relation("coordinator", "the coordinating regional department (its head, deputy head or methodist)",
                        (HEAD, DEPUTY_HEAD, METHODIST))
 MEMBER_HEAD = Relation("member_head", "the member organization's head", (HEAD,))
+RECIPIENT = Relation("recipient", "the head or deputy head of the receiving organization", (HEAD, DEPUTY_HEAD))
 COORDINATOR_MANAGER = Relation("coordinator_manager", "the head or deputy head of the coordinating regional "
                                "department", (HEAD, DEPUTY_HEAD))
 # Relations to a person or a credential.
@@ -230,7 +231,7 @@ RECORD_UNION_CHAIR = Action("record_union_chair", "Recording the union's chair a
                             (COORDINATOR,))
 ADOPT_DECISION = Action("adopt_decision", "Adopting a union's decision", "p.35", (), (UNION_CHAIR,))
 RETRY_CIRCULAR = Action("retry_circular", "Retrying a failed circular", "p.34", (OPERATOR,), (UNION_CHAIR,))
-ACKNOWLEDGE_CIRCULAR = Action("acknowledge_circular", "Acknowledging a circular", "p.34", (HEAD, DEPUTY_HEAD))
+ACKNOWLEDGE_CIRCULAR = Action("acknowledge_circular", "Acknowledging a circular", "p.34", (), (RECIPIENT,))
 
 # Audit: outside the Rules, the decision history is read under explicit grants.
 LIST_AUDIT_GRANTS = Action("list_audit_grants", "Listing the audit grants", None, (HEAD, DEPUTY_HEAD))

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import directions, policy, rules
-from domain.base import Conflict, Context, InvalidValue, NotPermitted, Recorded, RuleViolation
+from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
 
 # Who may found a union (p.22, p.24): the head of an organization that trains by specialty, or the
 # regional department whose methodical cabinet coordinates unions.
@@ -516,7 +516,7 @@ class Circular(Recorded):
         """Record the member's answer to the recommendation (p.34); a second acknowledgement changes nothing."""
         policy.ACKNOWLEDGE_CIRCULAR.insist(ctx)
         if ctx.actor.tenant_id != self.recipient_tenant_id:
-            raise NotPermitted("Only the receiving organization acknowledges its circular.")
+            raise policy.ACKNOWLEDGE_CIRCULAR.refused()
         if response not in RESPONSES:
             raise InvalidValue(f"The response is one of {', '.join(RESPONSES)}.", field="response")
         if self.status == ACKNOWLEDGED:

@@ -162,6 +162,8 @@ class UnionCommands(Commands):
                              note: str | None) -> Done:
         """Record the member's acknowledgement and response (p.34); acknowledging twice changes nothing."""
         circular = self.get_circular(circular_id, tenant_id)
+        receiving = ctx.actor.tenant_id == circular.recipient_tenant_id
+        ctx = policy.ACKNOWLEDGE_CIRCULAR.permit(ctx, {policy.RECIPIENT: receiving})
         circular.acknowledge(ctx, response=response, note=note)
         return Done(circular, self.commit(circular))
 
