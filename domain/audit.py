@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from domain import rules
 from domain.base import Conflict, Context, InvalidValue, Recorded
@@ -57,7 +57,7 @@ class AuditGrant(Recorded):
         check_within(until, "until", ctx.now.date(), back=0, ahead=GRANT_YEARS, what="A grant's last day")
         scope = {"union_id": union_id} if union_id else {}
         return cls._create(
-            cls.Granted, id=uuid4(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, **scope),
+            cls.Granted, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, **scope),
             tenant=tenant_id, union=union_id, auditor_id=auditor_id, until=until,
         )
 
@@ -96,6 +96,6 @@ class AuditRead(Recorded):
         if tenant_id is None and union_id is None:
             scope["scope"] = "platform"  # the operator's platform-wide reads
         return cls._create(
-            cls.Looked, id=uuid4(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, **scope),
+            cls.Looked, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, **scope),
             tenant=tenant_id, union=union_id, what=what, query={k: str(v) for k, v in query.items()},
         )

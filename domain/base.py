@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -35,6 +35,8 @@ class Context:
     actor: Actor
     request_id: str
     now: datetime
+    # Where the ids of new aggregates and entities come from: passed in like the clock, never made in the domain.
+    ids: Callable[[], UUID]
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
@@ -57,6 +59,10 @@ class Context:
         """Return the same context with the actor acting in another capacity (e.g. as a unit's leader)."""
         return replace(self, actor=replace(self.actor, role=role))
 
+    def new_id(self) -> UUID:
+        """Return a fresh id for an aggregate or entity this command creates."""
+        return self.ids()
+
     @property
     def at(self) -> datetime:
         """Return the moment in UTC, as events store it."""
@@ -64,9 +70,11 @@ class Context:
 
 
 class DomainError(Exception):
-    """Raised when a command cannot be carried out; carries the clause where the Order refuses it."""
+    """Raised when a command cannot be carried out; carries the clause where the Order refuses it.
 
-    status = 422
+    The kind of refusal is the class (a rule, a value, a conflict, a permission, a missing object); the API maps
+    each kind to its HTTP status once (services/api/errors.py).
+    """
 
     def __init__(self, detail: str, clause: str | None = None, field: str | None = None):
         super().__init__(detail)
@@ -83,16 +91,16 @@ class InvalidValue(DomainError):
     """Raised when a value is not of the form the platform accepts."""
 
 
+class Unsupported(InvalidValue):
+    """Raised when content is of a kind the platform does not take (e.g. a file that is no document format)."""
+
+
 class Conflict(DomainError):
     """Raised when a command does not fit the current state (e.g. a second registration)."""
 
-    status = 409
-
 
 class NotPermitted(DomainError):
-    """Raised when the actor's role does not allow the command."""
-
-    status = 403
+    """Raised when the actor's role does not allow the command (domain/policy.py names who may)."""
 
 
 class Recorded(Aggregate):
@@ -122,8 +130,6 @@ class Recorded(Aggregate):
 
 class NotFound(DomainError):
     """Raised when an object does not exist or belongs to a tenant the caller may not see."""
-
-    status = 404
 
     def __init__(self, what: str = "resource"):
         super().__init__(f"No such {what}.")

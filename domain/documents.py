@@ -14,10 +14,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from domain import rules
-from domain.base import Conflict, Context, InvalidValue, NotPermitted, Recorded, RuleViolation
+from domain import policy
+from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation, Unsupported
 
 METHODICAL_DOCUMENTATION = "methodical_documentation"
 WORKING_CURRICULUM = "working_curriculum"
@@ -31,11 +31,11 @@ FINAL = (APPROVED, REJECTED, WITHDRAWN)
 
 # The capacities in which someone speaks for a unit: its leader (chair, head), or, in a unit the Rules give
 # no leader (an office, a cabinet, a section), one of its members.
-UNIT_LEADER = "unit_leader"
-UNIT_MEMBER = "unit_member"
+UNIT_LEADER = policy.UNIT_LEADER_CAPACITY
+UNIT_MEMBER = policy.UNIT_MEMBER_CAPACITY
 UNIT_VOICES = (UNIT_LEADER, UNIT_MEMBER)
 # The capacity in which the author (the drafter, or the current leader of the developing unit) acts.
-AUTHOR = "author"
+AUTHOR = policy.AUTHOR_CAPACITY
 
 METHODICAL_COUNCIL = "methodical_council"  # domain/units.py's code; the route rules name councils
 
@@ -50,9 +50,8 @@ MAX_ATTACHMENTS = 20
 # Who develops a document (p.18 – p.21).
 BY_UNIT = "unit"
 BY_TEACHER = "teacher"
-# p.20, p.21 and domain §1: teachers, industrial-training masters, class teachers, preschool educators and
-# librarians are the authors of programs, plans and guidelines.
-TEACHER_AUTHORS = rules.TEACHING_ROLES + (rules.LIBRARIAN,)
+# Teachers, masters, class teachers, preschool educators and librarians author programs, plans and guidelines.
+TEACHER_AUTHORS = policy.TEACHER_AUTHORS
 
 # What a route must contain.
 EVERY_COUNCIL = "every_council"
@@ -66,14 +65,14 @@ class DocumentKind:
     code: str
     clause: str
     developed_by: str
-    approvers: tuple[str, ...]
+    approval: policy.Action
     route_rule: str
     russian: str
 
     @property
-    def approver_names(self) -> str:
-        """Return the approving roles in words."""
-        return " or ".join(r.replace("_", " ") for r in self.approvers)
+    def approvers(self) -> tuple[str, ...]:
+        """Return the roles that approve this kind (domain/policy.py)."""
+        return self.approval.roles
 
 
 DOCUMENT_KINDS: dict[str, DocumentKind] = {
@@ -81,18 +80,20 @@ DOCUMENT_KINDS: dict[str, DocumentKind] = {
     for k in (
         # p.18: developed by the structural units; discussed in commissions, departments, the methodical
         # councils of the units and of the organization; approved by the head or the deputy head.
-        DocumentKind(METHODICAL_DOCUMENTATION, "p.18", BY_UNIT, (rules.HEAD, rules.DEPUTY_HEAD), SOME_COUNCIL,
-                     "учебно-методическая документация"),
+        DocumentKind(METHODICAL_DOCUMENTATION, "p.18", BY_UNIT, policy.APPROVE_METHODICAL_DOCUMENTATION,
+                     SOME_COUNCIL, "учебно-методическая документация"),
         # p.19: developed by structural units; a positive conclusion in *all* relevant methodical councils;
         # approved by the head of the organization.
-        DocumentKind(WORKING_CURRICULUM, "p.19", BY_UNIT, (rules.HEAD,), EVERY_COUNCIL, "рабочий учебный план"),
+        DocumentKind(WORKING_CURRICULUM, "p.19", BY_UNIT, policy.APPROVE_WORKING_CURRICULUM, EVERY_COUNCIL,
+                     "рабочий учебный план"),
         # p.20: developed by teachers; reviewed by the methodical council; approved by the deputy head.
-        DocumentKind(WORKING_PROGRAM, "p.20", BY_TEACHER, (rules.DEPUTY_HEAD,), SOME_COUNCIL,
+        DocumentKind(WORKING_PROGRAM, "p.20", BY_TEACHER, policy.APPROVE_WORKING_PROGRAM, SOME_COUNCIL,
                      "рабочая учебная программа"),
-        DocumentKind(LESSON_PLAN, "p.20", BY_TEACHER, (rules.DEPUTY_HEAD,), SOME_COUNCIL, "поурочный план"),
+        DocumentKind(LESSON_PLAN, "p.20", BY_TEACHER, policy.APPROVE_LESSON_PLAN, SOME_COUNCIL,
+                     "поурочный план"),
         # p.21: developed by teachers; a positive conclusion in commissions, departments, councils of the
         # units and of the organization; approved by the deputy head.
-        DocumentKind(METHODICAL_GUIDELINES, "p.21", BY_TEACHER, (rules.DEPUTY_HEAD,), SOME_COUNCIL,
+        DocumentKind(METHODICAL_GUIDELINES, "p.21", BY_TEACHER, policy.APPROVE_METHODICAL_GUIDELINES, SOME_COUNCIL,
                      "методические указания и рекомендации"),
     )
 }
@@ -108,10 +109,8 @@ class ReviewingUnit:
     name: str = ""
 
 
-class UnsupportedFile(InvalidValue):
+class UnsupportedFile(Unsupported):
     """Raised when an attached file is not a PDF, DOCX or ODT document by its content."""
-
-    status = 415
 
 
 def check_kind(kind: str) -> DocumentKind:
@@ -304,19 +303,18 @@ class MethodicalDocument(Recorded):
                 raise RuleViolation(f"A {kind} is developed by a structural unit ({doc_kind.clause}): name it.",
                                     doc_kind.clause, "unit_id")
             if ctx.actor.role not in UNIT_VOICES:
-                raise NotPermitted(f"A {kind} is developed by a structural unit ({doc_kind.clause}): its leader "
-                                   "drafts it.", doc_kind.clause)
+                raise policy.DRAFT_UNIT_DOCUMENT.refused(doc_kind.clause)
         elif ctx.actor.role not in TEACHER_AUTHORS:
-            raise NotPermitted(f"A {kind} is developed by teachers ({doc_kind.clause}).", doc_kind.clause)
+            raise policy.DRAFT_TEACHER_DOCUMENT.refused(doc_kind.clause)
         return cls._create(
-            cls.Drafted, id=uuid4(), timestamp=ctx.at, meta=ctx.meta(tenant_id, doc_kind.clause),
+            cls.Drafted, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, doc_kind.clause),
             tenant=tenant_id, kind=kind, title=title, author_id=ctx.actor.person_id,
             unit_id=unit.unit_id if unit else None, body=body, content_hash=content_hash(body, []),
         )
 
     def check_attachable(self, ctx: Context, filename: str) -> None:
         """Refuse, before any bytes are kept, a file this actor may not attach now or a name it may not bear."""
-        self._by_author(ctx, "attaches files to")
+        self._by_author(ctx, policy.ATTACH_FILE)
         self._open("attach files to")
         check_filename(filename)
         if len(self.current["attachments"]) >= MAX_ATTACHMENTS:
@@ -335,7 +333,7 @@ class MethodicalDocument(Recorded):
 
     def revise(self, ctx: Context, body: str, keep: Collection[UUID] | None = None) -> None:
         """Make a new version with this body (and the current files, or those named in keep)."""
-        self._by_author(ctx, "revises")
+        self._by_author(ctx, policy.REVISE_DOCUMENT)
         self._open("revise")
         files = self.current["attachments"]
         if keep is not None:
@@ -360,7 +358,7 @@ class MethodicalDocument(Recorded):
         `councils` are the organization's methodical councils: a working curriculum must reach all of them
         (p.19); the other kinds must reach at least one (p.18, p.20, p.21).
         """
-        self._by_author(ctx, "submits")
+        self._by_author(ctx, policy.SUBMIT_DOCUMENT)
         clause = self.rules.clause
         if self.status != DRAFT:
             raise Conflict(f"The document is already {self.status}; its route was fixed when it was submitted.",
@@ -417,13 +415,11 @@ class MethodicalDocument(Recorded):
         # p.18 - p.21: a document is discussed and concluded on by the bodies that review it, not by whoever
         # developed it: its drafter, or the leader speaking for the developing unit, gives no conclusion on it.
         if by_author or (ctx.actor.person_id is not None and ctx.actor.person_id == self.author_id):
-            raise NotPermitted(f"A document's author does not give a conclusion on it: the reviewing body does "
-                               f"({clause}).", clause)
+            raise policy.CONCLUDE_ON_DOCUMENT.refused(clause)
         if unit_id not in self.route:
             raise RuleViolation("This unit is not on the document's route.", clause, "unit_id")
         if not speaks_for_unit or ctx.actor.role not in UNIT_VOICES:
-            raise NotPermitted("The unit's conclusion is given by its leader (chair, head), or by a member where "
-                               "the unit has no leader.", clause)
+            raise policy.CONCLUDE_ON_DOCUMENT.refused(clause)
         step = self.route.index(unit_id)
         given = self.current_conclusions()
         if unit_id in given:
@@ -448,9 +444,9 @@ class MethodicalDocument(Recorded):
         held = ctx.actor.roles or (ctx.actor.role,)
         role = next((r for r in self.rules.approvers if r in held), None)
         if role is None:
-            raise NotPermitted(f"A {self.kind} is approved by the {self.rules.approver_names} ({clause}).", clause)
+            raise self.rules.approval.refused()
         if ctx.actor.person_id is not None and ctx.actor.person_id == self.author_id:
-            raise NotPermitted("The author does not approve or reject their own document.", clause)
+            raise policy.DECIDE_ON_DOCUMENT.refused(clause)
         return role
 
     def approve(self, ctx: Context) -> None:
@@ -491,16 +487,16 @@ class MethodicalDocument(Recorded):
 
     def withdraw(self, ctx: Context, reason: str = "") -> None:
         """Withdraw the document before it is approved (its author)."""
-        self._by_author(ctx, "withdraws")
+        self._by_author(ctx, policy.WITHDRAW_DOCUMENT)
         self._open("withdraw")
         self.record(self.Withdrawn, ctx, self.rules.clause, reason=reason)
 
     # Guards
 
-    def _by_author(self, ctx: Context, what: str) -> None:
+    def _by_author(self, ctx: Context, action: policy.Action) -> None:
         # The services decide who speaks for the author (the drafter, or a unit's current leader).
         if ctx.actor.role != AUTHOR:
-            raise NotPermitted(f"Only the document's author {what} it.", self.rules.clause)
+            raise action.refused(self.rules.clause)
 
     def _open(self, what: str) -> None:
         if self.status in FINAL:

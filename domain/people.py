@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from domain import rules
-from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
+from domain.base import Conflict, Context, InvalidValue, NotFound, Recorded, RuleViolation
 
 
 def check_roles(roles: Iterable[str], tenant_kind: str) -> list[str]:
@@ -116,7 +116,7 @@ class Person(Recorded):
         cls, ctx: Context, *, tenant_id: UUID, tenant_kind: str, full_name: str, roles: list[str], subjects: list[str]
     ) -> Person:
         """Add a person to a tenant in roles that fit the tenant's kind (p.3)."""
-        person_id = uuid4()
+        person_id = ctx.new_id()
         return cls._create(
             cls.Joined,
             id=person_id,
@@ -153,7 +153,7 @@ class Person(Recorded):
     def issue_token(self, ctx: Context, token_hash: str) -> UUID:
         """Record a new credential by the hash of its secret; return its id."""
         self._check_active()
-        token_id = uuid4()
+        token_id = ctx.new_id()
         self.record(self.TokenIssued, ctx, None, token_id=token_id, token_hash=token_hash)
         return token_id
 
@@ -176,10 +176,8 @@ class Person(Recorded):
             raise PersonHasLeft()
 
 
-class UnknownToken(InvalidValue):
+class UnknownToken(NotFound):
     """Raised when a token id names none of the person's credentials."""
 
-    status = 404
-
     def __init__(self) -> None:
-        super().__init__("No such token.")
+        super().__init__("token")

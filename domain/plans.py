@@ -7,8 +7,8 @@ from datetime import date
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain import rules
-from domain.base import Conflict, Context, InvalidValue, NotPermitted, Recorded
+from domain import policy
+from domain.base import Conflict, Context, InvalidValue, Recorded
 from domain.units import check_item
 
 _PLAN_NAMESPACE = uuid5(NAMESPACE_URL, "urn:methodical:annual-plan")
@@ -95,9 +95,7 @@ class AnnualPlan(Recorded):
 
     def approve(self, ctx: Context) -> None:
         """Approve the plan: the head of the organization does, once (p.29)."""
-        if ctx.actor.role != rules.HEAD:
-            raise NotPermitted("The annual plan of a methodical unit is approved by the head of the organization.",
-                               "p.29")
+        policy.APPROVE_PLAN.insist(ctx)
         if self.approved:
             raise Conflict(f"The plan for {self.academic_year} is already approved.", "p.29")
         self.record(self.Approved, ctx, "p.29", approved_by=ctx.actor.person_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import rules
 from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
@@ -119,7 +119,7 @@ class Tenant(Recorded):
             raise InvalidValue("The region must not be blank.", field="region")
         validate_bin(bin)
         check_parent(kind, parent.kind if parent else None)
-        tenant_id = uuid4()
+        tenant_id = ctx.new_id()
         clause = rules.PARENT_RULES[kind].clause if parent else "p.2"
         return cls._create(
             cls.Registered,

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain import directions, rules
-from domain.base import Conflict, Context, InvalidValue, NotPermitted, Recorded, RuleViolation
+from domain import directions, policy, rules
+from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
 from domain.days import check_within
 
 # Who may found a union (p.22, p.24): the head of an organization that trains by specialty, or the
@@ -205,11 +205,9 @@ class Union(Recorded):
         """
         actor = ctx.actor
         if founder_kind in FOUNDING_KINDS:
-            if actor.role != rules.HEAD:
-                raise NotPermitted("The head of the organization founds a union on its behalf (p.24).")
+            policy.FOUND_UNION_FOR_ORGANIZATION.insist(ctx)
         elif founder_kind == rules.REGIONAL_DEPARTMENT:
-            if actor.role not in (rules.HEAD, rules.DEPUTY_HEAD):
-                raise NotPermitted("The head or deputy head of the regional department founds a union (p.22).")
+            policy.FOUND_UNION_FOR_DEPARTMENT.insist(ctx)
         else:
             raise RuleViolation(
                 "Unions are founded by TVET and post-secondary colleges, universities, or the regional "
@@ -218,7 +216,7 @@ class Union(Recorded):
         # p.22: the regional department coordinates the organizations of its own region.
         if coordinator_kind != rules.REGIONAL_DEPARTMENT or not founder_in_region:
             raise coordinator_refused()
-        union_id = uuid4()
+        union_id = ctx.new_id()
         union = cls._create(
             cls.Founded,
             id=union_id,
@@ -252,7 +250,7 @@ class Union(Recorded):
         """Admit an employer or social partner that has no tenant of its own (p.24)."""
         if kind not in EXTERNAL_KINDS:
             raise InvalidValue(f"An external member is one of {', '.join(EXTERNAL_KINDS)}.", field="kind")
-        return self._admit(ctx, uuid4(), kind, _text(name, "name", "name"), specialties, None)
+        return self._admit(ctx, ctx.new_id(), kind, _text(name, "name", "name"), specialties, None)
 
     def _admit(self, ctx: Context, member_id: UUID, kind: str, name: str, specialties: list[str],
                tenant_id: UUID | None) -> Member:
@@ -310,7 +308,7 @@ class Union(Recorded):
                        specialties: list[str]) -> tuple[Decision, list[Member]]:
         """Adopt a decision as the chair (p.35) in a direction of p.33; return it and the members it concerns (p.34)."""
         if not self.is_chair(ctx.actor.person_id):
-            raise NotPermitted("Only the union's chair adopts its decisions (p.35).")
+            raise policy.ADOPT_DECISION.refused()
         found = directions.direction(direction)
         if found.level != directions.UNION:
             raise RuleViolation(
@@ -327,7 +325,7 @@ class Union(Recorded):
         # p.34: brought to the attention of each member organization for the specialty concerned;
         # employers and social partners without a tenant have no inbox on the platform.
         recipients = [m for m in self.members.values() if m.tenant_id is not None and m.concerned_by(codes)]
-        decision_id = uuid4()
+        decision_id = ctx.new_id()
         number = self.decisions_adopted + 1
         self.record(self.DecisionAdopted, ctx, "p.34", decision_id=decision_id, number=number)
         decision = Decision.adopt(
@@ -532,10 +530,9 @@ class Circular(Recorded):
 
     def acknowledge(self, ctx: Context, *, response: str, note: str | None) -> bool:
         """Record the member's answer to the recommendation (p.34); a second acknowledgement changes nothing."""
-        if ctx.actor.role not in (rules.HEAD, rules.DEPUTY_HEAD):
-            raise NotPermitted("The head or deputy head acknowledges a circular.")
+        policy.ACKNOWLEDGE_CIRCULAR.insist(ctx)
         if ctx.actor.tenant_id != self.recipient_tenant_id:
-            raise NotPermitted("Only the receiving organization acknowledges its circular.")
+            raise policy.ACKNOWLEDGE_CIRCULAR.refused()
         if response not in RESPONSES:
             raise InvalidValue(f"The response is one of {', '.join(RESPONSES)}.", field="response")
         if self.status == ACKNOWLEDGED:

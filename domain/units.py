@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from domain import directions, rules
 from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
@@ -230,7 +230,7 @@ class Unit(Recorded):
                 unit_kind.minimum_clause,
                 "member_ids",
             )
-        unit_id = uuid4()
+        unit_id = ctx.new_id()
         return cls._create(
             cls.Formed,
             id=unit_id,
@@ -303,7 +303,7 @@ class Unit(Recorded):
             raise RuleViolation(f"Only members attend the unit's meetings; not members: {', '.join(strangers)}.",
                                 self.rules.meets_clause or self.rules.clause, "attendee_ids")
         checked_agenda = [check_item(item, tenant_kind, ("direction", "title")) for item in agenda]
-        meeting_id = uuid4()
+        meeting_id = ctx.new_id()
         self.record(self.MeetingHeld, ctx, self.rules.meets_clause or self.rules.clause, meeting_id=meeting_id,
                     held_on=held_on, agenda=checked_agenda, minutes=minutes, attendee_ids=list(dict.fromkeys(attendee_ids)))
         return meeting_id

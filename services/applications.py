@@ -18,6 +18,7 @@ from domain.units import Unit
 from projections.base import socket_readable
 from services.commands import Done, SnapshotLookup, StaleWrite
 from services.config import APPLICATION_NAME
+from services.internals import psycopg_pool as psycopg_pool_internals
 from services.tenancy import IssuedToken, TenancyCommands
 from services.units import UnitCommands
 from services.documents import DocumentCommands
@@ -70,8 +71,8 @@ class Platform(TenancyCommands, UnitCommands, AuditCommands, UnionCommands, Docu
         # connection whose socket has something to say: the server's goodbye after a restart or a terminated
         # backend; an idle healthy connection has nothing to read.
         pool = getattr(datastore, "pool", None)
-        if pool is not None and getattr(pool, "_check", None) is not None:
-            pool._check = ping_if_readable
+        if pool is not None and psycopg_pool_internals.checks_connections(pool):
+            psycopg_pool_internals.replace_check(pool, ping_if_readable)
         if self.snapshots is not None:  # `load` skips the lookup for classes never snapshotted
             self.repository.snapshot_store = SnapshotLookup(self.snapshots.mapper, self.snapshots.recorder)
 

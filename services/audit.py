@@ -13,9 +13,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import Connection, Engine, text
 
-from domain import rules
+from domain import policy, rules
 from domain.audit import NOT_AN_AUDITOR, AuditGrant, AuditRead
-from domain.base import Context, InvalidValue, NotFound, NotPermitted
+from domain.base import Context, InvalidValue, NotFound
 from domain.people import Person
 from domain.unions import Union
 from projections import audit as audit_rm
@@ -44,8 +44,8 @@ class AuditCommands(Commands):
     def grant_union_audit(self, ctx: Context, union_id: UUID, *, person_id: UUID, until: date) -> Done:
         """Let an auditor read a union's history until a day (its coordinating department grants it, p.22)."""
         union = self.load(union_id, Union, "union")
-        if ctx.actor.tenant_id != union.coordinator_id:
-            raise NotPermitted("A union's history is opened to auditors by its coordinating department.", "p.22")
+        coordinating = ctx.actor.tenant_id == union.coordinator_id
+        ctx = policy.GRANT_UNION_AUDIT.permit(ctx, {policy.COORDINATOR_MANAGER: coordinating})
         auditor = self._auditor(person_id)
         grant = AuditGrant.grant(ctx, tenant_id=None, union_id=union.id, auditor_id=auditor.id,
                                  auditor_roles=tuple(auditor.roles) if auditor.active else (), until=until)

@@ -1,4 +1,4 @@
-"""Authentication (bearer token -> operator or person) and the role checks of every endpoint."""
+"""Authentication (bearer token -> operator or person), and the caller's first question to the policy."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import hmac
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain import rules
-from domain.base import OPERATOR, Actor, NotFound, NotPermitted
+from domain import policy
+from domain.base import OPERATOR, Actor, NotFound
 from domain.people import Person
 from services.applications import Platform
 
@@ -37,29 +37,29 @@ class Caller:
         """Return True if the caller is a person of this tenant."""
         return self.person is not None and self.person.tenant_id == tenant_id
 
-    def acting_as(self, tenant_id: UUID | None, *allowed: str) -> Actor:
-        """Return the actor in the first allowed role the caller holds in the tenant.
+    def acting_for(self, action: policy.Action, tenant_id: UUID | None) -> Actor:
+        """Return the actor in the role in which the caller may ask for the action in the tenant (domain/policy.py).
 
-        Another tenant's objects answer 404 exactly as missing ones do; a role that does not
-        allow the action answers 403.
+        Another tenant's objects answer 404 exactly as missing ones do; a caller no role of whom could allow the
+        action answers 403 with the action's clause. Relations to the object (a unit's leader, a document's
+        author) are the application services' to establish, once they have loaded it.
         """
         if self.person is None:
-            if OPERATOR in allowed:
+            if action.admits(Actor.operator()) == OPERATOR:
                 return Actor.operator()
-            raise NotPermitted("The platform operator cannot do this; a person of the tenant in the right role can.")
+            raise action.refused()
+        role = action.admits(Actor(role="", person_id=self.person.id, tenant_id=self.person.tenant_id,
+                                   roles=tuple(self.person.roles)))
         if tenant_id is not None and self.person.tenant_id != tenant_id:
             raise NotFound("tenant")
-        # The first allowed role the person holds: callers list roles in order of preference.
-        for role in allowed:
-            if role in self.person.roles:
-                return Actor(role=role, person_id=self.person.id, tenant_id=self.person.tenant_id,
-                             roles=tuple(self.person.roles))
-        names = ", ".join(r for r in allowed if r != OPERATOR) or "none"
-        raise NotPermitted(f"This needs one of the roles: {names}.")
+        if role is None:
+            raise action.refused()
+        return Actor(role=role, person_id=self.person.id, tenant_id=self.person.tenant_id,
+                     roles=tuple(self.person.roles))
 
     def reading(self, tenant_id: UUID) -> None:
         """Allow a read of the tenant's data by its active people; refuse others."""
-        self.acting_as(tenant_id, *rules.ROLES)
+        self.acting_for(policy.READ_TENANT, tenant_id)
 
 
 def authenticate(platform: Platform, authorization: str | None, operator_token: str | None) -> Caller | None:

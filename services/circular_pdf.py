@@ -36,6 +36,7 @@ from fpdf.util import Padding
 
 from domain import directions
 from domain.unions import Circular
+from services.internals import fpdf2 as fpdf2_internals
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 
@@ -129,9 +130,7 @@ class _Subset(SubsetMap):
             self._ids: dict[int, int] = {}
             return
         self.font = font
-        self._next = template._next
-        self._reserved = list(template._reserved)
-        self._char_id_per_glyph = dict(template._char_id_per_glyph)
+        fpdf2_internals.continue_subset(self, template)
         self._ids = dict(template._ids)
 
     def pick(self, unicode: int) -> int | None:  # type: ignore[override]
@@ -237,7 +236,7 @@ class _Face:
         font._widths = self.widths
         font.missing_glyphs = []
         font.biggest_size_pt = 0
-        font._hbfont = None
+        fpdf2_internals.forget_shaping(font)
         if self.picks is None:
             self.picks = _Subset(font)
             for codepoint in self.standard:  # the same codes for the same glyphs in every document

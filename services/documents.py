@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import date
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from domain.base import Context, InvalidValue, NotFound, NotPermitted
+from domain import policy
+from domain.base import Context, InvalidValue, NotFound
 from domain.documents import (
-    AUTHOR, BY_UNIT, EVERY_COUNCIL, TEACHER_AUTHORS, UNIT_LEADER, UNIT_MEMBER, MethodicalDocument, ReviewingUnit, check_kind,
+    BY_UNIT, EVERY_COUNCIL, UNIT_LEADER, UNIT_MEMBER, MethodicalDocument, ReviewingUnit, check_kind,
 )
 from domain.units import Unit
 from services.commands import Commands, Done
@@ -45,15 +46,9 @@ class DocumentCommands(Commands):
         if doc_kind.developed_by == BY_UNIT:
             if unit is not None:
                 voice = speaks_for(unit, ctx.actor.person_id, ctx.now.date())
-                if voice is None:
-                    raise NotPermitted(f"A {kind} is developed by the structural unit ({doc_kind.clause}): its "
-                                       "leader drafts it.", doc_kind.clause)
-                ctx = ctx.as_role(voice)
+                ctx = policy.DRAFT_UNIT_DOCUMENT.permit(ctx, {policy.UNIT_VOICE: voice}, doc_kind.clause)
         else:
-            role = next((r for r in TEACHER_AUTHORS if r in (ctx.actor.roles or (ctx.actor.role,))), None)
-            if role is None:
-                raise NotPermitted(f"A {kind} is developed by teachers ({doc_kind.clause}).", doc_kind.clause)
-            ctx = ctx.as_role(role)
+            ctx = policy.DRAFT_TEACHER_DOCUMENT.permit(ctx, clause=doc_kind.clause)
         doc = MethodicalDocument.draft(
             ctx, tenant_id=tenant_id, kind=kind, title=title, body=body,
             unit=ReviewingUnit(unit.id, unit.tenant, unit.kind, unit.name) if unit else None,
@@ -64,10 +59,10 @@ class DocumentCommands(Commands):
                     store: Store) -> Done:
         """Keep a file's bytes and attach it: to a draft's version, or, once submitted, as a new version."""
         doc = self.get_document(tenant_id, document_id)
-        ctx = self._as_author(ctx, doc)
+        ctx = self._as_author(ctx, doc, policy.ATTACH_FILE)
         doc.check_attachable(ctx, filename)
         stored = store(doc.tenant, data)
-        doc.attach(ctx, {"id": uuid4(), "filename": filename, "media_type": stored.media_type,
+        doc.attach(ctx, {"id": ctx.new_id(), "filename": filename, "media_type": stored.media_type,
                          "size": stored.size, "sha256": stored.sha256})
         return Done(doc, self.commit(doc))
 
@@ -76,7 +71,7 @@ class DocumentCommands(Commands):
         """Fix the route of reviewing units; `councils` returns the organization's methodical councils, which
         a working curriculum's route must all reach (p.19)."""
         doc = self.get_document(tenant_id, document_id)
-        ctx = self._as_author(ctx, doc)
+        ctx = self._as_author(ctx, doc, policy.SUBMIT_DOCUMENT)
         units = [self._own_unit(tenant_id, unit_id, "route") for unit_id in route]
         every = councils(tenant_id) if doc.rules.route_rule == EVERY_COUNCIL else ()
         doc.submit(ctx, [ReviewingUnit(u.id, u.tenant, u.kind, u.name) for u in units], every)
@@ -100,7 +95,7 @@ class DocumentCommands(Commands):
                         attachment_ids: Collection[UUID] | None = None) -> Done:
         """Make a new version; conclusions on earlier versions no longer count."""
         doc = self.get_document(tenant_id, document_id)
-        doc.revise(self._as_author(ctx, doc), body, attachment_ids)
+        doc.revise(self._as_author(ctx, doc, policy.REVISE_DOCUMENT), body, attachment_ids)
         return Done(doc, self.commit(doc))
 
     def approve_document(self, ctx: Context, tenant_id: UUID, document_id: UUID) -> Done:
@@ -118,7 +113,7 @@ class DocumentCommands(Commands):
     def withdraw_document(self, ctx: Context, tenant_id: UUID, document_id: UUID, *, reason: str = "") -> Done:
         """Withdraw the document before it is approved (its author)."""
         doc = self.get_document(tenant_id, document_id)
-        doc.withdraw(self._as_author(ctx, doc), reason)
+        doc.withdraw(self._as_author(ctx, doc, policy.WITHDRAW_DOCUMENT), reason)
         return Done(doc, self.commit(doc))
 
     # Helpers
@@ -139,13 +134,9 @@ class DocumentCommands(Commands):
         if person_id is not None and person_id == doc.author_id:
             return True
         if doc.rules.developed_by == BY_UNIT and doc.unit_id is not None and person_id is not None:
-            unit = self.load(doc.unit_id, Unit, "unit")
-            return speaks_for(unit, person_id, ctx.now.date()) is not None
+            return speaks_for(self.load(doc.unit_id, Unit, "unit"), person_id, ctx.now.date()) is not None
         return False
 
-    def _as_author(self, ctx: Context, doc: MethodicalDocument) -> Context:
+    def _as_author(self, ctx: Context, doc: MethodicalDocument, action: policy.Action) -> Context:
         """Return the context acting as the document's author: its drafter, or the developing unit's leader."""
-        if self._speaks_for_author(ctx, doc):
-            return ctx.as_role(AUTHOR)
-        raise NotPermitted("Only the document's author (its drafter, or the leader of the unit that develops it) "
-                           "does this.", doc.rules.clause)
+        return action.permit(ctx, {policy.DOCUMENT_AUTHOR: self._speaks_for_author(ctx, doc)}, doc.rules.clause)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from rq import Queue, Retry, SimpleWorker, get_current_job
 from rq.serializers import JSONSerializer
@@ -105,7 +105,7 @@ def enqueue_deliveries(queue: Queue, circular_ids: list[UUID] | list[str], setti
 def _context(now: datetime | None = None) -> Context:
     job = get_current_job()
     return Context(actor=Actor(role=DELIVERY), request_id=f"job:{job.id}" if job else "delivery",
-                   now=now or datetime.now(timezone.utc))
+                   now=now or datetime.now(timezone.utc), ids=uuid4)
 
 
 def _is_final_attempt() -> bool:

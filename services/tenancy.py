@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from domain import rules
-from domain.base import Context, InvalidValue, NotFound, NotPermitted
+from domain import policy, rules
+from domain.base import Context, InvalidValue, NotFound
 from domain.people import Person
 from domain.tenants import BinRegistration, DuplicateBin, Tenant
 from services.commands import Commands, Done, StaleWrite
@@ -103,8 +103,8 @@ class TenancyCommands(Commands):
         if roles is not None:
             # Giving or taking the head's role is the head's (or operator's) decision alone.
             _check_may_grant(ctx, set(roles) ^ set(person.roles))
-            if rules.HEAD in person.roles and ctx.actor.role not in (rules.HEAD, "operator"):
-                raise NotPermitted("Only the head changes the head's roles.")
+            if rules.HEAD in person.roles:
+                policy.CHANGE_HEAD.insist(ctx)
         person.change(ctx, tenant.kind, full_name=full_name, roles=roles, subjects=subjects)
         return Done(person, self.commit(person))
 
@@ -149,5 +149,5 @@ class TenancyCommands(Commands):
 
 
 def _check_may_grant(ctx: Context, roles: Any) -> None:
-    if rules.HEAD in roles and ctx.actor.role not in (rules.HEAD, "operator"):
-        raise NotPermitted("Only the head or the platform operator gives or takes the head's role.")
+    if rules.HEAD in roles:
+        policy.GRANT_HEAD_ROLE.insist(ctx)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-from domain import rules
-from domain.base import Actor, Context, InvalidValue, NotFound, NotPermitted, OPERATOR
+from domain import policy, rules
+from domain.base import Actor, Context, InvalidValue, NotFound
 from domain.people import Person
 from domain.tenants import Tenant
 from domain.unions import (
@@ -17,7 +17,7 @@ from domain.unions import (
 from services.commands import Commands, Done
 
 # The coordinator acts through the regional department's methodical cabinet (p.22).
-COORDINATOR_ROLES = (rules.HEAD, rules.DEPUTY_HEAD, rules.METHODIST)
+COORDINATOR_ROLES = policy.COORDINATOR.roles
 # The system itself, when a worker records a delivery.
 DELIVERY = "delivery"
 
@@ -67,7 +67,7 @@ class UnionCommands(Commands):
                     coordinator_id: UUID) -> Done:
         """Found a union (p.22, p.24); the founding organization is its first member."""
         if ctx.actor.tenant_id is None:
-            raise NotPermitted("A union is founded by an organization's head or a regional department.")
+            raise policy.FOUND_UNION.refused()
         founder = self.load(ctx.actor.tenant_id, Tenant, "tenant")
         try:
             coordinator = self.load(coordinator_id, Tenant, "tenant")
@@ -86,8 +86,8 @@ class UnionCommands(Commands):
                      name: str | None = None, kind: str | None = None) -> Admitted:
         """Admit an organization of the platform, or an employer or social partner (p.24): chair or coordinator."""
         union = self.get_union(union_id)
-        if not (union.is_chair(ctx.actor.person_id) or is_coordinator(ctx.actor, union)):
-            raise NotPermitted("The union's chair or its coordinator admits members.")
+        ctx = policy.ADMIT_UNION_MEMBER.permit(ctx, {policy.UNION_CHAIR: union.is_chair(ctx.actor.person_id),
+                                                     policy.COORDINATOR: is_coordinator(ctx.actor, union)})
         if tenant_id is not None:
             try:
                 tenant = self.load(tenant_id, Tenant, "tenant")
@@ -111,16 +111,15 @@ class UnionCommands(Commands):
         if member is None:
             raise NotFound("member")
         own = member.tenant_id is not None and ctx.actor.tenant_id == member.tenant_id and ctx.actor.role == rules.HEAD
-        if not own and not union.is_chair(ctx.actor.person_id):
-            raise NotPermitted("The chair removes a member; a member organization's head withdraws it.")
+        ctx = policy.REMOVE_UNION_MEMBER.permit(ctx, {policy.UNION_CHAIR: union.is_chair(ctx.actor.person_id),
+                                                      policy.MEMBER_HEAD: own})
         union.remove_member(ctx, member_id, withdrawal=own)
         return Done(union, self.commit(union))
 
     def approve_chair(self, ctx: Context, union_id: UUID, *, person_id: UUID, number: str, dated: date) -> Done:
         """Record the chair the council approved (p.35): the coordinator records it."""
         union = self.get_union(union_id)
-        if not is_coordinator(ctx.actor, union):
-            raise NotPermitted("The coordinating regional department records the council's approval of the chair.")
+        ctx = policy.RECORD_UNION_CHAIR.permit(ctx, {policy.COORDINATOR: is_coordinator(ctx.actor, union)})
         try:
             person = self.load(person_id, Person, "person")
         except NotFound:
@@ -169,6 +168,8 @@ class UnionCommands(Commands):
                              note: str | None) -> Done:
         """Record the member's acknowledgement and response (p.34); acknowledging twice changes nothing."""
         circular = self.get_circular(circular_id, tenant_id)
+        receiving = ctx.actor.tenant_id == circular.recipient_tenant_id
+        ctx = policy.ACKNOWLEDGE_CIRCULAR.permit(ctx, {policy.RECIPIENT: receiving})
         circular.acknowledge(ctx, response=response, note=note)
         return Done(circular, self.commit(circular))
 
@@ -177,7 +178,7 @@ class UnionCommands(Commands):
         circular = self.get_circular(circular_id)
         if circular.union_id != union_id or circular.decision_id != decision_id:
             raise NotFound("circular")
-        if ctx.actor.role != OPERATOR and not self.get_union(union_id).is_chair(ctx.actor.person_id):
-            raise NotPermitted("The union's chair or the platform operator retries a circular.")
+        chair = ctx.actor.person_id is not None and self.get_union(union_id).is_chair(ctx.actor.person_id)
+        ctx = policy.RETRY_CIRCULAR.permit(ctx, {policy.UNION_CHAIR: chair})
         circular.retry(ctx)
         return Done(circular, self.commit(circular))

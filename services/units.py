@@ -7,16 +7,14 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from domain import rules
-from domain.base import Context, InvalidValue, NotFound, NotPermitted
+from domain import policy
+from domain.base import Context, InvalidValue, NotFound
 from domain.people import Person
 from domain.plans import AnnualPlan
 from domain.tenants import Tenant
 from domain.units import INTERCOLLEGE_COMMISSION, Candidate, Unit, UnitKind, check_kind, membership_clause
 from services.commands import Commands, Done
 
-UNIT_LEADER = "unit_leader"
-_MANAGERS = (rules.HEAD, rules.DEPUTY_HEAD)
 
 
 class UnitCommands(Commands):
@@ -50,7 +48,7 @@ class UnitCommands(Commands):
     def add_member(self, ctx: Context, tenant_id: UUID, unit_id: UUID, person_id: UUID) -> Done:
         """Admit a member to the unit (head or deputy head of the unit's organization)."""
         unit = self.visible_unit(tenant_id, unit_id)
-        ctx = _managing(ctx, unit, unit.rules.clause)
+        ctx = policy.ADMIT_UNIT_MEMBER.permit(ctx, _ties(ctx, unit), unit.rules.clause)
         tenant = self.get_tenant(unit.tenant)
         candidate = self._candidate(person_id, tenant, unit.rules, field="person_id", subject=unit.subject)
         unit.admit(ctx, candidate, self._reporting(tenant, [candidate]))
@@ -59,7 +57,7 @@ class UnitCommands(Commands):
     def remove_member(self, ctx: Context, tenant_id: UUID, unit_id: UUID, person_id: UUID) -> Done:
         """Let a member leave; the unit is kept even below its minimum, and reported (p.16, p.26)."""
         unit = self.visible_unit(tenant_id, unit_id)
-        ctx = _managing(ctx, unit, unit.rules.clause)
+        ctx = policy.RELEASE_UNIT_MEMBER.permit(ctx, _ties(ctx, unit), unit.rules.clause)
         if person_id.hex not in unit.members:
             raise NotFound("member")
         unit.release(ctx, person_id)
@@ -69,10 +67,8 @@ class UnitCommands(Commands):
                       method: str | None = None) -> Done:
         """Record the unit's elected or appointed leader for a one-year term (p.30; p.17 for chairs)."""
         unit = self.visible_unit(tenant_id, unit_id)
-        ctx = _managing(ctx, unit, unit.rules.leader_clause or "p.30",
-                        "The unit's leader is elected or appointed through the head or deputy head of the "
-                        "organization that formed it" + (" (the education department, p.30)."
-                                                         if unit.rules.appointed_only else "."))
+        # p.30: an inter-school association's organization is the district department that appoints its leader.
+        ctx = policy.CHOOSE_UNIT_LEADER.permit(ctx, _ties(ctx, unit), unit.rules.leader_clause or "p.30")
         self._active_person(person_id, "person_id", unit.rules.leader_clause or unit.rules.clause, _tenants_of(unit))
         unit.choose_leader(ctx, person_id, starts_on, method, by_unit_tenant=True)
         return Done(unit, self.commit(unit))
@@ -81,8 +77,7 @@ class UnitCommands(Commands):
                      agenda: list[dict[str, Any]], minutes: str, attendee_ids: Sequence[UUID]) -> Done:
         """Record a meeting held by the unit (its leader, or the deputy head who leads methodical work)."""
         unit = self.visible_unit(tenant_id, unit_id)
-        ctx = _leading(ctx, unit, "The unit's leader (or the deputy head) records its meetings.",
-                       unit.rules.meets_clause or "p.25")
+        ctx = policy.HOLD_MEETING.permit(ctx, _ties(ctx, unit), unit.rules.meets_clause or "p.25")
         for person_id in attendee_ids:
             self._active_person(person_id, "attendee_ids", unit.rules.meets_clause or unit.rules.clause,
                                 _tenants_of(unit))
@@ -97,7 +92,7 @@ class UnitCommands(Commands):
                    items: list[dict[str, Any]]) -> Done:
         """Draft (or, until approved, redraft) the unit's plan for an academic year (p.29)."""
         unit = self.visible_unit(tenant_id, unit_id)
-        ctx = _leading(ctx, unit, "The unit's leader (or the deputy head) drafts its annual plan.", "p.29")
+        ctx = policy.DRAFT_PLAN.permit(ctx, _ties(ctx, unit))
         tenant = self.get_tenant(unit.tenant)
         try:
             plan = self.load(AnnualPlan.id_for(unit.id, academic_year), AnnualPlan, "plan")
@@ -112,10 +107,7 @@ class UnitCommands(Commands):
         """Approve the unit's plan: the head of the organization that formed the unit (p.29)."""
         unit = self.visible_unit(tenant_id, unit_id)
         plan = self.load(AnnualPlan.id_for(unit.id, academic_year), AnnualPlan, "plan")
-        if ctx.actor.tenant_id != unit.tenant:
-            raise NotPermitted("The annual plan is approved by the head of the organization that formed the unit.",
-                               "p.29")
-        plan.approve(ctx)
+        plan.approve(policy.APPROVE_PLAN.permit(ctx, _ties(ctx, unit)))
         return Done(plan, self.commit(plan))
 
     # The academic calendar meetings are counted by (p.25)
@@ -172,25 +164,11 @@ class UnitCommands(Commands):
         return reporting
 
 
-def _managing(ctx: Context, unit: Unit, clause: str, refusal: str | None = None) -> Context:
-    """Return the context acting as head or deputy head of the unit's organization, or refuse."""
-    actor = ctx.actor
-    if actor.tenant_id == unit.tenant:
-        for role in _MANAGERS:
-            if role in actor.roles:
-                return ctx.as_role(role)
-    raise NotPermitted(refusal or "The head or deputy head of the organization that formed the unit does this.",
-                       clause)
-
-
-def _leading(ctx: Context, unit: Unit, refusal: str, clause: str) -> Context:
-    """Return the context acting as the unit's leader, or as the deputy head of its organization, or refuse."""
-    actor = ctx.actor
-    if actor.person_id is not None and unit.is_leader(actor.person_id, ctx.now.date()):
-        return ctx.as_role(UNIT_LEADER)
-    if actor.tenant_id == unit.tenant and rules.DEPUTY_HEAD in actor.roles:
-        return ctx.as_role(rules.DEPUTY_HEAD)
-    raise NotPermitted(refusal, clause)
+def _ties(ctx: Context, unit: Unit) -> dict[policy.Relation, bool]:
+    """Return which of the policy's relations to a unit the actor has (the roles they need are the policy's)."""
+    own = ctx.actor.tenant_id == unit.tenant
+    leads = ctx.actor.person_id is not None and unit.is_leader(ctx.actor.person_id, ctx.now.date())
+    return {policy.UNIT_MANAGER: own, policy.UNIT_HEAD: own, policy.UNIT_DEPUTY: own, policy.UNIT_LEADER: leads}
 
 
 def _tenants_of(unit: Unit) -> set[UUID]:

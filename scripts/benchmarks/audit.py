@@ -81,7 +81,7 @@ def build(platform: Platform, events: int) -> dict[str, Any]:
     app = Application(env=Settings.from_env(platform.env).eventsourcing_env())
     try:
         now = datetime.now(timezone.utc)
-        operator = Context(Actor.operator(), uuid4().hex, now)
+        operator = Context(Actor.operator(), uuid4().hex, now, ids=uuid4)
         rng, used = random.Random(583), set()
         region = app.register_tenant(operator, name="Алматы қаласының білім басқармасы", kind="regional_department",
                                      bin=new_bin(rng, used), region="Алматы", language="kk").aggregate
@@ -91,8 +91,8 @@ def build(platform: Platform, events: int) -> dict[str, Any]:
                                      subjects=[]).aggregate
         head = app.add_person(operator, school.id, full_name="Айгүл Сәрсенбайқызы", roles=["head"],
                               subjects=[]).aggregate
-        as_region_head = Context(Actor("head", region_head.id, region.id, ("head",)), uuid4().hex, now)
-        as_head = Context(Actor("head", head.id, school.id, ("head",)), uuid4().hex, now)
+        as_region_head = Context(Actor("head", region_head.id, region.id, ("head",)), uuid4().hex, now, ids=uuid4)
+        as_head = Context(Actor("head", head.id, school.id, ("head",)), uuid4().hex, now, ids=uuid4)
         auditor = app.add_person(as_region_head, region.id, full_name="Дина Аудиторова", roles=["auditor"],
                                  subjects=[]).aggregate
         token = app.issue_token(as_region_head, region.id, auditor.id).token
@@ -103,7 +103,7 @@ def build(platform: Platform, events: int) -> dict[str, Any]:
         subjects = (["Математика"], ["Математика", "Физика"])
         while teacher.version < events:
             for _ in range(min(BATCH, events - teacher.version)):
-                ctx = Context(as_head.actor, uuid4().hex, datetime.now(timezone.utc))
+                ctx = Context(as_head.actor, uuid4().hex, datetime.now(timezone.utc), ids=uuid4)
                 n = teacher.version + 1
                 teacher.change(ctx, "school", full_name=f"Ольга Ким ({n})", subjects=subjects[n % 2])
             app.save(teacher)

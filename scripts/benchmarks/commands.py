@@ -454,7 +454,7 @@ def _raw_set_up(platform: Platform, schools: int) -> tuple[Any, Callable[[int], 
     env = {key: value for key, value in settings.eventsourcing_env().items() if key != "APPLICATION_RECORDER_TOPIC"}
     app = Application(env=env)
     try:
-        operator = Context(Actor.operator(), uuid4().hex, datetime.now(timezone.utc))
+        operator = Context(Actor.operator(), uuid4().hex, datetime.now(timezone.utc), ids=uuid4)
         rng, used = random.Random(583), set()
         states = []
         for i in range(schools):
@@ -464,7 +464,7 @@ def _raw_set_up(platform: Platform, schools: int) -> tuple[Any, Callable[[int], 
             head = app.add_person(operator, tenant.id, full_name=f"Директор {i}", roles=["head"],
                                   subjects=[]).aggregate
             as_head = Actor("head", head.id, tenant.id, ("head",))
-            ctx = Context(as_head, uuid4().hex, datetime.now(timezone.utc))
+            ctx = Context(as_head, uuid4().hex, datetime.now(timezone.utc), ids=uuid4)
             deputy = app.add_person(ctx, tenant.id, full_name=f"Орынбасар {i}", roles=["deputy_head"],
                                     subjects=[]).aggregate
             teachers = [app.add_person(ctx, tenant.id, full_name=f"Мұғалім {i}-{n}", roles=["teacher"],
@@ -492,7 +492,7 @@ def _raw_set_up(platform: Platform, schools: int) -> tuple[Any, Callable[[int], 
             now = datetime.now(timezone.utc)
 
             def as_(actor: Actor) -> Context:
-                return Context(actor, uuid4().hex, now)
+                return Context(actor, uuid4().hex, now, ids=uuid4)
 
             if kind == "add person":
                 person = Person.join(as_(state["head"]), tenant_id=tenant.id, tenant_kind="school",

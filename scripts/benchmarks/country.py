@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -156,7 +156,7 @@ class Builder:
         from domain.base import Context
 
         self.requests += 1
-        return Context(actor=actor, request_id=f"{self.rng.getrandbits(64):016x}", now=now)
+        return Context(actor=actor, request_id=f"{self.rng.getrandbits(64):016x}", now=now, ids=uuid4)
 
     def touch(self, *aggregates: Any) -> None:
         for aggregate in aggregates:
@@ -628,7 +628,7 @@ def _unions(app: Any, scale: float, rng: random.Random, orgs: list[dict[str, Any
     def ctx(actor: Any, at: datetime) -> Context:
         nonlocal requests
         requests += 1
-        return Context(actor=actor, request_id=f"{rng.getrandbits(64):016x}", now=at)
+        return Context(actor=actor, request_id=f"{rng.getrandbits(64):016x}", now=at, ids=uuid4)
 
     for n in range(count):
         founder = founders[n % len(founders)]
@@ -821,7 +821,7 @@ def issue_credentials(app: Any, tenant_id: UUID, head_id: UUID) -> dict[str, Any
     head = app.get_person(tenant_id, head_id)
     now = datetime.now(timezone.utc)
     as_head = Context(actor=Actor(role="head", person_id=head.id, tenant_id=tenant.id, roles=tuple(head.roles)),
-                      request_id="generate-credentials", now=now)
+                      request_id="generate-credentials", now=now, ids=uuid4)
     head_token = app.issue_token(as_head, tenant.id, head.id)
     auditor = app.add_person(as_head, tenant.id, full_name="Аудитор Тексеруші", roles=["auditor"],
                              subjects=[]).aggregate

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from benchmarks.platform import Client, Platform, free_port, log, new_bin
 from benchmarks.report import figure
@@ -110,7 +110,8 @@ def _block_reading_smtp() -> type:
 def _context(actor: Any) -> Any:
     from domain.base import Context
 
-    return Context(actor=actor, request_id=f"fanout-setup-{secrets.token_hex(4)}", now=datetime.now(timezone.utc))
+    return Context(actor=actor, request_id=f"fanout-setup-{secrets.token_hex(4)}", now=datetime.now(timezone.utc),
+                   ids=uuid4)
 
 
 def set_up(app: Any, members: int) -> tuple[str, str]:

@@ -13,8 +13,8 @@ from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from domain import rules
-from domain.base import OPERATOR, Actor, InvalidValue, NotFound, NotPermitted
+from domain import policy
+from domain.base import Actor, InvalidValue, NotFound
 from domain.unions import Union
 from projections import audit as audit_rm
 from projections.base import page
@@ -26,7 +26,7 @@ from services.api.fastdump import respond
 from services.audit import day_end, export_tenant, may_read_tenant_history
 from services.unions import involves
 
-UNION_CHAIR = "union_chair"  # the capacity a union's chair reads its history in (p.35)
+UNION_CHAIR = policy.UNION_CHAIR_CAPACITY  # the capacity a union's chair reads its history in (p.35)
 
 grants_blp = Blueprint("audit-grants", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/audit-grants",
                        description="Who may read a tenant's decision history")
@@ -171,7 +171,7 @@ class Grants(MethodView):
     @grants_blp.response(200, GrantList)
     def get(self, tid: UUID) -> dict[str, Any]:
         """List the tenant's audit grants (head or deputy head)."""
-        caller().acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD)
+        caller().acting_for(policy.LIST_AUDIT_GRANTS, tid)
         catch_up(audit_rm.read_model)
         with runtime().engine.connect() as conn:
             rows = audit_rm.grants_of(conn, tid)
@@ -181,7 +181,7 @@ class Grants(MethodView):
     @grants_blp.response(201, GrantChanged)
     def post(self, body: dict[str, Any], tid: UUID) -> dict[str, Any]:
         """Grant an auditor read access to this tenant's history until a day (head)."""
-        actor = caller().acting_as(tid, rules.HEAD)
+        actor = caller().acting_for(policy.GRANT_AUDIT, tid)
         done = runtime().platform.grant_audit(context(actor), tid, **body)
         return with_position(grant_body(done.aggregate), done.position)
 
@@ -191,16 +191,14 @@ class OneGrant(MethodView):
     @grants_blp.response(200, GrantChanged)
     def delete(self, tid: UUID, gid: UUID) -> dict[str, Any]:
         """Revoke a grant (head); it stops working at once."""
-        actor = caller().acting_as(tid, rules.HEAD)
+        actor = caller().acting_for(policy.REVOKE_AUDIT, tid)
         done = runtime().platform.revoke_audit(context(actor), tid, gid)
         return with_position(grant_body(done.aggregate), done.position)
 
 
-def _audit_actor() -> Any:
-    who = caller()
-    if who.is_operator:
-        return who.acting_as(None, OPERATOR)
-    return who.acting_as(who.tenant_id, rules.AUDITOR)
+def _audit_actor(action: policy.Action) -> Any:
+    """Return the operator or the auditor as the actor of an audit read (the grant is checked by the caller)."""
+    return caller().acting_for(action, None)
 
 
 def require_tenant_history(tid: UUID, conn: Any = None) -> Any:
@@ -209,6 +207,7 @@ def require_tenant_history(tid: UUID, conn: Any = None) -> Any:
     `conn`: the request's open connection to read the grant through (else one of its own).
     """
     who = caller()
+    actor = _audit_actor(policy.READ_TENANT_HISTORY)  # 403 for who is neither the operator nor an auditor
     rt = runtime()
     catch_up(audit_rm.read_model)  # grants are read from the audit read model
     today = rt.clock().date()
@@ -219,10 +218,8 @@ def require_tenant_history(tid: UUID, conn: Any = None) -> Any:
         with rt.engine.connect() as own:
             allowed = may_read_tenant_history(own, who.roles, person_id, tid, today)
     if not allowed:
-        if not who.is_operator and rules.AUDITOR not in who.roles:
-            raise NotPermitted("The decision history is read by auditors with a grant and the platform operator.")
         raise NotFound("tenant")
-    return _audit_actor()
+    return actor
 
 
 def _history_page(args: dict[str, Any], **scope: UUID) -> dict[str, Any]:
@@ -263,7 +260,7 @@ class UnionGrants(MethodView):
     def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """Grant an auditor read access to the union's history (head or deputy head of its coordinator, p.22)."""
         who = caller()
-        actor = who.acting_as(who.tenant_id, rules.HEAD, rules.DEPUTY_HEAD)
+        actor = who.acting_for(policy.GRANT_UNION_AUDIT, who.tenant_id)
         if not involves(runtime().platform.get_union(uid), who.tenant_id, actor.person_id):
             raise NotFound("union")  # an outsider's organization: as a missing union (api.md, Conventions)
         done = runtime().platform.grant_union_audit(context(actor), uid, **body)
@@ -276,18 +273,19 @@ def require_union_history(uid: UUID) -> Any:
     rt = runtime()
     union = rt.platform.load(uid, Union, "union")
     if who.is_operator:
-        return _audit_actor()
-    if rules.AUDITOR in who.roles:
+        return _audit_actor(policy.READ_UNION_HISTORY)
+    if policy.AUDITOR in who.roles:
         catch_up(audit_rm.read_model)
         with rt.engine.connect() as conn:
             if audit_rm.grant_allows(conn, who.person.id, rt.clock().date(), union_id=uid):
-                return _audit_actor()
+                return Actor(role=policy.AUDITOR, person_id=who.person.id, tenant_id=who.tenant_id,
+                             roles=tuple(who.roles))
         raise NotFound("union")
     if union.is_chair(who.person.id):
         return Actor(role=UNION_CHAIR, person_id=who.person.id, tenant_id=who.tenant_id, roles=tuple(who.roles))
     if not involves(union, who.tenant_id, who.person.id):
         raise NotFound("union")  # an outsider's organization: as a missing union (api.md, Conventions)
-    raise NotPermitted("A union's history is read by its chair, auditors with a grant and the operator.", "p.35")
+    raise policy.READ_UNION_HISTORY.refused()
 
 
 @blp.route("/unions/<uuid:uid>/events")
@@ -308,10 +306,8 @@ class AggregateState(MethodView):
     @blp.response(200, AggregateStateOut)
     def get(self, args: dict[str, Any], aid: UUID) -> dict[str, Any]:
         """An aggregate's state as of a version or a moment, and the events that built it."""
-        who = caller()
-        if not who.is_operator and rules.AUDITOR not in who.roles:
-            # Refused by role before the aggregate is looked up, so the refusal tells nothing of whether it exists.
-            raise NotPermitted("The decision history is read by auditors with a grant and the platform operator.")
+        # Refused by role before the aggregate is looked up, so the refusal tells nothing of whether it exists.
+        _audit_actor(policy.READ_TENANT_HISTORY)
         catch_up(audit_rm.read_model)
         rt = runtime()
         # One connection for the whole read: each costs a checkout and entering the caller's scope.
@@ -424,7 +420,7 @@ class Verify(MethodView):
     @blp.response(200, VerifyOut)
     def get(self) -> dict[str, Any]:
         """Recompute the tamper-evidence chain; name the first bad position, if any (operator, auditor)."""
-        actor = _audit_actor()
+        actor = _audit_actor(policy.VERIFY_CHAIN)
         report = verify(runtime().engine)
         # An auditor's read is recorded in their own organization's history; the operator's in no tenant's.
         note_read(actor, actor.tenant_id, "verify", {"ok": report["ok"]})
@@ -436,14 +432,14 @@ class Checkpoints(MethodView):
     @blp.response(200, CheckpointList)
     def get(self) -> dict[str, Any]:
         """The chain's checkpoints (signed when a key is configured), for safekeeping outside the platform."""
-        _audit_actor()
+        _audit_actor(policy.VERIFY_CHAIN)
         with runtime().engine.connect() as conn:
             return {"items": list_checkpoints(conn), "chain": chain_head(conn)}
 
     @blp.response(201, CheckpointOut)
     def post(self) -> dict[str, Any]:
         """Record a checkpoint at the chain's head now (operator)."""
-        caller().acting_as(None, OPERATOR)
+        caller().acting_for(policy.RECORD_CHECKPOINT, None)
         rt = runtime()
         with rt.engine.begin() as conn:
             try:

@@ -10,8 +10,8 @@ from flask.views import MethodView
 from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
-from domain import rules
-from domain.base import NotFound, NotPermitted
+from domain import policy
+from domain.base import NotFound
 from domain.unions import CIRCULAR_STATUSES, RESPONSES, Circular
 from projections import circulars as circulars_rm
 from services.api.common import PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, \
@@ -92,7 +92,7 @@ def circular_body(circular: Circular) -> dict[str, Any]:
 def _read_allowed(tid: UUID) -> None:
     who = caller()
     if who.is_operator:
-        raise NotPermitted("The platform operator does not read a member's inbox.")
+        raise policy.READ_TENANT.refused()
     who.reading(tid)
 
 
@@ -149,6 +149,6 @@ class Acknowledgement(MethodView):
     @blp.alt_response(409, description="The circular has not reached the inbox yet")
     def post(self, body: dict[str, Any], tid: UUID, cid: UUID) -> dict[str, Any]:
         """Acknowledge the circular with a response and an optional note (head or deputy head); twice changes nothing."""
-        actor = caller().acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD)
+        actor = caller().acting_for(policy.ACKNOWLEDGE_CIRCULAR, tid)
         done = runtime().platform.acknowledge_circular(context(actor), tid, cid, **body)
         return with_position(circular_body(done.aggregate), done.position)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable
+from uuid import uuid4
 
 from flask import current_app, g, has_request_context, request
 from marshmallow import Schema, ValidationError, fields, validate
@@ -46,7 +47,7 @@ def context(actor: Actor) -> Context:
     now = runtime().clock()
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    return Context(actor=actor, request_id=g.request_id, now=now)
+    return Context(actor=actor, request_id=g.request_id, now=now, ids=uuid4)
 
 
 def storable(value: str) -> None:

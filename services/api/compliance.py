@@ -13,7 +13,7 @@ from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Connection, Select, bindparam, case, func, literal, select
 
-from domain import rules
+from domain import policy, rules
 from domain.compliance import DEFAULT_QUARTERS, UnitFacts, day_of, findings, looks_back_to, rules_checked
 from domain.units import UNIT_KINDS, academic_year_of
 from projections import tenants as tenants_rm
@@ -141,7 +141,7 @@ class Compliance(MethodView):
             actor = require_tenant_history(tid)
             note_read(actor, tid, "compliance", {})
         else:
-            who.acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD, rules.METHODIST)
+            who.acting_for(policy.READ_COMPLIANCE, tid)
         catch_up(units_rm.read_model)
         catch_up(tenants_rm.read_model)  # the calendar the quarters are counted by (p.25)
         today = runtime().clock().date()
@@ -167,6 +167,6 @@ class Calendar(MethodView):
     @blp.response(200, CalendarChanged)
     def put(self, body: dict[str, Any], tid: UUID) -> dict[str, Any]:
         """Set the organization's academic quarters (head or deputy head)."""
-        actor = caller().acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD)
+        actor = caller().acting_for(policy.SET_CALENDAR, tid)
         done = runtime().platform.set_calendar(context(actor), tid, body["quarters"])
         return with_position({"quarters": done.aggregate.quarters, "default": False}, done.position)

@@ -14,7 +14,7 @@ from flask.views import MethodView
 from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
-from domain import rules
+from domain import policy
 from domain.base import InvalidValue, NotFound
 from domain.documents import (
     DOCUMENT_KINDS, MAX_ATTACHMENT_BYTES, MEDIA_TYPES, STATUSES, SUBMITTED, MethodicalDocument,
@@ -32,9 +32,6 @@ log = logging.getLogger(__name__)
 
 blp = Blueprint("documents", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/documents",
                 description="Methodical documents and their approval routes (p.18 – p.21)")
-
-_ANYONE = rules.ROLES
-
 
 class DocumentIn(Schema):
     """A new document (version 1): its kind (domain §4), title, body and the unit it belongs to."""
@@ -226,8 +223,8 @@ def _summary(row: Any, given: list[dict[str, Any]]) -> dict[str, Any]:
             "route": _route(list(row.route), given, row.version)}
 
 
-def _actor(tid: UUID) -> Any:
-    return caller().acting_as(tid, *_ANYONE)
+def _actor(tid: UUID, action: policy.Action) -> Any:
+    return caller().acting_for(action, tid)
 
 
 def _today() -> Any:
@@ -269,7 +266,7 @@ class Documents(MethodView):
     @blp.response(201, DocumentChanged)
     def post(self, body: dict[str, Any], tid: UUID) -> dict[str, Any]:
         """Draft a document, version 1: a teacher (p.20, p.21), or a unit through its leader (p.18, p.19)."""
-        done = runtime().platform.draft_document(context(_actor(tid)), tid, **body)
+        done = runtime().platform.draft_document(context(_actor(tid, policy.DRAFT_DOCUMENT)), tid, **body)
         return with_position(document_body(done.aggregate), done.position)
 
 
@@ -297,7 +294,8 @@ class Submission(MethodView):
     @blp.response(200, DocumentChanged)
     def post(self, body: dict[str, Any], tid: UUID, did: UUID) -> dict[str, Any]:
         """Submit the document along its route of reviewing units, checked against its kind's clause."""
-        done = runtime().platform.submit_document(context(_actor(tid)), tid, did, route=body["route"],
+        actor = _actor(tid, policy.SUBMIT_DOCUMENT)
+        done = runtime().platform.submit_document(context(actor), tid, did, route=body["route"],
                                                   councils=_councils)
         return with_position(document_body(done.aggregate), done.position)
 
@@ -308,7 +306,8 @@ class Conclusions(MethodView):
     @blp.response(201, DocumentChanged)
     def post(self, body: dict[str, Any], tid: UUID, did: UUID) -> dict[str, Any]:
         """Give a reviewing unit's conclusion on the current version (its leader or chair), in route order."""
-        done = runtime().platform.conclude_on_document(context(_actor(tid)), tid, did, **body)
+        actor = _actor(tid, policy.CONCLUDE_ON_DOCUMENT)
+        done = runtime().platform.conclude_on_document(context(actor), tid, did, **body)
         return with_position(document_body(done.aggregate), done.position)
 
 
@@ -318,7 +317,7 @@ class Revisions(MethodView):
     @blp.response(201, DocumentChanged)
     def post(self, body: dict[str, Any], tid: UUID, did: UUID) -> dict[str, Any]:
         """Make a new version (the author); conclusions on earlier versions no longer count."""
-        done = runtime().platform.revise_document(context(_actor(tid)), tid, did, **body)
+        done = runtime().platform.revise_document(context(_actor(tid, policy.REVISE_DOCUMENT)), tid, did, **body)
         return with_position(document_body(done.aggregate), done.position)
 
 
@@ -327,7 +326,7 @@ class Approval(MethodView):
     @blp.response(200, DocumentChanged)
     def post(self, tid: UUID, did: UUID) -> dict[str, Any]:
         """Approve the document: the role its kind's clause names, once every step concluded positively."""
-        done = runtime().platform.approve_document(context(_actor(tid)), tid, did)
+        done = runtime().platform.approve_document(context(_actor(tid, policy.DECIDE_ON_DOCUMENT)), tid, did)
         return with_position(document_body(done.aggregate), done.position)
 
 
@@ -337,7 +336,7 @@ class Rejection(MethodView):
     @blp.response(200, DocumentChanged)
     def post(self, body: dict[str, Any], tid: UUID, did: UUID) -> dict[str, Any]:
         """Reject the document with a reason (the approving role); it ends there."""
-        done = runtime().platform.reject_document(context(_actor(tid)), tid, did, **body)
+        done = runtime().platform.reject_document(context(_actor(tid, policy.DECIDE_ON_DOCUMENT)), tid, did, **body)
         return with_position(document_body(done.aggregate), done.position)
 
 
@@ -347,7 +346,7 @@ class Withdrawal(MethodView):
     @blp.response(200, DocumentChanged)
     def post(self, body: dict[str, Any], tid: UUID, did: UUID) -> dict[str, Any]:
         """Withdraw the document before approval (its author)."""
-        done = runtime().platform.withdraw_document(context(_actor(tid)), tid, did, **body)
+        done = runtime().platform.withdraw_document(context(_actor(tid, policy.WITHDRAW_DOCUMENT)), tid, did, **body)
         return with_position(document_body(done.aggregate), done.position)
 
 
@@ -374,7 +373,7 @@ class Attachments(MethodView):
     @blp.alt_response(415, description="The content is not a PDF, DOCX or ODT document")
     def post(self, args: dict[str, Any], tid: UUID, did: UUID) -> dict[str, Any]:
         """Attach a file (the author): to a draft's current version, or, once submitted, as a new version."""
-        actor = _actor(tid)
+        actor = _actor(tid, policy.ATTACH_FILE)
         # This view alone takes bodies up to the file limit (plus multipart framing); the app's stays 1 MB.
         request.max_content_length = MAX_ATTACHMENT_BYTES + (64_000 if request.mimetype.startswith("multipart/")
                                                              else 0)

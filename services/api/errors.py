@@ -11,9 +11,10 @@ from flask import Flask, Response, json
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from domain.base import DomainError
+from domain.base import Conflict, DomainError, NotFound, NotPermitted, Unsupported
 from projections.base import BadCursor, PositionNotReached
 from services.applications import StaleWrite
+from services.internals import apispec as apispec_internals
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +110,28 @@ def http_problem(error: HTTPException) -> Response:
     return problem(status, str(detail), headers)
 
 
+# Each kind of domain refusal and its status, most specific first; anything else the domain refuses is 422.
+STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (NotPermitted, 403),
+    (Conflict, 409),
+    (Unsupported, 415),
+    (DomainError, 422),
+)
+
+
+def status_of(error: DomainError) -> int:
+    """Return the HTTP status of a domain refusal."""
+    return next(status for kind, status in STATUS_OF if isinstance(error, kind))
+
+
 def register(app: Flask) -> None:
     """Register the problem mapping for every kind of error the service may meet."""
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Response:
         errors = {error.field: [error.detail]} if error.field else None
-        return problem(error.status, error.detail, clause=error.clause, errors=errors)
+        return problem(status_of(error), error.detail, clause=error.clause, errors=errors)
 
     @app.errorhandler(StaleWrite)
     def stale_write(error: StaleWrite) -> Response:
@@ -199,7 +215,7 @@ def document_problems(spec: Any) -> None:
         if response.get("content"):
             _as_problem(response, problem_ref)
     secured_by_default = bool(spec.options.get("security"))
-    for item in spec._paths.values():  # noqa: SLF001 - apispec keeps the paths here until to_dict()
+    for item in apispec_internals.paths(spec).values():
         for method, operation in item.items():
             if method not in ("get", *_COMMANDS) or not isinstance(operation, dict):
                 continue

@@ -16,8 +16,9 @@ from typing import Any
 
 from flask import Response, current_app
 from marshmallow import Schema, fields, missing
-from marshmallow.decorators import POST_DUMP, PRE_DUMP
 from sqlalchemy import Row
+
+from services.internals import marshmallow as marshmallow_internals
 
 Dump = Callable[[Any], Any]
 
@@ -59,11 +60,11 @@ def _text(value: Any) -> Any:
 
 def compile_schema(schema: Schema) -> Dump:
     """Return a function serialising one object (or, for a `many` schema, a list) as schema.dump does."""
-    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
+    if marshmallow_internals.has_dump_hooks(schema):
         return schema.dump
     plan = []
     for name, field in schema.dump_fields.items():
-        if "." in (field.attribute or name) or not field._CHECK_ATTRIBUTE:
+        if "." in (field.attribute or name) or not marshmallow_internals.reads_attribute(field):
             return schema.dump  # dotted paths and attribute-less fields: marshmallow's own way
         plan.append((field.attribute or name, field.data_key if field.data_key is not None else name,
                      field.dump_default, _value(field, name)))
@@ -92,7 +93,7 @@ def _value(field: fields.Field, name: str) -> Callable[[Any, Any], Any]:
     if kind is fields.Nested:
         nested = field.schema
         many = nested.many or field.many
-        if nested.many or nested._hooks[PRE_DUMP] or nested._hooks[POST_DUMP]:
+        if nested.many or marshmallow_internals.has_dump_hooks(nested):
             return lambda value, obj: None if value is None else nested.dump(value, many=many)
         one = compile_schema(nested)
         if many:
@@ -101,6 +102,6 @@ def _value(field: fields.Field, name: str) -> Callable[[Any, Any], Any]:
     if kind is fields.List:
         inner = _value(field.inner, name)
         return lambda value, obj: None if value is None else [inner(v, obj) for v in value]
-    serialize = field._serialize
+    serialize = marshmallow_internals.serializer(field)
     return lambda value, obj: serialize(value, name, obj)
 

@@ -9,6 +9,7 @@ from domain.base import Conflict, InvalidValue
 from domain.requests import MAX_KEY_LENGTH, check_key, fingerprint
 from services import idempotency
 from services.api.common import caller, runtime
+from services.internals import apispec as apispec_internals
 
 HEADER = "Idempotency-Key"
 COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -72,7 +73,7 @@ def document(spec: object) -> None:
         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
                    "pattern": r"^[!-~]([ -~]*[!-~])?$"},
     })
-    for item in spec._paths.values():  # type: ignore[attr-defined]  # noqa: SLF001 - apispec keeps them here
+    for item in apispec_internals.paths(spec).values():
         for method, operation in item.items():
             if method.upper() in COMMAND_METHODS and isinstance(operation, dict) and operation.get("security") != []:
                 operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/IdempotencyKey"})

@@ -10,8 +10,8 @@ from flask.views import MethodView
 from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
-from domain import rules
-from domain.base import OPERATOR, NotFound, NotPermitted
+from domain import policy, rules
+from domain.base import NotFound
 from domain.people import Person
 from projections import people as people_rm
 from services.api.common import (
@@ -121,7 +121,7 @@ def _read_allowed(tid: UUID) -> None:
     who = caller()
     if who.is_operator:
         runtime().platform.get_tenant(tid)  # 404 for a tenant that does not exist
-        raise NotPermitted("The platform operator does not read a tenant's people.")
+        raise policy.READ_TENANT.refused()
     who.reading(tid)
 
 
@@ -146,11 +146,11 @@ class People(MethodView):
     def post(self, body: dict[str, Any], tid: UUID) -> dict[str, Any]:
         """Add a person; the operator adds a tenant's head, the head or deputy head everyone else."""
         who = caller()
-        actor = who.acting_as(tid, OPERATOR, rules.HEAD, rules.DEPUTY_HEAD)
+        actor = who.acting_for(policy.ADD_PERSON, tid)
         if who.is_operator and rules.HEAD not in body["roles"]:
-            runtime().platform.get_tenant(tid)
-            raise NotPermitted("The platform operator adds a tenant's head; the head or deputy head adds the others.")
-        done = runtime().platform.add_person(context(actor), tid, **body)
+            runtime().platform.get_tenant(tid)  # 404 for a tenant that does not exist
+        ctx = policy.ADD_PERSON.permit(context(actor), {policy.FOR_A_HEAD: rules.HEAD in body["roles"]})
+        done = runtime().platform.add_person(ctx, tid, **body)
         return with_position(person_body(done.aggregate), done.position)
 
 
@@ -171,14 +171,14 @@ class OnePerson(MethodView):
     @blp.response(200, PersonChanged)
     def patch(self, body: dict[str, Any], tid: UUID, pid: UUID) -> dict[str, Any]:
         """Change a person's name, roles or subjects (head or deputy head)."""
-        actor = caller().acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD)
+        actor = caller().acting_for(policy.CHANGE_PERSON, tid)
         done = runtime().platform.change_person(context(actor), tid, pid, **body)
         return with_position(person_body(done.aggregate), done.position)
 
     @blp.response(200, PersonChanged)
     def delete(self, tid: UUID, pid: UUID) -> dict[str, Any]:
         """Record that the person has left (head); the history is kept and their tokens stop working."""
-        actor = caller().acting_as(tid, rules.HEAD)
+        actor = caller().acting_for(policy.REMOVE_PERSON, tid)
         done = runtime().platform.remove_person(context(actor), tid, pid)
         return with_position(person_body(done.aggregate), done.position)
 
@@ -189,11 +189,12 @@ class Tokens(MethodView):
     def post(self, tid: UUID, pid: UUID) -> dict[str, Any]:
         """Issue an API token for the person (operator or head); it is shown only in this response."""
         who = caller()
-        actor = who.acting_as(tid, OPERATOR, rules.HEAD)
+        actor = who.acting_for(policy.ISSUE_TOKEN, tid)
         platform = runtime().platform
-        if who.is_operator and rules.HEAD not in platform.get_person(tid, pid).roles:
-            raise NotPermitted("The platform operator issues tokens to heads only; the head issues the others'.")
-        issued = platform.issue_token(context(actor), tid, pid)
+        ctx = context(actor)
+        if who.is_operator:
+            ctx = policy.ISSUE_TOKEN.permit(ctx, {policy.FOR_A_HEAD: rules.HEAD in platform.get_person(tid, pid).roles})
+        issued = platform.issue_token(ctx, tid, pid)
         return {"token": issued.token, "token_id": issued.token_id, "person_id": pid,
                 "position": str(issued.position)}
 
@@ -204,9 +205,8 @@ class OneToken(MethodView):
     def delete(self, tid: UUID, pid: UUID, token_id: UUID) -> dict[str, Any]:
         """Revoke a token (operator or head, or the person their own)."""
         who = caller()
-        if who.person is not None and who.person.id == pid:
-            actor = who.acting_as(tid, *rules.ROLES)
-        else:
-            actor = who.acting_as(tid, OPERATOR, rules.HEAD)
-        done = runtime().platform.revoke_token(context(actor), tid, pid, token_id)
+        actor = who.acting_for(policy.REVOKE_TOKEN, tid)
+        own = who.person is not None and who.person.id == pid
+        done = runtime().platform.revoke_token(policy.REVOKE_TOKEN.permit(context(actor), {policy.SELF: own}),
+                                               tid, pid, token_id)
         return with_position(person_body(done.aggregate), done.position)

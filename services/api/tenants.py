@@ -9,8 +9,8 @@ from flask.views import MethodView
 from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
-from domain import rules
-from domain.base import OPERATOR, NotFound
+from domain import policy, rules
+from domain.base import NotFound
 from domain.tenants import Tenant
 from projections import tenants as tenants_rm
 from services.api.common import (
@@ -107,7 +107,7 @@ class Tenants(MethodView):
     @blp.alt_response(409, description="The BIN is already registered")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Register an organization or authority (operator only)."""
-        actor = caller().acting_as(None, OPERATOR)
+        actor = caller().acting_for(policy.REGISTER_TENANT, None)
         done = runtime().platform.register_tenant(context(actor), **body)
         return with_position(tenant_body(done.aggregate), done.position)
 

@@ -13,8 +13,8 @@ from services.api.bodies import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import text
 
-from domain import rules
-from domain.base import OPERATOR, NotFound
+from domain import policy
+from domain.base import NotFound
 from domain.unions import ACKNOWLEDGED, CIRCULAR_STATUSES, EXTERNAL_KINDS, Union
 from projections import circulars as circulars_rm
 from projections import unions as unions_rm
@@ -322,7 +322,7 @@ class Unions(MethodView):
     @blp.response(201, UnionChanged)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Found a union: the head of a college or university, or a regional department (p.22, p.24)."""
-        actor = caller().acting_as(None, rules.HEAD, rules.DEPUTY_HEAD)
+        actor = caller().acting_for(policy.FOUND_UNION, None)
         done = runtime().platform.found_union(context(actor), **body)
         return with_position(union_body(done.aggregate), done.position)
 
@@ -346,7 +346,7 @@ class Members(MethodView):
     @blp.response(201, UnionChanged)
     def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """Admit a member organization, employer or social partner (the chair or the coordinator, p.24)."""
-        actor = caller().acting_as(None, *COORDINATOR_ROLES, *rules.ROLES)
+        actor = caller().acting_for(policy.ADMIT_UNION_MEMBER, None)
         _known_union(uid)
         admitted = runtime().platform.admit_union_member(context(actor), uid, **body)
         return with_position({**union_body(admitted.union), "member_id": admitted.member.member_id},
@@ -358,7 +358,7 @@ class OneMember(MethodView):
     @blp.response(200, UnionChanged)
     def delete(self, uid: UUID, mid: UUID) -> dict[str, Any]:
         """Remove a member (the chair), or withdraw one's organization (its head) (p.24)."""
-        actor = caller().acting_as(None, rules.HEAD, *rules.ROLES)
+        actor = caller().acting_for(policy.REMOVE_UNION_MEMBER, None)
         _known_union(uid)
         done = runtime().platform.remove_union_member(context(actor), uid, mid)
         return with_position(union_body(done.aggregate), done.position)
@@ -370,7 +370,7 @@ class Chair(MethodView):
     @blp.response(200, UnionChanged)
     def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """Record the chair approved by the council's decision, its number and date (the coordinator, p.35)."""
-        actor = caller().acting_as(None, *COORDINATOR_ROLES)
+        actor = caller().acting_for(policy.RECORD_UNION_CHAIR, None)
         _known_union(uid)
         council = body["council_decision"]
         done = runtime().platform.approve_chair(context(actor), uid, person_id=body["person_id"],
@@ -397,7 +397,7 @@ class Decisions(MethodView):
     @blp.response(201, UnionDecisionAdopted)
     def post(self, body: dict[str, Any], uid: UUID) -> dict[str, Any]:
         """Adopt a decision (the chair, p.35): one circular per member organization of its specialties (p.34)."""
-        actor = caller().acting_as(None, *rules.ROLES)
+        actor = caller().acting_for(policy.ADOPT_DECISION, None)
         _known_union(uid)
         adopted = runtime().platform.adopt_decision(context(actor), uid, **body)
         decision = adopted.decision
@@ -433,7 +433,7 @@ class RetryCircular(MethodView):
     def post(self, uid: UUID, did: UUID, cid: UUID) -> dict[str, Any]:
         """Put a failed circular back to be delivered (the union's chair or the platform operator)."""
         who = caller()
-        actor = who.acting_as(None, OPERATOR, *rules.ROLES)
+        actor = who.acting_for(policy.RETRY_CIRCULAR, None)
         if not who.is_operator:
             _reader_scope(runtime().platform.get_union(uid))  # 404 for who may not know the union's decisions
         done = runtime().platform.retry_circular(context(actor), uid, did, cid)

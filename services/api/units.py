@@ -15,7 +15,7 @@ from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Connection, Integer, Select, any_, bindparam, func, select, union_all
 
-from domain import rules
+from domain import policy
 from domain.base import NotFound
 from domain.plans import AnnualPlan
 from domain.units import ELECTED, APPOINTED, UNIT_KINDS, Unit, academic_year_of
@@ -28,9 +28,6 @@ from services.api.fastdump import respond
 
 blp = Blueprint("units", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/units",
                 description="Methodical units: associations, commissions, departments, councils")
-
-_ANYONE = (rules.HEAD, rules.DEPUTY_HEAD) + tuple(r for r in rules.ROLES if r not in (rules.HEAD, rules.DEPUTY_HEAD))
-
 
 class UnitIn(Schema):
     """A unit to form: its kind (domain §2), name, subject where the kind needs one, and members."""
@@ -232,8 +229,8 @@ def plan_body(plan: AnnualPlan) -> dict[str, Any]:
             "approved_by": plan.approved_by}
 
 
-def _actor(tid: UUID) -> Any:
-    return caller().acting_as(tid, *_ANYONE)
+def _actor(tid: UUID, action: policy.Action) -> Any:
+    return caller().acting_for(action, tid)
 
 
 def list_units(conn: Connection, tenant_id: UUID, *, limit: int, after: int, kind: str | None = None
@@ -301,7 +298,7 @@ class Units(MethodView):
     @blp.response(201, UnitChanged)
     def post(self, body: dict[str, Any], tid: UUID) -> dict[str, Any]:
         """Form a unit (head or deputy head; the department for inter-school and district associations)."""
-        actor = caller().acting_as(tid, rules.HEAD, rules.DEPUTY_HEAD)
+        actor = caller().acting_for(policy.FORM_UNIT, tid)
         done = runtime().platform.form_unit(context(actor), tid, **body)
         return with_position(unit_body(done.aggregate), done.position)
 
@@ -328,7 +325,8 @@ class Members(MethodView):
     @blp.response(201, UnitChanged)
     def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
         """Admit a member (head or deputy head of the unit's organization)."""
-        done = runtime().platform.add_member(context(_actor(tid)), tid, uid, body["person_id"])
+        actor = _actor(tid, policy.ADMIT_UNIT_MEMBER)
+        done = runtime().platform.add_member(context(actor), tid, uid, body["person_id"])
         return with_position(unit_body(done.aggregate), done.position)
 
 
@@ -337,7 +335,7 @@ class OneMember(MethodView):
     @blp.response(200, UnitChanged)
     def delete(self, tid: UUID, uid: UUID, pid: UUID) -> dict[str, Any]:
         """Let a member leave; a unit below its minimum is kept and reported (p.16, p.26)."""
-        done = runtime().platform.remove_member(context(_actor(tid)), tid, uid, pid)
+        done = runtime().platform.remove_member(context(_actor(tid, policy.RELEASE_UNIT_MEMBER)), tid, uid, pid)
         return with_position(unit_body(done.aggregate), done.position)
 
 
@@ -354,7 +352,7 @@ class Leaders(MethodView):
     @blp.response(201, UnitChanged)
     def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
         """Record an elected or appointed leader; the term is one year (p.30)."""
-        done = runtime().platform.choose_leader(context(_actor(tid)), tid, uid, **body)
+        done = runtime().platform.choose_leader(context(_actor(tid, policy.CHOOSE_UNIT_LEADER)), tid, uid, **body)
         return with_position(unit_body(done.aggregate), done.position)
 
 
@@ -370,7 +368,7 @@ class Plans(MethodView):
     @blp.response(201, PlanChanged)
     def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
         """Draft the annual plan for an academic year (the unit's leader or the deputy head, p.29)."""
-        done = runtime().platform.draft_plan(context(_actor(tid)), tid, uid, **body)
+        done = runtime().platform.draft_plan(context(_actor(tid, policy.DRAFT_PLAN)), tid, uid, **body)
         return with_position(plan_body(done.aggregate), done.position)
 
 
@@ -391,7 +389,7 @@ class PlanApproval(MethodView):
     @blp.response(200, PlanChanged)
     def post(self, tid: UUID, uid: UUID, academic_year: str) -> dict[str, Any]:
         """Approve the annual plan: the head of the organization, once (p.29)."""
-        done = runtime().platform.approve_plan(context(_actor(tid)), tid, uid, academic_year)
+        done = runtime().platform.approve_plan(context(_actor(tid, policy.APPROVE_PLAN)), tid, uid, academic_year)
         return with_position(plan_body(done.aggregate), done.position)
 
 
@@ -409,5 +407,5 @@ class Meetings(MethodView):
     @blp.response(201, MeetingRecorded)
     def post(self, body: dict[str, Any], tid: UUID, uid: UUID) -> dict[str, Any]:
         """Record a meeting (the unit's leader or the deputy head; attendees are members)."""
-        done = runtime().platform.hold_meeting(context(_actor(tid)), tid, uid, **body)
+        done = runtime().platform.hold_meeting(context(_actor(tid, policy.HOLD_MEETING)), tid, uid, **body)
         return with_position({"unit_id": done.aggregate.id, **done.aggregate.last_meeting}, done.position)

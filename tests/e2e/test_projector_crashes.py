@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -44,7 +45,7 @@ def _write(env: dict[str, str], stop_at: int, done: threading.Event, written: li
     platform = Platform(env=settings.eventsourcing_env())
     try:
         def ctx() -> Context:
-            return Context(Actor.operator(), f"crash-{secrets.token_hex(4)}", datetime.now(timezone.utc))
+            return Context(Actor.operator(), f"crash-{secrets.token_hex(4)}", datetime.now(timezone.utc), ids=uuid4)
 
         while True:
             tenant = platform.register_tenant(ctx(), name="Мектеп", kind="school", bin=valid_bin(), region="Тараз")

@@ -176,7 +176,7 @@ def _conninfo(url: str, dbname: str, **extra: str) -> str:
 def test_the_log_is_read_in_order_up_to_a_position_across_gaps_in_its_ids(platform, engine):
     """The rebuild's reader asks for a lower bound only and stops at `stop` itself: across the gaps rolled-back
     appends leave in the ids, with `stop` inside a batch, on a gap, and past the log's end."""
-    ctx = Context(Actor.operator(), uuid4().hex, datetime.now(timezone.utc))
+    ctx = Context(Actor.operator(), uuid4().hex, datetime.now(timezone.utc), ids=uuid4)
     tenant = platform.register_tenant(ctx, name="Мектеп", kind="school", bin=valid_bin(), region="Абай облысы",
                                       language="kk").aggregate
     positions = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from pypdf import PdfReader
@@ -326,7 +327,7 @@ def test_the_notice_goes_to_the_email_recorded_with_the_circular_and_an_older_ci
     assert len(mailbox.to(scenario.a["email"])) == 1 and len(mailbox.to(scenario.b["email"])) == 1
 
     decision = platform.get_decision(uuid.UUID(scenario.id), uuid.UUID(adopted["id"]))
-    ctx = Context(Actor.operator(), "older-circular", datetime.now(timezone.utc))
+    ctx = Context(Actor.operator(), "older-circular", datetime.now(timezone.utc), ids=uuid4)
     older = Circular.issue(ctx, decision, Recipient(uuid.uuid4(), uuid.UUID(scenario.a["id"]), "A", "kk"), 9)
     assert older.recipient_email is None
     position = platform.commit(older)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -31,7 +32,7 @@ def secured(servers: dict[str, str]) -> Any:
         engine = make_engine(settings.sqlalchemy_url(), 2)
         migrate_read_models(platform, engine)
         secure(engine, ROLE)
-        ctx = Context(Actor.operator(), "roles", datetime.now(timezone.utc))
+        ctx = Context(Actor.operator(), "roles", datetime.now(timezone.utc), ids=uuid4)
         platform.register_tenant(ctx, name="Мектеп", kind="school", bin=valid_bin(), region="Атырау")
         yield settings
         platform.close()

@@ -428,7 +428,7 @@ def test_the_council_chair_who_drafted_a_program_cannot_give_the_councils_conclu
     refused = school.conclude(doc["id"], school.council, school.chair)
     assert refused.status_code == 403, refused.get_json()
     assert refused.get_json()["clause"] == "p.20"
-    assert "author does not give a conclusion" in refused.get_json()["detail"]
+    assert "never the document's author" in refused.get_json()["detail"]
     read = school.read(doc["id"], submitted.get_json()["position"])
     assert read["route"][0]["conclusion"] is None and read["status"] == "submitted"
     # Nor may the deputy head approve it on no review at all.

@@ -24,7 +24,7 @@ class _CommandEvent:
 
 
 def _records(n: int, caller: str | None = None) -> list[IdempotentRequest]:
-    ctx = Context(Actor.operator(), request_id=uuid.uuid4().hex, now=datetime.now(timezone.utc))
+    ctx = Context(Actor.operator(), request_id=uuid.uuid4().hex, now=datetime.now(timezone.utc), ids=uuid.uuid4)
     first = _CommandEvent(ctx.meta(uuid.uuid4(), None), ctx.at)
     caller = caller or uuid.uuid4().hex
     return [IdempotentRequest.receive(first, caller, f"key-{i}", "f" * 64) for i in range(n)]

@@ -16,7 +16,7 @@ QUARTERS = [["09-01", "10-26"], ["11-03", "12-29"], ["01-08", "03-19"], ["03-30"
 
 
 def test_a_read_only_tenant_is_not_copied_and_is_refused_at_commit(platform: Any) -> None:
-    ctx = Context(Actor.operator(), uuid.uuid4().hex, datetime.now(timezone.utc))
+    ctx = Context(Actor.operator(), uuid.uuid4().hex, datetime.now(timezone.utc), ids=uuid.uuid4)
     tenant_id = platform.register_tenant(ctx, name="Мектеп", kind="school", bin=valid_bin(), region="Атырау").aggregate.id
 
     read = platform.get_tenant(tenant_id)
@@ -36,7 +36,7 @@ def test_a_read_only_tenant_is_not_copied_and_is_refused_at_commit(platform: Any
 
 
 def test_a_cached_tenant_is_read_without_asking_the_store_and_a_calendar_is_set_on_a_loaded_one(platform: Any) -> None:
-    ctx = Context(Actor.operator(), uuid.uuid4().hex, datetime.now(timezone.utc))
+    ctx = Context(Actor.operator(), uuid.uuid4().hex, datetime.now(timezone.utc), ids=uuid.uuid4)
     tenant_id = platform.register_tenant(ctx, name="Колледж", kind="tvet_college", bin=valid_bin(),
                                          region="Атырау").aggregate.id
     platform.get_tenant(tenant_id)  # now in the aggregate cache

@@ -19,7 +19,7 @@ CALENDARS = ([["09-01", "10-26"], ["11-03", "12-29"], ["01-08", "03-19"], ["03-3
 
 def test_an_aggregate_never_snapshotted_is_loaded_without_a_snapshot_lookup(platform: Any, settings: Any,
                                                                              monkeypatch: Any) -> None:
-    ctx = Context(Actor.operator(), uuid.uuid4().hex, datetime.now(timezone.utc))
+    ctx = Context(Actor.operator(), uuid.uuid4().hex, datetime.now(timezone.utc), ids=uuid.uuid4)
     tenant = platform.register_tenant(ctx, name="Мектеп", kind="school", bin=valid_bin(), region="Атырау").aggregate
     for n in range(55):  # past the interval of 50: the tenant has a snapshot
         loaded = platform.load(tenant.id, Tenant, "tenant")

@@ -11,6 +11,7 @@ import pytest
 
 from domain.base import InvalidValue
 from domain.tenants import bin_check_digit, validate_bin
+from services.api.errors import status_of
 
 
 def test_the_check_digit_is_the_weighted_sum_mod_eleven():
@@ -69,7 +70,7 @@ def test_a_bin_with_anything_but_ascii_digits_is_refused(value):
     with pytest.raises(InvalidValue) as refused:
         validate_bin(value)
     assert refused.value.field == "bin"
-    assert refused.value.status == 422
+    assert status_of(refused.value) == 422
 
 
 @pytest.mark.parametrize("value", ["", "97014000001", "9701400000130", "0" * 11, "1" * 20])

@@ -15,6 +15,7 @@ from domain.base import Actor, Conflict, Context, InvalidValue, NotPermitted, Ru
 from domain.documents import (
     AUTHOR, PDF, UNIT_LEADER, MethodicalDocument, ReviewingUnit, UnsupportedFile, content_hash,
 )
+from services.api.errors import status_of
 
 TENANT = UUID("0a0a0a0a-0000-4000-8000-000000000001")
 OTHER_TENANT = UUID("0a0a0a0a-0000-4000-8000-000000000009")
@@ -32,7 +33,7 @@ FOREIGN = ReviewingUnit(UUID("1f000000-0000-4000-8000-000000000001"), OTHER_TENA
 
 
 def ctx(person: UUID, role: str, roles: Sequence[str] = (), request_id: str = "req") -> Context:
-    return Context(actor=Actor(role, person, TENANT, tuple(roles) or (role,)), request_id=request_id, now=T0)
+    return Context(actor=Actor(role, person, TENANT, tuple(roles) or (role,)), request_id=request_id, now=T0, ids=uuid4)
 
 
 def as_teacher(request_id: str = "req-teacher") -> Context:
@@ -275,7 +276,7 @@ def test_approval_with_a_missing_conclusion_is_refused_citing_p20():
     doc = given(submitted(), concluded(ASSOCIATION))
     with pytest.raises(RuleViolation) as refused:
         doc.approve(as_deputy())
-    assert refused.value.clause == "p.20" and refused.value.status == 422
+    assert refused.value.clause == "p.20" and status_of(refused.value) == 422
     assert str(COUNCIL.unit_id) in refused.value.detail
 
 
@@ -305,7 +306,7 @@ def test_the_head_does_not_approve_a_working_program_403_p20():
     doc = given(submitted(), concluded(ASSOCIATION), concluded(COUNCIL))
     with pytest.raises(NotPermitted) as refused:
         doc.approve(as_head())
-    assert (refused.value.status, refused.value.clause) == (403, "p.20")
+    assert (status_of(refused.value), refused.value.clause) == (403, "p.20")
 
 
 def test_the_author_does_not_approve_their_own_document_even_as_deputy_head():
@@ -397,7 +398,7 @@ def test_only_pdf_docx_and_odt_files_of_a_name_without_folders_are_attached():
     doc = given()
     with pytest.raises(UnsupportedFile) as refused:
         doc.attach(as_author(), {**pdf_file(), "media_type": "text/plain"})
-    assert refused.value.status == 415
+    assert status_of(refused.value) == 415
     with pytest.raises(InvalidValue):
         doc.attach(as_author(), {**pdf_file(), "filename": "../etc/passwd.pdf"})
 
@@ -408,7 +409,7 @@ def test_the_author_gives_no_conclusion_on_their_own_document_even_as_the_review
     chair_drafted = given(lambda d: d.submit(as_author(), [COUNCIL], []), context=ctx(CHAIR, "teacher"))
     with pytest.raises(NotPermitted) as refused:
         chair_drafted.conclude(as_chair(), COUNCIL.unit_id, True, "", speaks_for_unit=True)
-    assert refused.value.clause == "p.20" and "author" in refused.value.detail
+    assert refused.value.clause == "p.20" and "never the document's author" in refused.value.detail
     # Nor does the leader speaking for the unit that develops a document conclude on it as another unit's chair.
     unit_drafted = given(lambda d: d.submit(as_author(), [COUNCIL], [COUNCIL.unit_id]), kind="methodical_documentation",
                          unit=ASSOCIATION, context=as_association_leader())

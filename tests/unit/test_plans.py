@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
 from domain.base import Actor, Conflict, Context, InvalidValue, NotPermitted, RuleViolation
 from domain.directions import UnknownDirection
 from domain.plans import AnnualPlan, check_academic_year
+from services.api.errors import status_of
 
 SCHOOL = UUID("3a3a3a3a-0000-4000-8000-000000000001")
 UNIT = UUID("3b3b3b3b-0000-4000-8000-000000000002")
@@ -28,7 +29,7 @@ ITEMS = [
 
 
 def acting(role: str, person_id: UUID, request_id: str = "req-plan") -> Context:
-    return Context(actor=Actor(role, person_id, SCHOOL, (role,)), request_id=request_id, now=T0)
+    return Context(actor=Actor(role, person_id, SCHOOL, (role,)), request_id=request_id, now=T0, ids=uuid4)
 
 
 LEADER = acting("unit_leader", LEADER_ID, "req-draft")
@@ -112,7 +113,7 @@ def test_approval_by_anyone_but_the_head_is_not_permitted_citing_p29(role):
     given = Given()
     with pytest.raises(NotPermitted) as error:
         given.plan.approve(acting(role, DEPUTY_ID))
-    assert (error.value.status, error.value.clause) == (403, "p.29")
+    assert (status_of(error.value), error.value.clause) == (403, "p.29")
     assert given.plan.collect_events() == []
 
 
@@ -120,7 +121,7 @@ def test_approving_twice_is_a_conflict_citing_p29():
     given = Given(lambda plan: plan.approve(HEAD))
     with pytest.raises(Conflict) as error:
         given.plan.approve(HEAD)
-    assert (error.value.status, error.value.clause) == (409, "p.29")
+    assert (status_of(error.value), error.value.clause) == (409, "p.29")
 
 
 def test_a_draft_is_revised_until_approved():

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from uuid import uuid4
 
 import pytest
 
 from domain.base import Actor, Context, InvalidValue, RuleViolation
 from domain.tenants import BinRegistration, Tenant
+from services.api.errors import status_of
 
 NOW = datetime(2026, 9, 1, 9, 30, tzinfo=timezone(timedelta(hours=5)))  # Almaty time
-OPERATOR = Context(actor=Actor.operator(), request_id="req-tenants-1", now=NOW)
+OPERATOR = Context(actor=Actor.operator(), request_id="req-tenants-1", now=NOW, ids=uuid4)
 
 SCHOOL_BIN = "970140000013"  # check digit worked out in test_bin.py
 DEPARTMENT_BIN = "123456789013"
@@ -92,7 +94,7 @@ def test_a_school_whose_parent_is_a_regional_department_is_refused_with_p5():
         register("school", parent=region)
     assert refused.value.clause == "p.5"
     assert refused.value.field == "parent_id"
-    assert refused.value.status == 422
+    assert status_of(refused.value) == 422
 
 
 def test_a_college_whose_parent_is_a_district_department_is_refused_with_p22():
@@ -161,4 +163,4 @@ def test_claiming_a_bin_records_who_claimed_it_under_an_id_derived_from_the_bin(
 
 def test_a_context_without_a_timezone_is_refused():
     with pytest.raises(ValueError):
-        Context(actor=Actor.operator(), request_id="r", now=datetime(2026, 9, 1, 9, 30))
+        Context(actor=Actor.operator(), request_id="r", now=datetime(2026, 9, 1, 9, 30), ids=uuid4)

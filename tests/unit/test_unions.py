@@ -17,7 +17,7 @@ WELDING, ELECTRICS = "0911000", "1304000"
 
 
 def ctx(actor: Actor = HEAD) -> Context:
-    return Context(actor=actor, request_id="req-unions-1", now=NOW)
+    return Context(actor=actor, request_id="req-unions-1", now=NOW, ids=uuid4)
 
 
 def found(**changes) -> Union:
