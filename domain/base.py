@@ -76,11 +76,14 @@ class DomainError(Exception):
     each kind to its HTTP status once (services/api/errors.py).
     """
 
-    def __init__(self, detail: str, clause: str | None = None, field: str | None = None):
+    def __init__(self, detail: str, clause: str | None = None, field: str | None = None,
+                 units: list[dict[str, str]] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.clause = clause
         self.field = field
+        # The units a refusal speaks of: named in the words as a person knows them, with their ids here.
+        self.units = units
 
 
 class RuleViolation(DomainError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -407,7 +407,7 @@ class MethodicalDocument(Recorded):
         return {c["unit_id"]: c for c in self.conclusions if c["version"] == self.current_version}
 
     def conclude(self, ctx: Context, unit_id: UUID, positive: bool, remarks: str, speaks_for_unit: bool,
-                 by_author: bool = False) -> None:
+                 by_author: bool = False, names: Callable[[UUID], str] | None = None) -> None:
         """Record a unit's conclusion on the current version, in route order; never by the document's author."""
         clause = self.rules.clause
         if self.status != SUBMITTED:
@@ -429,7 +429,8 @@ class MethodicalDocument(Recorded):
             before = self.route[waiting]
             state = "is negative" if before in given else "is missing"
             raise RuleViolation(f"The route is followed in order: the conclusion of step {waiting + 1} "
-                                f"({before}) on version {self.current_version} {state}.", clause, "unit_id")
+                                f"({_named(names)(before)}) on version {self.current_version} {state}.", clause,
+                                "unit_id", units=_units([before], names))
         if not positive and not remarks.strip():
             raise InvalidValue("A negative conclusion states its remarks.", field="remarks")
         self.record(self.ConclusionIssued, ctx, clause, unit_id=unit_id, step=step, version=self.current_version,
@@ -438,19 +439,23 @@ class MethodicalDocument(Recorded):
 
     # Approval, rejection, withdrawal (p.18 – p.21)
 
-    def approving_role(self, ctx: Context) -> str:
-        """Return the role in which the actor approves this kind, or refuse the wrong role or the author."""
+    def approving_role(self, ctx: Context, rejecting: bool = False) -> str:
+        """Return the role in which the actor approves (or rejects) this kind, or refuse the wrong role or the
+        author, naming the act refused."""
         clause = self.rules.clause
         held = ctx.actor.roles or (ctx.actor.role,)
         role = next((r for r in self.rules.approvers if r in held), None)
         if role is None:
-            raise self.rules.approval.refused()
+            doing = self.rules.approval.doing
+            raise self.rules.approval.refused(doing="Rejecting" + doing.removeprefix("Approving") if rejecting
+                                              else None)
         if ctx.actor.person_id is not None and ctx.actor.person_id == self.author_id:
             raise policy.DECIDE_ON_DOCUMENT.refused(clause)
         return role
 
-    def approve(self, ctx: Context) -> None:
-        """Approve the current version once every step of the route has concluded positively on it."""
+    def approve(self, ctx: Context, names: Callable[[UUID], str] | None = None) -> None:
+        """Approve the current version once every step of the route has concluded positively on it (`names`: the
+        name of a route's unit as people know it, asked only for a refusal)."""
         clause = self.rules.clause
         ctx = ctx.as_role(self.approving_role(ctx))
         if self.status in FINAL:
@@ -459,24 +464,26 @@ class MethodicalDocument(Recorded):
             raise RuleViolation(f"A {self.kind} is approved after review ({clause}); it has not been submitted.",
                                 clause)
         given = self.current_conclusions()
-        missing = [str(u) for u in self.route if u not in given]
-        negative = [str(u) for u in self.route if u in given and not given[u]["positive"]]
+        missing = [u for u in self.route if u not in given]
+        negative = [u for u in self.route if u in given and not given[u]["positive"]]
         if negative or missing:
+            named = _named(names)
             parts = []
             if negative:
-                parts.append(f"negative from {', '.join(negative)}")
+                parts.append(f"negative from {', '.join(named(u) for u in negative)}")
             if missing:
-                parts.append(f"missing from {', '.join(missing)}")
+                parts.append(f"missing from {', '.join(named(u) for u in missing)}")
             raise RuleViolation(
                 f"A {self.kind} is approved after a positive conclusion of every reviewing unit on the current "
-                f"version {self.current_version} ({clause}): {'; '.join(parts)}.", clause)
+                f"version {self.current_version} ({clause}): {'; '.join(parts)}.", clause,
+                units=_units(negative + missing, names))
         self.record(self.Approved, ctx, clause, version=self.current_version, content_hash=self.current["content_hash"],
                     approved_by=ctx.actor.person_id)
 
     def reject(self, ctx: Context, reason: str) -> None:
         """End the document, refused by the approving role, with the reason."""
         clause = self.rules.clause
-        ctx = ctx.as_role(self.approving_role(ctx))
+        ctx = ctx.as_role(self.approving_role(ctx, rejecting=True))
         if self.status in FINAL:
             raise Conflict(f"The document is already {self.status}.", clause)
         if self.status != SUBMITTED:
@@ -502,3 +509,13 @@ class MethodicalDocument(Recorded):
         if self.status in FINAL:
             raise Conflict(f"The document is {self.status}; nobody can {what} it any more.", self.rules.clause)
 
+
+
+def _named(names: Callable[[UUID], str] | None) -> Callable[[UUID], str]:
+    """Return how a refusal names a unit: by its name, as people know it (its id when no name is known)."""
+    return lambda unit_id: f"«{names(unit_id)}»" if names else str(unit_id)
+
+
+def _units(unit_ids: Sequence[UUID], names: Callable[[UUID], str] | None) -> list[dict[str, str]]:
+    """Return the units a refusal speaks of, each with its id and name."""
+    return [{"id": str(u), "name": names(u) if names else ""} for u in unit_ids]

@@ -91,6 +91,8 @@ class Action:
     # Roles that allow it anywhere in the actor's own tenant, in order of preference; OPERATOR for the operator.
     roles: tuple[str, ...] = ()
     relations: tuple[Relation, ...] = ()
+    # Said after a refusal: what to do when nobody holds the role (e.g. no deputy head in the organization).
+    note: str | None = None
 
     def who(self) -> str:
         """Return, in words, who may do this."""
@@ -103,11 +105,13 @@ class Action:
             parts.append("the platform operator")
         return " or ".join(parts) or "nobody"
 
-    def refused(self, clause: str | None = None) -> NotPermitted:
-        """Return the refusal of this action (under a more specific clause, when one is given)."""
+    def refused(self, clause: str | None = None, doing: str | None = None) -> NotPermitted:
+        """Return the refusal of this action (under a more specific clause, when one is given; named `doing` when
+        the same rule refuses a kindred act, e.g. rejecting what this action approves)."""
         clause = clause or self.clause
         where = f" ({clause})" if clause else ""
-        return NotPermitted(f"{self.doing} needs {self.who()}{where}.", clause)
+        note = f" {self.note}" if self.note else ""
+        return NotPermitted(f"{doing or self.doing} needs {self.who()}{where}.{note}", clause)
 
     def admits(self, actor: Actor) -> str | None:
         """Return the role in which the actor may ask for this action before any object is loaded, or None if no
@@ -214,10 +218,16 @@ DECIDE_ON_DOCUMENT = Action("decide_on_document", "Approving or rejecting a meth
 APPROVE_METHODICAL_DOCUMENTATION = Action(
     "approve_methodical_documentation", "Approving methodical documentation", "p.18", (HEAD, DEPUTY_HEAD))
 APPROVE_WORKING_CURRICULUM = Action("approve_working_curriculum", "Approving a working curriculum", "p.19", (HEAD,))
-APPROVE_WORKING_PROGRAM = Action("approve_working_program", "Approving a working program", "p.20", (DEPUTY_HEAD,))
-APPROVE_LESSON_PLAN = Action("approve_lesson_plan", "Approving a lesson plan", "p.20", (DEPUTY_HEAD,))
+# p.20, p.21 name the deputy head and give the head no part in it (p.14: the deputy head leads methodical work):
+# the head does not approve in the deputy's stead, but may give the deputy head's role to whoever acts as one.
+_NO_DEPUTY = ("The Order gives this to the deputy head, not to the head: where the organization has no deputy "
+              "head, give the deputy head's role to the person who acts as one (the head may hold it too).")
+APPROVE_WORKING_PROGRAM = Action("approve_working_program", "Approving a working program", "p.20", (DEPUTY_HEAD,),
+                                 note=_NO_DEPUTY)
+APPROVE_LESSON_PLAN = Action("approve_lesson_plan", "Approving a lesson plan", "p.20", (DEPUTY_HEAD,),
+                             note=_NO_DEPUTY)
 APPROVE_METHODICAL_GUIDELINES = Action(
-    "approve_methodical_guidelines", "Approving methodical guidelines", "p.21", (DEPUTY_HEAD,))
+    "approve_methodical_guidelines", "Approving methodical guidelines", "p.21", (DEPUTY_HEAD,), note=_NO_DEPUTY)
 
 # Unions, their decisions and circulars (p.22 – p.24, p.33 – p.35).
 FOUND_UNION = Action("found_union", "Founding a union", "p.24", (HEAD, DEPUTY_HEAD))

@@ -88,7 +88,7 @@ class DocumentCommands(Commands):
             if voice is not None:
                 ctx = ctx.as_role(voice)
         doc.conclude(ctx, unit_id, positive, remarks, speaks_for_unit=voice is not None,
-                     by_author=self._speaks_for_author(ctx, doc))
+                     by_author=self._speaks_for_author(ctx, doc), names=self._unit_name)
         return Done(doc, self.commit(doc))
 
     def revise_document(self, ctx: Context, tenant_id: UUID, document_id: UUID, *, body: str,
@@ -101,7 +101,7 @@ class DocumentCommands(Commands):
     def approve_document(self, ctx: Context, tenant_id: UUID, document_id: UUID) -> Done:
         """Approve the document: the role the kind's clause names, never its author (p.18 – p.21)."""
         doc = self.get_document(tenant_id, document_id)
-        doc.approve(ctx)
+        doc.approve(ctx, names=self._unit_name)
         return Done(doc, self.commit(doc))
 
     def reject_document(self, ctx: Context, tenant_id: UUID, document_id: UUID, *, reason: str) -> Done:
@@ -127,6 +127,10 @@ class DocumentCommands(Commands):
             # Another organization's unit reads exactly as a missing one.
             raise InvalidValue(f"No unit of this organization has the id {unit_id}.", field=field)
         return unit
+
+    def _unit_name(self, unit_id: UUID) -> str:
+        """Return a unit's name, as a refusal names it."""
+        return self.load(unit_id, Unit, "unit", read_only=True).name
 
     def _speaks_for_author(self, ctx: Context, doc: MethodicalDocument) -> bool:
         """Return True if the actor is the document's author: its drafter, or the developing unit's leader."""

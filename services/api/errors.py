@@ -33,6 +33,8 @@ class ProblemSchema(Schema):
         keys=fields.String(), values=fields.List(fields.String()),
         metadata={"description": "Field -> messages, for invalid input"},
     )
+    units = fields.List(fields.Dict(keys=fields.String(), values=fields.String()), metadata={
+        "description": "The units a refusal speaks of (named in `detail` as people know them): id and name"})
 
 
 TITLES = {
@@ -131,7 +133,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Response:
         errors = {error.field: [error.detail]} if error.field else None
-        return problem(status_of(error), error.detail, clause=error.clause, errors=errors)
+        return problem(status_of(error), error.detail, clause=error.clause, errors=errors, units=error.units)
 
     @app.errorhandler(StaleWrite)
     def stale_write(error: StaleWrite) -> Response:

@@ -433,3 +433,32 @@ def test_the_council_chair_who_drafted_a_program_cannot_give_the_councils_conclu
     assert read["route"][0]["conclusion"] is None and read["status"] == "submitted"
     # Nor may the deputy head approve it on no review at all.
     assert school.post(doc["id"], "approval", school.deputy).status_code == 422
+
+
+# Refusals as a person reads them (issue: rough edges)
+
+def test_a_refused_step_names_the_unit_by_its_name_and_keeps_its_id_in_a_field(school):
+    doc = school.submitted(route=[school.association, school.council])
+    refused = school.conclude(doc["id"], school.council, school.chair)
+    body = refused.get_json()
+    assert refused.status_code == 422 and "«МО математиков»" in body["detail"]
+    assert school.association not in body["detail"]
+    assert body["units"] == [{"id": school.association, "name": "МО математиков"}]
+    approval = school.post(doc["id"], "approval", school.deputy).get_json()
+    assert "«МО математиков»" in approval["detail"] and "«Әдістемелік кеңес»" in approval["detail"]
+    assert {u["id"] for u in approval["units"]} == {school.association, school.council}
+
+
+def test_a_teachers_refused_rejection_names_the_rejection(school):
+    doc = school.submitted()
+    refused = school.post(doc["id"], "rejection", school.teacher, {"reason": "Қайта қарау керек"})
+    assert refused.status_code == 403
+    assert refused.get_json()["detail"].startswith("Rejecting a working program needs")
+
+
+def test_a_head_without_a_deputy_is_told_how_the_order_lets_a_program_be_approved(school):
+    doc = school.submitted()
+    assert school.conclude(doc["id"], school.council, school.chair).status_code == 201
+    refused = school.post(doc["id"], "approval", school.head)
+    assert refused.status_code == 403 and refused.get_json()["clause"] == "p.20"
+    assert "give the deputy head's role to the person who acts as one" in refused.get_json()["detail"]
