@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import rules
-from domain.base import Conflict, Context, InvalidValue, Recorded
+from domain.base import AUDIT_ACCESS, Conflict, Context, InvalidValue, Recorded
 from domain.days import check_within
 
 NOT_AN_AUDITOR = "Access is granted to a person in the auditor role: person_id must name one."
@@ -57,7 +57,7 @@ class AuditGrant(Recorded):
         check_within(until, "until", ctx.now.date(), back=0, ahead=GRANT_YEARS, what="A grant's last day")
         scope = {"union_id": union_id} if union_id else {}
         return cls._create(
-            cls.Granted, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, **scope),
+            cls.Granted, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, AUDIT_ACCESS, **scope),
             tenant=tenant_id, union=union_id, auditor_id=auditor_id, until=until,
         )
 
@@ -65,7 +65,7 @@ class AuditGrant(Recorded):
         """Revoke the grant; it stops working at once."""
         if self.revoked_at is not None:
             raise Conflict("This grant is already revoked.")
-        self.record(self.Revoked, ctx, None)
+        self.record(self.Revoked, ctx, None, AUDIT_ACCESS)
 
 
 class AuditRead(Recorded):
@@ -96,6 +96,6 @@ class AuditRead(Recorded):
         if tenant_id is None and union_id is None:
             scope["scope"] = "platform"  # the operator's platform-wide reads
         return cls._create(
-            cls.Looked, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, **scope),
+            cls.Looked, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, AUDIT_ACCESS, **scope),
             tenant=tenant_id, union=union_id, what=what, query={k: str(v) for k, v in query.items()},
         )

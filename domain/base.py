@@ -11,6 +11,11 @@ from eventsourcing.domain import Aggregate
 
 OPERATOR = "operator"
 
+# Why an event cites no clause of the Order: the platform's own business, which the Rules do not govern.
+ADMINISTRATION = ("the platform's administration of people and their credentials, which the Order does not "
+                  "govern")
+AUDIT_ACCESS = "audit access: auditors stand outside the Rules (domain §1)"
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -42,9 +47,11 @@ class Context:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise ValueError("Context.now must be timezone-aware")
 
-    def meta(self, tenant_id: UUID | None, clause: str | None = None, **scope: Any) -> dict[str, Any]:
-        """Return the metadata stored with an event recorded in this context."""
-        return {
+    def meta(self, tenant_id: UUID | None, clause: str | None = None, no_clause: str | None = None,
+             **scope: Any) -> dict[str, Any]:
+        """Return the metadata stored with an event recorded in this context: the clause that authorizes it, or
+        (`no_clause`) why no clause of the Order applies."""
+        meta = {
             "tenant_id": str(tenant_id) if tenant_id else None,
             "actor": {
                 "person_id": str(self.actor.person_id) if self.actor.person_id else None,
@@ -54,6 +61,9 @@ class Context:
             "request_id": self.request_id,
             **{k: str(v) if isinstance(v, UUID) else v for k, v in scope.items()},
         }
+        if clause is None and no_clause:
+            meta["no_clause"] = no_clause
+        return meta
 
     def as_role(self, role: str) -> Context:
         """Return the same context with the actor acting in another capacity (e.g. as a unit's leader)."""
@@ -115,10 +125,13 @@ class Recorded(Aggregate):
     class Created(Event, Aggregate.Created):
         pass
 
-    def record(self, event_class: type[Recorded.Event], ctx: Context, clause: str | None, **data: Any) -> None:
-        """Trigger an event of this aggregate's tenant (or union) in the given context."""
+    def record(self, event_class: type[Recorded.Event], ctx: Context, clause: str | None,
+               no_clause: str | None = None, **data: Any) -> None:
+        """Trigger an event of this aggregate's tenant (or union) in the given context, under its clause (or,
+        outside the Order, with `no_clause` saying why none applies)."""
         self.trigger_event(
-            event_class, timestamp=ctx.at, meta=ctx.meta(self.tenant_id, clause, **self.meta_scope()), **data
+            event_class, timestamp=ctx.at, meta=ctx.meta(self.tenant_id, clause, no_clause, **self.meta_scope()),
+            **data,
         )
 
     @property

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import rules
-from domain.base import Conflict, Context, InvalidValue, NotFound, Recorded, RuleViolation
+from domain.base import ADMINISTRATION, Conflict, Context, InvalidValue, NotFound, Recorded, RuleViolation
 
 
 def check_roles(roles: Iterable[str], tenant_kind: str) -> list[str]:
@@ -148,13 +148,13 @@ class Person(Recorded):
     def leave(self, ctx: Context) -> None:
         """Record that the person has left; their history stays and their tokens stop working."""
         self._check_active()
-        self.record(self.Left, ctx, None)
+        self.record(self.Left, ctx, None, ADMINISTRATION)
 
     def issue_token(self, ctx: Context, token_hash: str) -> UUID:
         """Record a new credential by the hash of its secret; return its id."""
         self._check_active()
         token_id = ctx.new_id()
-        self.record(self.TokenIssued, ctx, None, token_id=token_id, token_hash=token_hash)
+        self.record(self.TokenIssued, ctx, None, ADMINISTRATION, token_id=token_id, token_hash=token_hash)
         return token_id
 
     def revoke_token(self, ctx: Context, token_id: UUID) -> None:
@@ -163,7 +163,7 @@ class Person(Recorded):
         if token is None:
             raise UnknownToken()
         if not token["revoked"]:
-            self.record(self.TokenRevoked, ctx, None, token_id=token_id)
+            self.record(self.TokenRevoked, ctx, None, ADMINISTRATION, token_id=token_id)
 
     def active_token_hashes(self) -> list[str]:
         """Return the hashes of the credentials that still work."""

@@ -34,6 +34,10 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+# A client's retry key is how the platform answers a request sent twice, not a decision of the Order.
+NOT_A_DECISION = "the record of a client's Idempotency-Key, how a retried request is answered: not a decision"
+
+
 class IdempotentRequest(Recorded):
     """One caller's request under one Idempotency-Key, carried out."""
 
@@ -60,7 +64,7 @@ class IdempotentRequest(Recorded):
     def receive(cls, command_event: Any, caller: str, key: str, request_fingerprint: str) -> IdempotentRequest:
         """Record that the caller's request under this key is carried out, with the context (tenant or union,
         actor, request) of the command's first event; no clause of the Order is involved."""
-        meta = {**command_event.meta, "clause": None}
+        meta = {**command_event.meta, "clause": None, "no_clause": NOT_A_DECISION}
         tenant = UUID(meta["tenant_id"]) if meta.get("tenant_id") else None
         return cls._create(
             cls.Received,

@@ -257,7 +257,7 @@ class Unit(Recorded):
         if person_id.hex not in self.members:
             raise InvalidValue("This person is not a member of the unit.", self.rules.minimum_clause or self.rules.clause,
                                "person_id")
-        self.record(self.MemberLeft, ctx, self.rules.minimum_clause, person_id=person_id,
+        self.record(self.MemberLeft, ctx, self.rules.minimum_clause or self.rules.clause, person_id=person_id,
                     members_left=len(self.members) - 1)
 
     def choose_leader(self, ctx: Context, person_id: UUID, starts_on: date, method: str | None,
@@ -283,7 +283,7 @@ class Unit(Recorded):
         current = self.current_leader(starts_on)
         if current and current["person_id"] == person_id and current["starts_on"] == starts_on:
             raise Conflict("This leader's term is already recorded.", unit_kind.leader_clause, "person_id")
-        self.record(self.LeaderChosen, ctx, unit_kind.leader_clause, person_id=person_id, method=method,
+        self.record(self.LeaderChosen, ctx, unit_kind.leader_clause or unit_kind.clause, person_id=person_id, method=method,
                     starts_on=starts_on, ends_on=term_end(starts_on))
 
     def hold_meeting(

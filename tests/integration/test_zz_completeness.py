@@ -31,6 +31,8 @@ def test_every_event_written_by_the_suite_says_who_when_where_and_why(platform):
             missing.append(f"{where}: neither tenant nor union")
         if "clause" not in meta:
             missing.append(f"{where}: no clause field")
+        elif not meta["clause"] and not meta.get("no_clause"):
+            missing.append(f"{where}: neither a clause nor why none applies")
         if event.timestamp.utcoffset() != timedelta(0):
             missing.append(f"{where}: time not in UTC")
     assert checked > 100, "the suite wrote too few events for this check to mean anything"
