@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -140,6 +140,7 @@ class Unit(Recorded):
 
         def apply(self, unit: Unit) -> None:
             unit.members[self.person_id.hex] = self.member_tenant_id
+            unit.joined = {**_joined(unit), self.person_id.hex: self.timestamp}
 
     class MemberLeft(Recorded.Event):
         person_id: UUID
@@ -147,6 +148,7 @@ class Unit(Recorded):
 
         def apply(self, unit: Unit) -> None:
             unit.members.pop(self.person_id.hex, None)
+            unit.joined = {pid: at for pid, at in _joined(unit).items() if pid != self.person_id.hex}
 
     class LeaderChosen(Recorded.Event):
         person_id: UUID
@@ -181,8 +183,14 @@ class Unit(Recorded):
         self.subject = subject
         # person id (hex) -> the member's own tenant
         self.members: dict[str, UUID] = {UUID(m["person_id"]).hex: UUID(m["tenant_id"]) for m in members}
+        # person id (hex) -> when they joined: the founding members when the unit was formed.
+        self.joined: dict[str, datetime] = {pid: self.created_on for pid in self.members}
         self.leaders: list[dict[str, Any]] = []
         self.last_meeting: dict[str, Any] | None = None
+
+    def joined_at(self, person_hex: str) -> datetime | None:
+        """Return when a member joined (None for one a snapshot taken before joining times were kept left out)."""
+        return _joined(self).get(person_hex)
 
     @property
     def tenant_id(self) -> UUID:
@@ -386,3 +394,8 @@ def _admit(unit_kind: UnitKind, unit_tenant: UUID, subject: str | None, candidat
             unit_kind.minimum_clause or unit_kind.clause, field,
         )
     return {"person_id": str(candidate.person_id), "tenant_id": str(candidate.tenant_id)}
+
+
+def _joined(unit: Unit) -> dict[str, datetime]:
+    # A unit restored from a snapshot taken before joining times were kept has none.
+    return vars(unit).get("joined", {})

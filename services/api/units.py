@@ -193,7 +193,7 @@ def unit_body(unit: Unit) -> dict[str, Any]:
     return {
         "id": unit.id, "tenant_id": unit.tenant, "kind": unit.kind, "name": unit.name, "subject": unit.subject,
         "formed_at": unit.created_on, "member_count": len(unit.members),
-        "members": [{"person_id": UUID(hex=pid), "tenant_id": tenant, "joined_at": None}
+        "members": [{"person_id": UUID(hex=pid), "tenant_id": tenant, "joined_at": unit.joined_at(pid)}
                     for pid, tenant in unit.members.items()],
         "leader": _leader_body(leader["person_id"], leader["method"], leader["starts_on"], leader["ends_on"])
         if leader else None,

@@ -757,3 +757,17 @@ def test_an_intercollege_commission_takes_only_colleges_with_fewer_than_three_te
     formed = client.post(f"/api/v1/tenants/{region['id']}/units", headers=region_head, json={
         **body, "member_ids": [p["id"] for p in lone]})
     assert formed.status_code == 201
+
+
+def test_a_units_command_answers_the_members_joining_times_the_read_shows(client, school):
+    teachers = school.teachers(4)
+    unit = created(form(client, school, school.head, ids(teachers[:3])))
+    read = client.get(url(school.id, "units", unit["id"]), headers={**school.head, "X-Min-Position": unit["position"]})
+    assert all(m["joined_at"] for m in unit["members"])
+    assert sorted(unit["members"], key=lambda m: m["person_id"]) == \
+        sorted(read.get_json()["members"], key=lambda m: m["person_id"])
+    added = created(client.post(url(school.id, "units", unit["id"], "members"), headers=school.head,
+                                json={"person_id": teachers[3][0]["id"]}))
+    read = client.get(url(school.id, "units", unit["id"]), headers={**school.head, "X-Min-Position": added["position"]})
+    assert sorted(added["members"], key=lambda m: m["person_id"]) == \
+        sorted(read.get_json()["members"], key=lambda m: m["person_id"])
