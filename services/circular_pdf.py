@@ -1,5 +1,8 @@
 """The circular as a PDF document, in the member's language (Russian or Kazakh), with DejaVu Sans.
 
+All the platform prints is in that language: the labels, the direction's text and each clause, written as
+the language writes it ("п. 33.4 Правил", "Қағидалардың 33.4-тармағы"; domain.clauses), never as the code.
+
 DejaVu Sans covers every Kazakh letter (ә ғ қ ң ө ұ ү һ і and their capitals); it ships with the
 project under services/fonts/ with its licence. fpdf2 embeds a subset of it and a ToUnicode map,
 so the text can be searched and extracted from the document.
@@ -259,7 +262,7 @@ class _Document(FPDF):
 
     fpdf2's line breaking goes character by character through a paragraph (half a rendering), and the circulars of
     one decision share their long paragraphs (title, text, direction, the clause of p.34). `paragraph` is
-    `multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT")`, its lines taken from the layout of the same text in
+    `multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT", align=align)`, its lines taken from the layout of the same text in
     the same font, size and width made for an earlier document, their text bound to this document's font.
     """
 
