@@ -1,5 +1,8 @@
 """The circular as a PDF document, in the member's language (Russian or Kazakh), with DejaVu Sans.
 
+All the platform prints is in that language: the labels, the direction's text and each clause, written as
+the language writes it ("п. 33.4 Правил", "Қағидалардың 33.4-тармағы"; domain.clauses), never as the code.
+
 DejaVu Sans covers every Kazakh letter (ә ғ қ ң ө ұ ү һ і and their capitals); it ships with the
 project under services/fonts/ with its licence. fpdf2 embeds a subset of it and a ToUnicode map,
 so the text can be searched and extracted from the document.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import copy
 import io
 import pickle
+import re
 import threading
 import types
 from collections import OrderedDict
@@ -34,7 +38,7 @@ from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.line_break import Fragment, MultiLineBreak, TextLine
 from fpdf.util import Padding
 
-from domain import directions
+from domain import clauses, directions
 from domain.unions import Circular
 from services.internals import fpdf2 as fpdf2_internals
 
@@ -46,11 +50,11 @@ LABELS = {
         "union": "Учебно-методическое объединение",
         "to": "Кому",
         "decision": "Решение №",
-        "direction": "Направление работы (п.33 Правил)",
+        "direction": "Направление работы ({clause})",
         "specialties": "Специальности",
         "binding": ("Решение учебно-методического объединения носит рекомендательный характер и доводится "
                     "до сведения организаций образования – членов объединения по соответствующей "
-                    "специальности (п.34 Правил, приказ № 583)."),
+                    f"специальности ({clauses.of_rules('p.34', 'ru')}, приказ № 583)."),
         "acknowledge": "Просим ознакомиться и сообщить о принятом решении через платформу.",
     },
     "kk": {
@@ -58,11 +62,11 @@ LABELS = {
         "union": "Оқу-әдістемелік бірлестік",
         "to": "Кімге",
         "decision": "Шешім №",
-        "direction": "Жұмыс бағыты (Қағидалардың 33-тармағы)",
+        "direction": "Жұмыс бағыты ({clause})",
         "specialties": "Мамандықтар",
         "binding": ("Оқу-әдістемелік бірлестіктің шешімі ұсынымдық сипатта болады және тиісті мамандық "
                     "бойынша бірлестік мүшесі болып табылатын білім беру ұйымдарының назарына жеткізіледі "
-                    "(Қағидалардың 34-тармағы, № 583 бұйрық)."),
+                    f"({clauses.of_rules('p.34', 'kk')}, № 583 бұйрық)."),
         "acknowledge": "Танысып, қабылданған шешім туралы платформа арқылы хабарлауыңызды сұраймыз.",
     },
 }
@@ -257,7 +261,7 @@ class _Document(FPDF):
 
     fpdf2's line breaking goes character by character through a paragraph (half a rendering), and the circulars of
     one decision share their long paragraphs (title, text, direction, the clause of p.34). `paragraph` is
-    `multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT")`, its lines taken from the layout of the same text in
+    `multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT", align=align)`, its lines taken from the layout of the same text in
     the same font, size and width made for an earlier document, their text bound to this document's font.
     """
 
@@ -266,28 +270,28 @@ class _Document(FPDF):
     _layouts: OrderedDict[tuple[Any, ...], list[TextLine]] = OrderedDict()
     _layouts_lock = threading.Lock()
 
-    def paragraph(self, text: str, h: float) -> None:
+    def paragraph(self, text: str, h: float, align: Align = Align.J) -> None:
         font = self.current_font
         text = self.normalize_text(text).replace("\r", "")
         fragments = self._preload_font_styles(text, False)
         if not isinstance(font, _Font) or len(fragments) != 1 or self.text_shaping:
-            self.multi_cell(0, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.multi_cell(0, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align=align)
             return
         width = self.w - self.r_margin - self.x
         state = fragments[0].graphics_state
-        key = (text, font.fontkey, state.font_size_pt, width, self.c_margin, self.k)
+        key = (text, font.fontkey, state.font_size_pt, width, self.c_margin, self.k, align)
         with self._layouts_lock:
             lines = self._layouts.get(key)
             if lines is not None:
                 self._layouts.move_to_end(key)
         if lines is None:
-            breaker = MultiLineBreak(fragments, width, [self.c_margin, self.c_margin], align=Align.J,
+            breaker = MultiLineBreak(fragments, width, [self.c_margin, self.c_margin], align=align,
                                      print_sh=False, wrapmode=WrapMode.WORD)
             lines = []
             while (line := breaker.get_line()) is not None:
                 lines.append(line)
             if not lines:  # nothing to lay out: what multi_cell does with it
-                self.multi_cell(0, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                self.multi_cell(0, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align=align)
                 return
             with self._layouts_lock:
                 self._layouts[key] = lines
@@ -357,12 +361,26 @@ def prepare() -> dict[str, _Face]:
         return _faces
 
 
-def _characters(circular: Circular, labels: dict[str, str]) -> set[int]:
+def _characters(circular: Circular, labels: dict[str, str], direction: str) -> set[int]:
     texts = [circular.union_name, circular.number, circular.title, circular.text, circular.recipient_name,
-             str(circular.decision_number), circular.direction, *circular.specialties, *labels.values()]
-    found = directions.direction(circular.direction)
-    texts += [found.code, found.text_ru]
+             str(circular.decision_number), direction, *circular.specialties, *labels.values()]
     return {ord(ch) for text in texts for ch in text}
+
+
+def _direction(circular: Circular, language: str) -> str:
+    """The direction's line: its clause as the language writes it (p.33) and its text in that language."""
+    found = directions.direction(circular.direction)
+    clause = clauses.of_rules(found.code, language)
+    return f"{LABELS[language]['direction'].format(clause=clause)}: {found.text(language)}"
+
+
+# "№ 583", "п. 34": a sign and its number are never parted at a line's end. fpdf2 keeps a no-break space
+# together with its neighbours and sets it as a space, so no glyph is added to the document's font.
+_BOUND = re.compile(r"(№|\bп\.) (?=\d)")
+
+
+def _bound(text: str) -> str:
+    return _BOUND.sub("\\1\u00a0", text)
 
 
 def filename(circular: Circular) -> str:
@@ -378,10 +396,12 @@ def render(circular: Circular) -> bytes:
 def _render(circular: Circular, reuse: bool) -> bytes:
     """Render the circular; `reuse`: take paragraphs' lines and font objects made for earlier documents of this
     process (the same bytes either way)."""
-    labels = LABELS.get(circular.language, LABELS["ru"])
+    language = circular.language if circular.language in LABELS else "ru"
+    labels = LABELS[language]
+    direction = _direction(circular, language)
     pdf = _Document(format="A4")
     faces = prepare()
-    fast = _characters(circular, labels) <= faces[""].covers & faces["B"].covers
+    fast = _characters(circular, labels, direction) <= faces[""].covers & faces["B"].covers
     if fast:
         for face in faces.values():
             face.add(pdf, "DejaVu")
@@ -394,28 +414,30 @@ def _render(circular: Circular, reuse: bool) -> bytes:
     heading = labels["heading"].format(number=circular.number, dated=dated)
     pdf.set_title(f"{heading}: {circular.title}")
     pdf.set_author(circular.union_name)
-    pdf.set_lang("kk-KZ" if circular.language == "kk" else "ru-RU")
+    pdf.set_lang("kk-KZ" if language == "kk" else "ru-RU")
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_page()
 
-    def line(text: str, size: float = 11, style: str = "", gap: float = 1.5) -> None:
+    def line(text: str, size: float = 11, style: str = "", gap: float = 1.5, align: Align = Align.J) -> None:
         pdf.set_font("DejaVu", style, size)
+        text = _bound(text)
         if reuse:
-            pdf.paragraph(text, size * 0.5)
+            pdf.paragraph(text, size * 0.5, align)
         else:
-            pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align=align)
         pdf.ln(gap)
 
-    line(f"{labels['union']}", 10)
-    line(circular.union_name, 13, "B", 4)
-    line(heading, 12, "B")
-    line(f"{labels['to']}: {circular.recipient_name}", 11, "", 5)
-    line(f"{labels['decision']} {circular.decision_number}", 11, "B")
-    line(circular.title, 14, "B", 3)
+    # Headings are set flush left: justified, a heading of a few long words (Kazakh has many) spreads them
+    # across the line.
+    line(f"{labels['union']}", 10, align=Align.L)
+    line(circular.union_name, 13, "B", 4, Align.L)
+    line(heading, 12, "B", align=Align.L)
+    line(f"{labels['to']}: {circular.recipient_name}", 11, "", 5, Align.L)
+    line(f"{labels['decision']} {circular.decision_number}", 11, "B", align=Align.L)
+    line(circular.title, 14, "B", 3, Align.L)
     line(circular.text, 11, "", 4)
-    found = directions.direction(circular.direction)
-    line(f"{labels['direction']}: {found.code}. {found.text_ru}", 9)
-    line(f"{labels['specialties']}: {', '.join(circular.specialties)}", 9, "", 5)
+    line(direction, 9)
+    line(f"{labels['specialties']}: {', '.join(circular.specialties)}", 9, "", 5, Align.L)
     line(labels["binding"], 9)
     line(labels["acknowledge"], 9)
     if fast:

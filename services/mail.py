@@ -13,6 +13,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
+from domain import clauses
 from services.config import Settings
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,10 @@ SUBJECTS = {
 BODIES = {
     "ru": ("Учебно-методическое объединение «{union}» доводит до вашего сведения решение № {decision}: "
            "«{title}».\n\nЦиркуляр прилагается и доступен на платформе. Решение носит рекомендательный "
-           "характер (п.34 Правил); просим ознакомиться и отметить его на платформе.\n"),
+           "характер (" + clauses.of_rules("p.34", "ru") + "); просим ознакомиться и отметить его на платформе.\n"),
     "kk": ("«{union}» оқу-әдістемелік бірлестігі № {decision} шешімді назарыңызға жеткізеді: «{title}».\n\n"
            "Циркуляр қоса беріледі және платформада қолжетімді. Шешім ұсынымдық сипатта болады "
-           "(Қағидалардың 34-тармағы); танысып, платформада белгілеуіңізді сұраймыз.\n"),
+           "(" + clauses.of_rules("p.34", "kk") + "); танысып, платформада белгілеуіңізді сұраймыз.\n"),
 }
 
 

@@ -18,13 +18,14 @@ class DirectionsArgs(Schema):
 
 
 class DirectionOut(Schema):
-    """One direction: a numbered sub-item of the Order, in its Russian text with an English label."""
+    """One direction: a numbered sub-item of the Order, in its Russian and Kazakh texts with an English label."""
 
     code = fields.String()
     clause = fields.String()
     number = fields.Integer()
     level = fields.String()
     text_ru = fields.String()
+    text_kk = fields.String(metadata={"description": "The sub-item in Kazakh, in the terms of the Order's Kazakh version"})
     label_en = fields.String()
     duplicate_of = fields.String(allow_none=True, metadata={"description": "p.9 repeats itself: the earlier item"})
 
