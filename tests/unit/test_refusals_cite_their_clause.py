@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 REFUSALS = {"DomainError", "RuleViolation", "InvalidValue", "Conflict", "NotPermitted", "Unsupported",
             "UnitKindNotAllowed"}
-CITES = re.compile(r"\bp\.\d")
+# A citation is written "(p.26)" or "p.26)"; "p.N.k" as an example of the notation cites nothing.
+CITES = re.compile(r"\(p\.\d|\bp\.\d+(\.\d+)?\)")
 
 
 def _text(node: ast.AST) -> str:
@@ -21,7 +22,7 @@ def _text(node: ast.AST) -> str:
         return "".join(_text(v) for v in node.values)
     if isinstance(node, ast.FormattedValue):
         # A clause written in by a variable ("... ({clause})") cites one as surely as a literal "p.26".
-        return "p.0" if "clause" in ast.unparse(node.value) else ""
+        return "(p.0)" if "clause" in ast.unparse(node.value) else ""
     if isinstance(node, ast.BinOp):
         return _text(node.left) + _text(node.right)
     return ""
