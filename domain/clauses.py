@@ -34,21 +34,19 @@ def _number(code: str) -> str:
     return found.group(1)
 
 
+# How each language writes a clause on its own, and as a clause of the Rules in running text.
+_FORMS = {
+    "ru": ("п. {n}", "п. {n} Правил"),
+    "kk": ("{n}-тармақ", "Қағидалардың {n}-тармағы"),
+    "en": ("p.{n}", "p.{n} of the Rules"),
+}
+
+
 def reference(code: str, language: str) -> str:
     """Write the clause "p.N" or "p.N.k" as the language writes it on its own: "п. 33.4", "33.4-тармақ", "p.33.4"."""
-    number = _number(code)
-    if language == "kk":
-        return f"{number}-тармақ"
-    if language == "en":
-        return f"p.{number}"
-    return f"п. {number}"
+    return _FORMS.get(language, _FORMS["ru"])[0].format(n=_number(code))
 
 
 def of_rules(code: str, language: str) -> str:
     """Write the clause as a clause of the Rules in running text: "п. 34 Правил", "Қағидалардың 34-тармағы"."""
-    number = _number(code)
-    if language == "kk":
-        return f"Қағидалардың {number}-тармағы"
-    if language == "en":
-        return f"p.{number} of the Rules"
-    return f"п. {number} Правил"
+    return _FORMS.get(language, _FORMS["ru"])[1].format(n=_number(code))
