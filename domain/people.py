@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from domain import rules
 from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
@@ -52,6 +55,20 @@ def check_full_name(full_name: str) -> str:
     return full_name.strip()
 
 
+LANGUAGES = ("ru", "kk", "en")
+# Sign-in: an email address is a person's login; a link (invitation, password reset) and a session are secrets
+# whose SHA-256 alone is recorded (ADR 019); passwords are never in an event, not even hashed.
+_LOGIN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def check_login(login: str) -> str:
+    """Return the login (an email address) trimmed and lower-cased; raise unless it looks like an address."""
+    login = login.strip().lower()
+    if len(login) > 254 or not _LOGIN.match(login):
+        raise InvalidValue("The login is an email address, like name@school.kz.", field="email")
+    return login
+
+
 class PersonHasLeft(Conflict):
     """Raised when a command addresses a person who has left the organization."""
 
@@ -97,6 +114,87 @@ class Person(Recorded):
 
         def apply(self, person: Person) -> None:
             person.tokens[self.token_id.hex]["revoked"] = True
+
+    class LoginSet(Recorded.Event):
+        login: str
+
+        def apply(self, person: Person) -> None:
+            person.login = self.login
+
+    class LanguageChosen(Recorded.Event):
+        language: str
+
+        def apply(self, person: Person) -> None:
+            person.language = self.language
+
+    class InvitationIssued(Recorded.Event):
+        invitation_id: UUID
+        token_hash: str
+        expires_at: datetime
+
+        def apply(self, person: Person) -> None:
+            person.links()[self.invitation_id.hex] = {
+                "kind": "invitation", "hash": self.token_hash, "expires_at": self.expires_at, "used": False}
+
+    class InvitationAccepted(Recorded.Event):
+        invitation_id: UUID
+
+    class PasswordResetIssued(Recorded.Event):
+        reset_id: UUID
+        token_hash: str
+        expires_at: datetime
+
+        def apply(self, person: Person) -> None:
+            person.links()[self.reset_id.hex] = {
+                "kind": "reset", "hash": self.token_hash, "expires_at": self.expires_at, "used": False}
+
+    class PasswordSet(Recorded.Event):
+        """The person set a password (its argon2 hash is kept outside the log); every link they had is used up."""
+
+        via: str  # invitation, reset or profile
+        link_id: UUID | None
+
+        def apply(self, person: Person) -> None:
+            person.password_set_at = self.timestamp
+            for link in person.links().values():
+                link["used"] = True
+
+    class SignedIn(Recorded.Event):
+        session_id: UUID
+        session_hash: str
+        address: str
+        agent: str
+        expires_at: datetime
+
+        def apply(self, person: Person) -> None:
+            sessions = person.sessions()
+            for key in [k for k, s in sessions.items() if s["expires_at"] <= self.timestamp]:
+                del sessions[key]  # ended long ago: only what can still sign a request in is kept
+            sessions[self.session_id.hex] = {"hash": self.session_hash, "address": self.address, "agent": self.agent,
+                                             "started_at": self.timestamp, "expires_at": self.expires_at}
+
+    class SignedOut(Recorded.Event):
+        session_ids: list[UUID]
+        address: str
+        everywhere: bool
+
+        def apply(self, person: Person) -> None:
+            sessions = person.sessions()
+            for session_id in self.session_ids:
+                sessions.pop(session_id.hex, None)
+
+    # Read with defaults: people who joined (and were snapshotted) before sign-in existed have none of these.
+    login: str | None = None
+    language: str | None = None
+    password_set_at: datetime | None = None
+
+    def links(self) -> dict[str, dict[str, Any]]:
+        """Return the person's invitation and reset links by id (hashes, expiry, whether used)."""
+        return self.__dict__.setdefault("_links", {})
+
+    def sessions(self) -> dict[str, dict[str, Any]]:
+        """Return the person's sessions that have not been signed out, by id."""
+        return self.__dict__.setdefault("_sessions", {})
 
     def __init__(self, tenant: UUID, full_name: str, roles: list[str], subjects: list[str], meta: dict[str, Any]):
         self.tenant = tenant
@@ -171,6 +269,90 @@ class Person(Recorded):
             return []
         return [t["hash"] for t in self.tokens.values() if not t["revoked"]]
 
+    # Sign-in (ADR 019)
+
+    def set_login(self, ctx: Context, login: str) -> bool:
+        """Make this email address the person's login; return True if it changed."""
+        self._check_active()
+        login = check_login(login)
+        if login == self.login:
+            return False
+        self.record(self.LoginSet, ctx, None, login=login)
+        return True
+
+    def choose_language(self, ctx: Context, language: str) -> None:
+        """Remember the language the person reads the platform in."""
+        if language not in LANGUAGES:
+            raise InvalidValue(f"The language is one of {', '.join(LANGUAGES)}.", field="language")
+        if language != self.language:
+            self.record(self.LanguageChosen, ctx, None, language=language)
+
+    def issue_invitation(self, ctx: Context, token_hash: str, expires_at: datetime) -> UUID:
+        """Record an invitation to set a password, by the hash of its secret; return its id."""
+        self._check_active()
+        if self.login is None:
+            raise InvalidValue("The person has no login yet: send their email address.", field="email")
+        invitation_id = uuid4()
+        self.record(self.InvitationIssued, ctx, None, invitation_id=invitation_id, token_hash=token_hash,
+                    expires_at=expires_at)
+        return invitation_id
+
+    def issue_password_reset(self, ctx: Context, token_hash: str, expires_at: datetime) -> UUID:
+        """Record a link to reset the password, by the hash of its secret; return its id."""
+        self._check_active()
+        reset_id = uuid4()
+        self.record(self.PasswordResetIssued, ctx, None, reset_id=reset_id, token_hash=token_hash,
+                    expires_at=expires_at)
+        return reset_id
+
+    def link_for(self, kind: str, token_hash: str, now: datetime) -> UUID:
+        """Return the id of the unused, unexpired link of this kind with this hash; raise LinkNotValid otherwise."""
+        if not self.active:
+            raise LinkNotValid("unknown")
+        found = None
+        for link_id, link in self.links().items():
+            if link["kind"] == kind and hmac.compare_digest(link["hash"], token_hash):
+                found = (link_id, link)
+        if found is None:
+            raise LinkNotValid("unknown")
+        link_id, link = found
+        if link["used"]:
+            raise LinkNotValid("used")
+        if link["expires_at"] <= now:
+            raise LinkNotValid("expired")
+        return UUID(hex=link_id)
+
+    def set_password(self, ctx: Context, via: str, link_id: UUID | None = None) -> None:
+        """Record that the person set a password (through a link, or on their profile); their links are used up."""
+        self._check_active()
+        if via == "invitation":
+            self.record(self.InvitationAccepted, ctx, None, invitation_id=link_id)
+        self.record(self.PasswordSet, ctx, None, via=via, link_id=link_id)
+
+    def sign_in(self, ctx: Context, session_hash: str, address: str, agent: str, expires_at: datetime) -> UUID:
+        """Record a sign-in from an address, by the hash of its session's secret; return the session's id."""
+        self._check_active()
+        session_id = uuid4()
+        self.record(self.SignedIn, ctx, None, session_id=session_id, session_hash=session_hash, address=address,
+                    agent=agent[:200], expires_at=expires_at)
+        return session_id
+
+    def sign_out(self, ctx: Context, session_ids: Iterable[UUID], address: str, everywhere: bool = False) -> None:
+        """Record that these sessions were signed out; ones already ended change nothing."""
+        ending = [s for s in session_ids if s.hex in self.sessions()]
+        if ending:
+            self.record(self.SignedOut, ctx, None, session_ids=ending, address=address, everywhere=everywhere)
+
+    def session_for(self, session_hash: str, now: datetime) -> UUID | None:
+        """Return the id of the live session with this hash, or None (compares every hash in constant time)."""
+        if not self.active:
+            return None
+        found = None
+        for session_id, session in self.sessions().items():
+            if hmac.compare_digest(session["hash"], session_hash) and session["expires_at"] > now:
+                found = session_id
+        return UUID(hex=found) if found else None
+
     def _check_active(self) -> None:
         if not self.active:
             raise PersonHasLeft()
@@ -183,3 +365,77 @@ class UnknownToken(InvalidValue):
 
     def __init__(self) -> None:
         super().__init__("No such token.")
+
+
+class LinkNotValid(InvalidValue):
+    """Raised when an invitation or reset link is unknown, forged, used already or expired."""
+
+    status = 404
+
+    def __init__(self, reason: str):
+        super().__init__(f"This link is not valid ({reason}).")
+        self.reason = reason
+
+
+_LOGIN_NAMESPACE = UUID("5f0c7a52-5d1e-4e36-9d0b-6a8f1c3e2b71")
+
+
+class Login(Recorded):
+    """The claim of one login (an email address) by one person: its id derives from the login, so no two people
+    of the platform can hold the same one."""
+
+    class Claimed(Recorded.Created):
+        login: str
+        person: UUID
+        tenant: UUID
+
+    class Moved(Recorded.Event):
+        person: UUID
+        tenant: UUID
+
+        def apply(self, login: Login) -> None:
+            login.person, login.tenant, login.released = self.person, self.tenant, False
+
+    class Released(Recorded.Event):
+        def apply(self, login: Login) -> None:
+            login.released = True
+
+    def __init__(self, login: str, person: UUID, tenant: UUID, meta: dict[str, Any]):
+        self.login = login
+        self.person = person
+        self.tenant = tenant
+        self.released = False
+
+    @property
+    def tenant_id(self) -> UUID:
+        return self.tenant
+
+    @staticmethod
+    def id_for(login: str) -> UUID:
+        """Return the id of the claim of this login."""
+        return uuid5(_LOGIN_NAMESPACE, check_login(login))
+
+    @classmethod
+    def claim(cls, ctx: Context, person: Person) -> Login:
+        """Claim the person's login for them."""
+        if person.login is None:
+            raise InvalidValue("The person has no login yet: send their email address.", field="email")
+        return cls._create(cls.Claimed, id=cls.id_for(person.login), timestamp=ctx.at,
+                           meta=ctx.meta(person.tenant_id, None), login=person.login, person=person.id,
+                           tenant=person.tenant_id)
+
+    def move_to(self, ctx: Context, person: Person) -> None:
+        """Give a released login to another person."""
+        self.record(self.Moved, ctx, None, person=person.id, tenant=person.tenant_id)
+
+    def release(self, ctx: Context) -> None:
+        """Let the login go: its person took another, or has left."""
+        if not self.released:
+            self.record(self.Released, ctx, None)
+
+
+class LoginTaken(Conflict):
+    """Raised when another person of the platform already signs in with this email address."""
+
+    def __init__(self) -> None:
+        super().__init__("Another person already signs in with this email address.", field="email")

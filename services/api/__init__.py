@@ -19,9 +19,9 @@ from projections.base import create_schema, make_engine
 from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions
-from services.api import documents, idempotency
+from services.api import documents, idempotency, invitations
 from services.api.common import Runtime, enter_scope, runtime
-from services import database
+from services import database, web
 from services.applications import Platform
 from services.auth import authenticate
 from services.config import Settings
@@ -95,11 +95,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(unions.blp)
     api.register_blueprint(circulars.blp)
     api.register_blueprint(documents.blp)
+    api.register_blueprint(invitations.blp)
     errors.register(app)
     _register_request_hooks(app)
     idempotency.install(app)  # after authentication: the caller is known
 
     api.register_blueprint(system.blp)
+    platform.engine = engine  # people's password hashes (services/signin.py)
+    web.install(app, settings)  # the pages, outside /api/ (services/web)
     openapi_rule = next(r for r in app.url_map.iter_rules() if r.rule == "/api/v1/openapi.json")
     api.spec.path(
         rule=openapi_rule,
@@ -116,8 +119,8 @@ def _register_request_hooks(app: Flask) -> None:
     def identify_request() -> Response | None:
         supplied = request.headers.get("X-Request-Id", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        if request.path in _OPEN_PATHS:
-            return None
+        if request.path in _OPEN_PATHS or not request.path.startswith(web.API_PREFIX):
+            return None  # the web's pages sign people in with their own sessions (services/web)
         rt = runtime()
         g.caller = authenticate(rt.platform, request.headers.get("Authorization"), rt.settings.operator_token)
         if g.caller is None:
