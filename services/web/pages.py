@@ -13,7 +13,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from flask import (Blueprint, Response, flash, g, make_response, redirect, render_template, request,
+from flask import (Blueprint, Response, flash, g, make_response, redirect, render_template, request, session,
                    url_for)
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
@@ -253,7 +253,7 @@ def login(lang: str) -> Response:
         else:
             rt = runtime()
             try:
-                session = rt.platform.sign_in(form.login.data, form.password.data, now=now(),
+                signed = rt.platform.sign_in(form.login.data, form.password.data, now=now(),
                                               hours=rt.settings.session_hours, address=address(),
                                               agent=request.headers.get("User-Agent", ""), request_id=request_id(),
                                               language=lang)
@@ -262,9 +262,10 @@ def login(lang: str) -> Response:
                 per_address.count(address_key)
                 error, status = _("The email or the password is wrong."), 422
             else:
+                session.clear()  # a new CSRF token for the signed-in person: none from before carries over
                 flash(_("You are signed in."), "success")
                 response = redirect(safe_next(form.next.data) or url_for("web.dashboard", lang=lang))
-                response.set_cookie(SESSION_COOKIE, session.cookie, max_age=rt.settings.session_hours * 3600,
+                response.set_cookie(SESSION_COOKIE, signed.cookie, max_age=rt.settings.session_hours * 3600,
                                     path="/", secure=rt.settings.web_cookie_secure, httponly=True, samesite="Lax")
                 g.session_ended = False
                 return response
@@ -283,6 +284,7 @@ def logout(lang: str) -> Response:
     if g.person is not None:
         runtime().platform.sign_out(g.person.id, [g.session_id], now=now(), address=address(),
                                     request_id=request_id())
+    session.clear()
     flash(_("You have signed out."), "success")
     g.session_ended = True
     return redirect(url_for("web.login", lang=lang))

@@ -339,3 +339,37 @@ def test_the_api_is_untouched_by_the_webs_cookies_csrf_and_headers(web, tour):
     assert "Set-Cookie" not in answer.headers and "Content-Security-Policy" not in answer.headers
     created = web.test_client().post("/api/v1/tenants", json={}, headers=tour.operator)
     assert created.status_code == 422  # no CSRF token asked of an API command
+
+
+# Pages without another tenant's object to point at: each shows the signed-in person only their own account
+# and organization (or nothing of anyone's). A page that takes an object's id belongs in an isolation matrix of
+# the web (every role x another tenant's object answers the 404 page): a new page fails here until it is listed.
+OWN_PAGES = {
+    "/": "redirects to the home page in a language",
+    "/static/<path:filename>": "the vendored stylesheet",
+    "/<lang>/": "the person's own name, roles, organization and its findings",
+    "/<lang>/login": "a form",
+    "/<lang>/logout": "ends the person's own session",
+    "/<lang>/invitations/<token>": "the secret names the person; a wrong one is the same page as a used one",
+    "/<lang>/password-reset": "the same answer whether or not the login exists",
+    "/<lang>/password-reset/<token>": "as an invitation",
+    "/<lang>/profile": "the person's own language, email, password and sessions",
+    "/<lang>/<path:rest>": "the 404 page",
+}
+
+
+def test_every_page_is_declared_with_what_it_shows(web):
+    pattern = re.compile(r"<any\([^)]*\):lang>")
+    served = {pattern.sub("<lang>", rule.rule) for rule in web.url_map.iter_rules()
+              if not rule.rule.startswith("/api/")}
+    assert served == set(OWN_PAGES), f"undeclared: {served - set(OWN_PAGES)}; stale: {set(OWN_PAGES) - served}"
+
+
+def test_a_session_cookie_of_another_person_or_a_person_who_left_opens_nothing(web, tour):
+    browser, person, _, tenant = signed_in_person(web, tour, ["teacher"])
+    cookie = browser.get_cookie("methodical_session").value
+    stranger = web.test_client()
+    other = signed_in_person(web, tour, ["teacher"])[1]
+    stranger.set_cookie("methodical_session", other["id"].replace("-", "") + "." + cookie.split(".", 1)[1],
+                        domain="localhost")
+    assert stranger.get("/ru/profile").status_code == 302  # another person's id with this secret: nobody
