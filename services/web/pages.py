@@ -76,7 +76,7 @@ def identify() -> Response | None:
     g.person = g.session_id = g.tenant = None
     g.session_ended = False
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
+    if cookie and request.endpoint != "web.static":  # a stylesheet needs nobody signed in
         found = runtime().platform.person_for_session(cookie[:200], now())
         if found is None:
             g.session_ended = True  # expired, signed out, the person left, or a forged cookie: all the same
@@ -95,6 +95,8 @@ def protect(response: Response) -> Response:
     """Add the security headers; forget a session cookie that signs in nobody."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if runtime().settings.web_cookie_secure:  # served over TLS: browsers are to keep to it
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if g.get("session_ended"):
         response.delete_cookie(SESSION_COOKIE, path="/", secure=runtime().settings.web_cookie_secure,
                                httponly=True, samesite="Lax")

@@ -1,4 +1,4 @@
-"""In a real browser, in Russian and Kazakh: a head opens the invitation, sets a password, signs in through the
+"""In a real browser, in Russian, Kazakh and English: a head opens the invitation, sets a password, signs in through the
 form, sees the dashboard with the findings, the profile, and signs out; the pages of a stranger (reset, a
 forged link, a missing page) too. Every page is screenshotted at a phone's and a desktop's width and checked
 by axe-core."""
@@ -13,15 +13,16 @@ import pytest
 
 from conftest import Pages
 
-GOOD = {"ru": "зелёный чайник под дождём", "kk": "жасыл шәйнек жаңбыр астында"}
-NAMES = {"ru": "Ольга Викторовна Ким", "kk": "Айгүл Сәрсенбайқызы Нұрланова"}
+GOOD = {"ru": "зелёный чайник под дождём", "kk": "жасыл шәйнек жаңбыр астында", "en": "green kettle in the rain"}
+NAMES = {"ru": "Ольга Викторовна Ким", "kk": "Айгүл Сәрсенбайқызы Нұрланова", "en": "Ерлан Бауыржанұлы Омаров"}
 WIDTHS = {"phone": 360, "desktop": 1100}
 
 
 def school_with_a_head(tour: Any, lang: str) -> tuple[dict[str, Any], str, str]:
     """Register a school whose association falls short of the Rules; invite its head; return school, login, token."""
-    school = tour.tenant(language=lang, name={"ru": "Школа-гимназия № 12 имени Абая Кунанбаева",
-                                              "kk": "Абай Құнанбаев атындағы № 12 мектеп-гимназия"}[lang])
+    school = tour.tenant(language="ru" if lang == "en" else lang, name={
+        "ru": "Школа-гимназия № 12 имени Абая Кунанбаева", "kk": "Абай Құнанбаев атындағы № 12 мектеп-гимназия",
+        "en": "Ақсу қаласының № 3 жалпы білім беретін мектебі"}[lang])
     head, head_headers = tour.head(school["id"], NAMES[lang])
     teachers = [tour.person(school["id"], head_headers, ["teacher"], ["Математика"], full_name=f"Мұғалім {i}")[0]
                 for i in range(3)]
@@ -31,12 +32,12 @@ def school_with_a_head(tour: Any, lang: str) -> tuple[dict[str, Any], str, str]:
     assert unit.status_code == 201, unit.get_json()
     login = f"head-{secrets.token_hex(4)}@mektep.kz"
     invited = tour.client.post(f"/api/v1/tenants/{school['id']}/people/{head['id']}/invitations",
-                               headers=tour.operator, json={"email": login})
+                               headers=tour.operator, json={"email": login, "language": lang})
     assert invited.status_code == 201, invited.get_json()
     return school, login, urlsplit(invited.get_json()["url"]).path.rsplit("/", 1)[1]
 
 
-@pytest.mark.parametrize("lang", ["ru", "kk"])
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
 def test_a_head_signs_in_through_the_pages_and_every_page_reads_well(chromium, served, tour, lang):
     school, login, token = school_with_a_head(tour, lang)
     for width_name, width in WIDTHS.items():
@@ -44,7 +45,7 @@ def test_a_head_signs_in_through_the_pages_and_every_page_reads_well(chromium, s
             school, login, token = school_with_a_head(tour, lang)  # the invitation works once
         pages = Pages(f"{lang}-{width_name}")
         context = chromium.new_context(viewport={"width": width, "height": 800}, bypass_csp=True,
-                                       locale={"ru": "ru-RU", "kk": "kk-KZ"}[lang])
+                                       locale={"ru": "ru-RU", "kk": "kk-KZ", "en": "en-GB"}[lang])
         page = context.new_page()
         walk(page, pages, served, lang, login, token)
         context.close()
