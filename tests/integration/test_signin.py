@@ -373,3 +373,39 @@ def test_a_session_cookie_of_another_person_or_a_person_who_left_opens_nothing(w
     stranger.set_cookie("methodical_session", other["id"].replace("-", "") + "." + cookie.split(".", 1)[1],
                         domain="localhost")
     assert stranger.get("/ru/profile").status_code == 302  # another person's id with this secret: nobody
+
+
+def test_a_signed_in_person_snapshots_and_replays_for_the_audit(web, tour, platform, client, settings):
+    from uuid import UUID
+
+    from support import bearer
+
+    browser, person, login, tenant = signed_in_person(web, tour, ["teacher"])
+    person_id = UUID(person["id"])
+    platform.take_snapshot(person_id)
+    version = platform.repository.get(person_id).version
+    replayed = platform.repository.get(person_id, version=version)  # from the snapshot just taken
+    assert len(replayed.sessions()) == 1 and replayed.login == login and replayed.password_set_at is not None
+    assert browser.get("/ru/").status_code == 200
+    state = client.get(f"/api/v1/audit/aggregates/{person_id}", headers=bearer(settings.operator_token))
+    assert state.status_code == 200, state.get_json()
+    assert GOOD not in state.get_data(as_text=True) and "argon2" not in state.get_data(as_text=True)
+
+
+def test_a_forged_csrf_token_or_an_expired_session_is_a_clear_page_and_changes_nothing(
+        web, tour, platform, settings, web_engine):
+    from uuid import UUID
+
+    browser, person, login, _ = signed_in_person(web, tour, ["teacher"], lang="kk")
+    before = len(list(platform.events.get(UUID(person["id"]))))
+    forged = browser.post("/kk/profile", data={"csrf_token": "forged." + secrets.token_hex(8), "section": "email",
+                                               "email": email()})
+    assert forged.status_code == 400 and "Пішіннің мерзімі өтті" in forged.get_data(as_text=True)
+    assert len(list(platform.events.get(UUID(person["id"])))) == before
+    later = web_app(settings, platform, web_engine, CLOCK=lambda: datetime.now(timezone.utc) + timedelta(hours=13))
+    late = later.test_client()
+    late.set_cookie("methodical_session", browser.get_cookie("methodical_session").value, domain="localhost")
+    answer = late.get("/kk/profile")
+    assert answer.status_code == 302 and "/kk/login" in answer.headers["Location"]
+    assert "Сеанс аяқталды" in late.get(answer.headers["Location"]).get_data(as_text=True)
+    assert len(list(platform.events.get(UUID(person["id"])))) == before
