@@ -216,8 +216,10 @@ class SignInCommands(Commands):
 
     def request_reset(self, login: str, *, now: datetime, hours: int, request_id: str) -> IssuedLink | None:
         """Issue a password reset link to the person who signs in with this login; None if there is nobody."""
+        # Also for a person invited who never set a password: the link proves the same thing, that they read the
+        # login's mail, and an expired invitation is then no dead end.
         person = self.person_for_login(login)
-        if person is None or person.password_set_at is None:
+        if person is None:
             return None
         person = self.load(person.id, Person, "person")
         ctx = Context(actor=as_self(person), request_id=request_id, now=now)

@@ -409,3 +409,23 @@ def test_a_forged_csrf_token_or_an_expired_session_is_a_clear_page_and_changes_n
     assert answer.status_code == 302 and "/kk/login" in answer.headers["Location"]
     assert "Сеанс аяқталды" in late.get(answer.headers["Location"]).get_data(as_text=True)
     assert len(list(platform.events.get(UUID(person["id"])))) == before
+
+
+def test_a_person_whose_invitation_expired_gets_a_reset_link_instead(settings, platform, web_engine, projector,
+                                                                     tour, smtp):
+    mailbox, port = smtp
+    app = web_app(settings, platform, web_engine, changed={
+        "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_from": "platform@methodical.kz"})
+    school = tour.tenant(language="kk")
+    _, head = tour.head(school["id"])
+    teacher, _ = tour.person(school["id"], head, ["teacher"])
+    login = email()
+    assert invite(tour.client, school["id"], teacher["id"], head, email=login).status_code == 201
+    stranger = app.test_client()
+    assert post_form(stranger, "/kk/password-reset", login=login).status_code == 302
+    (message,) = mailbox.to(login)
+    body = message.get_body().get_content()
+    assert "/password-reset/" in body and "құпиясөз" in body.lower()
+    path = urlsplit(re.search(r"https?://\S+/password-reset/\S+", body).group(0)).path
+    assert post_form(stranger, path, password=GOOD, password_confirm=GOOD).status_code == 302
+    assert post_form(stranger, "/kk/login", login=login, password=GOOD).status_code == 302
