@@ -26,6 +26,7 @@ from domain.people import LinkNotValid, LoginTaken
 from services.api.common import runtime
 from services.api.limits import FailedAuthentications
 from services.auth import Caller
+from services.commands import StaleWrite
 from services.signin import WeakPassword, WrongCredentials
 from services.web import csrf, forms, i18n, mails
 from services.web.i18n import LANGUAGES
@@ -69,10 +70,8 @@ def request_id() -> str:
 
 @blp.before_request
 def identify() -> Response | None:
-    """Take the page's language; check the CSRF token of a form; read the signed-in person again."""
+    """Take the page's language; read the signed-in person again; check the CSRF token of a form."""
     g.lang = (request.view_args or {}).get("lang") or i18n.best_language()
-    if request.method == "POST":
-        csrf.protect()
     g.person = g.session_id = g.tenant = None
     g.session_ended = False
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -86,7 +85,12 @@ def identify() -> Response | None:
             g.tenant = runtime().platform.get_tenant(g.person.tenant_id)
             if request.method == "GET" and "lang" in (request.view_args or {}) and g.person.language != g.lang:
                 # The language a person last chose (the switch on every page) is remembered for them.
-                runtime().platform.choose_language(g.person.id, g.lang, now=now(), request_id=request_id())
+                try:
+                    runtime().platform.choose_language(g.person.id, g.lang, now=now(), request_id=request_id())
+                except StaleWrite:
+                    pass  # another request of theirs changed the person first: a preference can wait a page
+    if request.method == "POST":
+        csrf.protect()  # after the person is known, so that a refusal's page still shows who is signed in
     return None
 
 
@@ -174,8 +178,13 @@ def web_error(error: Exception) -> Response:
     if isinstance(error, HTTPException) and error.code and error.code < 500:
         return error_page(error.code, _("The request was not understood"), _(
             "Nothing was changed. Go back and try again."))
+    if isinstance(error, StaleWrite):
+        return error_page(409, _("This cannot be done"), _("Another change was saved at the same moment; nothing "
+                                                          "was changed. Go back and try again."))
     if isinstance(error, DomainError):
-        return error_page(error.status, _("This cannot be done"), error.detail)
+        # Forms show their refusals beside their fields; one that escapes a page is told in its language only.
+        log.info("a page refused: %s", error.detail)
+        return error_page(error.status, _("This cannot be done"), _("Nothing was changed. Go back and try again."))
     if type(error).__name__ in ("OperationalError", "InterfaceError", "PoolTimeout", "TimeoutError"):
         log.warning("database unavailable: %s", error)
         return error_page(503, _("The platform is busy"), _("The database is not answering. Try again in a minute."))
