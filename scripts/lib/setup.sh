@@ -44,7 +44,7 @@ setup_browser_tests() {
   fi
   if [ ! -x "$chromium" ]; then
     echo "" >&2
-    echo "!!! Chromium is not at $chromium and cannot be installed here (not root, or no apt-get)." >&2
+    echo "!!! Chromium is not at $chromium and could not be installed here (apt-get failed, or this is not root)." >&2
     echo "!!! THE BROWSER TESTS ARE SKIPPED. Install it: sudo apt-get install chromium" >&2
     echo "" >&2
     export BROWSER_TESTS_SKIP="Chromium is missing at $chromium"

@@ -429,3 +429,39 @@ def test_a_person_whose_invitation_expired_gets_a_reset_link_instead(settings, p
     path = urlsplit(re.search(r"https?://\S+/password-reset/\S+", body).group(0)).path
     assert post_form(stranger, path, password=GOOD, password_confirm=GOOD).status_code == 302
     assert post_form(stranger, "/kk/login", login=login, password=GOOD).status_code == 302
+
+
+def test_no_password_link_or_session_secret_reaches_a_log_record(web, tour, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    school = tour.tenant()
+    head, head_headers = tour.head(school["id"])
+    login = email()
+    url = invite(tour.client, school["id"], head["id"], head_headers, email=login).get_json()["url"]
+    browser = web.test_client()
+    path = f"/ru/invitations/{token_of(url)}"
+    post_form(browser, path, password="password123", password_confirm="password123")  # refused
+    post_form(browser, path, password=GOOD, password_confirm=GOOD)
+    post_form(browser, "/ru/login", login=login, password="wrong " + GOOD)
+    post_form(browser, "/ru/login", login=login, password=GOOD)
+    cookie = browser.get_cookie("methodical_session").value
+    browser.get("/ru/profile")
+    logging.getLogger("services.web").debug("control record")
+    assert any(r.getMessage() == "control record" for r in caplog.records)
+    logged = "\n".join(f"{r.getMessage()} {r.args!r} {vars(r)!r}" for r in caplog.records)
+    for secret in (GOOD, "password123", token_of(url).partition(".")[2], cookie.partition(".")[2]):
+        assert secret not in logged
+
+
+def test_an_smtp_relay_that_does_not_answer_leaves_the_link_unmailed_not_refused(settings, platform, web_engine,
+                                                                                projector, tour):
+    from support import free_port
+
+    app = web_app(settings, platform, web_engine, changed={
+        "smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_from": "platform@methodical.kz",
+        "smtp_timeout": 1})
+    school = tour.tenant()
+    head, head_headers = tour.head(school["id"])
+    answer = invite(app.test_client(), school["id"], head["id"], head_headers, email=email())
+    assert answer.status_code == 201 and answer.get_json()["mailed"] is False and answer.get_json()["url"]
