@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, Response, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from services.config import Settings
 from services.web import i18n
@@ -50,3 +51,18 @@ def install(app: Flask, settings: Settings) -> None:
     csrf.init_app(app)
     Babel(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Almaty")
     app.register_blueprint(pages.blp)
+    # An address that no route serves has no blueprint to answer it: outside /api/ it is the web's page.
+    app.register_error_handler(404, _unrouted)
+    app.register_error_handler(405, _unrouted)
+
+
+def _unrouted(error: HTTPException) -> Response:
+    """Answer a request no route serves: a problem document under /api/, a page in the browser's language else."""
+    from services.api.errors import http_problem
+    from services.web import pages
+
+    if request.path.startswith(API_PREFIX):
+        return http_problem(error)
+    g.lang = i18n.best_language()
+    response = pages.not_found() if error.code == 404 else pages.not_allowed()
+    return pages.protect(response)

@@ -174,7 +174,7 @@ def web_error(error: Exception) -> Response:
     if isinstance(error, NotFound) or (isinstance(error, HTTPException) and error.code == 404):
         return not_found()
     if isinstance(error, HTTPException) and error.code == 405:
-        return error_page(405, _("This cannot be done here"), _("This page does not take such a request."))
+        return not_allowed()
     if isinstance(error, HTTPException) and error.code and error.code < 500:
         return error_page(error.code, _("The request was not understood"), _(
             "Nothing was changed. Go back and try again."))
@@ -190,6 +190,11 @@ def web_error(error: Exception) -> Response:
         return error_page(503, _("The platform is busy"), _("The database is not answering. Try again in a minute."))
     log.exception("unexpected error on a page")
     return error_page(500, _("Something went wrong"), _("The error has been logged. Try again later."))
+
+
+def not_allowed() -> Response:
+    """The page of a request method that the address does not take."""
+    return error_page(405, _("This cannot be done here"), _("This page does not take such a request."))
 
 
 def not_found() -> Response:

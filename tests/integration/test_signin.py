@@ -465,3 +465,16 @@ def test_an_smtp_relay_that_does_not_answer_leaves_the_link_unmailed_not_refused
     head, head_headers = tour.head(school["id"])
     answer = invite(app.test_client(), school["id"], head["id"], head_headers, email=email())
     assert answer.status_code == 201 and answer.get_json()["mailed"] is False and answer.get_json()["url"]
+
+
+def test_an_address_no_route_serves_is_a_page_outside_the_api_and_a_problem_inside(web, tour):
+    client = web.test_client()
+    page = client.get("/favicon.ico", headers={"Accept-Language": "kk"})
+    assert page.status_code == 404 and '<html lang="kk">' in page.get_data(as_text=True)
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    wrong_method = client.put("/ru/login")
+    assert wrong_method.status_code == 405 and '<html lang="ru">' in wrong_method.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-thing", headers=tour.operator)
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    api_method = client.put("/api/v1/tenants", headers=tour.operator)
+    assert api_method.status_code == 405 and api_method.mimetype == "application/problem+json"
