@@ -184,9 +184,10 @@ class Person(Recorded):
                 sessions.pop(session_id.hex, None)
 
     # Read with defaults: people who joined (and were snapshotted) before sign-in existed have none of these.
-    login: str | None = None
-    language: str | None = None
-    password_set_at: datetime | None = None
+    # Not annotated: eventsourcing makes annotated class attributes dataclass fields.
+    login = None  # str: the email address the person signs in with
+    language = None  # str: the language they last chose
+    password_set_at = None  # datetime
 
     def links(self) -> dict[str, dict[str, Any]]:
         """Return the person's invitation and reset links by id (hashes, expiry, whether used)."""
@@ -439,3 +440,53 @@ class LoginTaken(Conflict):
 
     def __init__(self) -> None:
         super().__init__("Another person already signs in with this email address.", field="email")
+
+
+_OPERATOR_ACCOUNT = UUID("0b6a1d2e-7c4f-5e83-9a51-3f2d8c6b7e40")
+
+
+class OperatorAccount(Recorded):
+    """The platform operator's sign-ins to the pages: sessions as a person's are, the credential OPERATOR_TOKEN.
+
+    There is one operator and no Person of any tenant behind them; their sessions still need an aggregate to be
+    recorded in, read per request and signed out of.
+    """
+
+    class Opened(Recorded.Created):
+        pass
+
+    class SignedIn(Person.SignedIn):
+        pass
+
+    class SignedOut(Person.SignedOut):
+        pass
+
+    # Not annotated: eventsourcing makes annotated class attributes dataclass fields.
+    active = True
+    roles = ()
+    language = None
+
+    def __init__(self, meta: dict[str, Any]):
+        pass
+
+    @staticmethod
+    def id_for() -> UUID:
+        """Return the id of the operator's account (there is one)."""
+        return _OPERATOR_ACCOUNT
+
+    @classmethod
+    def open(cls, ctx: Context) -> OperatorAccount:
+        """Open the operator's account at their first sign-in."""
+        return cls._create(cls.Opened, id=_OPERATOR_ACCOUNT, timestamp=ctx.at, meta=ctx.meta(None, None))
+
+    def sessions(self) -> dict[str, dict[str, Any]]:
+        """Return the operator's sessions that have not been signed out, by id."""
+        return self.__dict__.setdefault("_sessions", {})
+
+    def _check_active(self) -> None:
+        """The operator's account never closes (without OPERATOR_TOKEN nobody can sign in to it)."""
+
+    # The same rules as a person's sessions, recorded with the operator's own events (self.SignedIn, ...).
+    sign_in = Person.sign_in
+    sign_out = Person.sign_out
+    session_for = Person.session_for

@@ -9,6 +9,7 @@ log: the log is exported to auditors and can never be rewritten, a password hash
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from zxcvbn import zxcvbn
 
 from domain import rules
 from domain.base import Actor, Context, InvalidValue, NotFound, NotPermitted
-from domain.people import LinkNotValid, Login, LoginTaken, Person, check_login
+from domain.people import LinkNotValid, Login, LoginTaken, OperatorAccount, Person, check_login
 from projections.base import metadata
 from services.commands import Commands, StaleWrite
 from services.tenancy import hash_secret
@@ -39,6 +40,8 @@ passwords = Table(
     Column("set_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The platform operator signs in to the pages with this login and OPERATOR_TOKEN (not an email: no person has it).
+OPERATOR_LOGIN = "operator"
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200  # argon2 takes any length; a megabyte "password" would only cost CPU
 # zxcvbn's score: 0-1 are guessed within a million tries (common and breached passwords, keyboard walks,
@@ -93,16 +96,16 @@ class IssuedLink:
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in person and the session's cookie value (shown once)."""
+    """A signed-in person (or the operator's account) and the session's cookie value (shown once)."""
 
-    person: Person
+    person: Person | OperatorAccount
     session_id: UUID
     cookie: str
     expires_at: datetime
 
 
-def _secret_for(person: Person) -> tuple[str, str]:
-    """Return a new secret naming its person, and the hash to record."""
+def _secret_for(person: Person | OperatorAccount) -> tuple[str, str]:
+    """Return a new secret naming its person (or the operator's account), and the hash to record."""
     secret = secrets.token_urlsafe(32)
     return f"{person.id.hex}.{secret}", hash_secret(secret)
 
@@ -303,6 +306,43 @@ class SignInCommands(Commands):
             person.choose_language(ctx, language)  # the language of the form signed in with is remembered
         self.commit(person)
         return Session(person, session_id, cookie, expires_at)
+
+    def sign_in_operator(self, token: str, operator_token: str | None, *, now: datetime, hours: int, address: str,
+                         agent: str, request_id: str) -> Session:
+        """Sign the platform operator in with OPERATOR_TOKEN; raise WrongCredentials for anything else."""
+        if not operator_token or not hmac.compare_digest(token.encode(), operator_token.encode()):
+            raise WrongCredentials()
+        ctx = Context(actor=Actor.operator(), request_id=request_id, now=now)
+        try:
+            account = self.load(OperatorAccount.id_for(), OperatorAccount, "operator account")
+        except NotFound:
+            account = OperatorAccount.open(ctx)
+        cookie, session_hash = _secret_for(account)
+        expires_at = ctx.at + timedelta(hours=hours)
+        session_id = account.sign_in(ctx, session_hash, address, agent, expires_at)
+        self.commit(account)
+        return Session(account, session_id, cookie, expires_at)
+
+    def operator_for_session(self, cookie: str, now: datetime) -> UUID | None:
+        """Return the id of the operator's live session this cookie names, or None."""
+        parts = _split(cookie)
+        if parts is None or parts[0] != OperatorAccount.id_for():
+            return None
+        try:
+            account = self.load(parts[0], OperatorAccount, "operator account", read_only=True)
+        except NotFound:
+            return None
+        return account.session_for(hash_secret(parts[1]), now)
+
+    def sign_out_operator(self, session_ids: list[UUID], *, now: datetime, address: str, request_id: str,
+                          everywhere: bool = False) -> None:
+        """Sign out the operator's sessions (all of them when `everywhere`)."""
+        account = self.load(OperatorAccount.id_for(), OperatorAccount, "operator account")
+        if everywhere:
+            session_ids = [UUID(hex=s) for s in account.sessions()]
+        account.sign_out(Context(actor=Actor.operator(), request_id=request_id, now=now), session_ids, address,
+                         everywhere)
+        self.commit(account)
 
     def person_for_session(self, cookie: str, now: datetime) -> tuple[Person, UUID] | None:
         """Return the active person a session cookie signs in, and the session's id; None if it signs in nobody."""

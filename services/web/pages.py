@@ -22,12 +22,12 @@ from werkzeug.exceptions import HTTPException
 
 from domain import rules
 from domain.base import DomainError, NotFound
-from domain.people import LinkNotValid, LoginTaken
+from domain.people import LinkNotValid, LoginTaken, OperatorAccount
 from services.api.common import runtime
 from services.api.limits import FailedAuthentications
 from services.auth import Caller
 from services.commands import StaleWrite
-from services.signin import WeakPassword, WrongCredentials
+from services.signin import OPERATOR_LOGIN, WeakPassword, WrongCredentials
 from services.web import csrf, forms, i18n, mails
 from services.web.i18n import LANGUAGES
 
@@ -73,11 +73,15 @@ def identify() -> Response | None:
     """Take the page's language; read the signed-in person again; check the CSRF token of a form."""
     g.lang = (request.view_args or {}).get("lang") or i18n.best_language()
     g.person = g.session_id = g.tenant = None
-    g.session_ended = False
+    g.session_ended = g.operator = False
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and request.endpoint != "web.static":  # a stylesheet needs nobody signed in
         found = runtime().platform.person_for_session(cookie[:200], now())
-        if found is None:
+        operator_session = None if found else runtime().platform.operator_for_session(cookie[:200], now())
+        if operator_session is not None:
+            g.operator, g.session_id = True, operator_session
+            g.caller = Caller()  # the platform operator, as OPERATOR_TOKEN is to the API
+        elif found is None:
             g.session_ended = True  # expired, signed out, the person left, or a forged cookie: all the same
         else:
             g.person, g.session_id = found
@@ -112,6 +116,7 @@ def page_context() -> dict[str, Any]:
     """What every template may use: the language, its switch, the person, names of roles."""
     return {"lang": g.get("lang", i18n.DEFAULT), "languages": LANGUAGES, "language_names": i18n.NAMES,
             "switch_to": switch_to, "person": g.get("person"), "tenant": g.get("tenant"), "role_name": role_name,
+            "operator": g.get("operator", False),
             "format_datetime": format_datetime, "format_date": format_date}
 
 
@@ -142,7 +147,7 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if g.person is None:
+        if g.person is None and not g.operator:
             if g.session_ended:
                 flash(_("Your session has ended. Sign in again."), "info")
             else:
@@ -254,7 +259,7 @@ def safe_next(target: str | None) -> str | None:
 @blp.route(f"/{L}/login", methods=["GET", "POST"])
 def login(lang: str) -> Response:
     """Sign in with email and password."""
-    if g.person is not None:
+    if g.person is not None or g.operator:
         return redirect(url_for("web.dashboard", lang=lang))
     form = forms.LoginForm(formdata=request.form if request.method == "POST" else None,
                            next=request.args.get("next", ""))
@@ -268,11 +273,13 @@ def login(lang: str) -> Response:
             error, status = _("Too many failed attempts. Try again in %(minutes)s min.", minutes=wait), 429
         else:
             rt = runtime()
+            seen = {"now": now(), "hours": rt.settings.session_hours, "address": address(),
+                    "agent": request.headers.get("User-Agent", ""), "request_id": request_id()}
             try:
-                signed = rt.platform.sign_in(form.login.data, form.password.data, now=now(),
-                                              hours=rt.settings.session_hours, address=address(),
-                                              agent=request.headers.get("User-Agent", ""), request_id=request_id(),
-                                              language=lang)
+                if form.login.data.strip().lower() == OPERATOR_LOGIN:
+                    signed = rt.platform.sign_in_operator(form.password.data, rt.settings.operator_token, **seen)
+                else:
+                    signed = rt.platform.sign_in(form.login.data, form.password.data, language=lang, **seen)
             except WrongCredentials:
                 per_login.count(login_key)
                 per_address.count(address_key)
@@ -294,12 +301,14 @@ def login(lang: str) -> Response:
 def logout(lang: str) -> Response:
     """Sign out of this session (POST); a GET shows the button."""
     if request.method == "GET":
-        if g.person is None:
+        if g.person is None and not g.operator:
             return redirect(url_for("web.login", lang=lang))
         return page("logout.html")
     if g.person is not None:
         runtime().platform.sign_out(g.person.id, [g.session_id], now=now(), address=address(),
                                     request_id=request_id())
+    elif g.operator:
+        runtime().platform.sign_out_operator([g.session_id], now=now(), address=address(), request_id=request_id())
     session.clear()
     flash(_("You have signed out."), "success")
     g.session_ended = True
@@ -405,6 +414,8 @@ def password_reset_request(lang: str) -> Response:
 @signed_in
 def dashboard(lang: str) -> Response:
     """The home page: who is signed in, and for the head and deputy head the organization's findings."""
+    if g.operator:
+        return page("operator.html")
     findings = None
     if {rules.HEAD, rules.DEPUTY_HEAD} & set(g.person.roles):
         from services.web.findings import findings_of
@@ -416,8 +427,10 @@ def dashboard(lang: str) -> Response:
 @blp.route(f"/{L}/profile", methods=["GET", "POST"])
 @signed_in
 def profile(lang: str) -> Response:
-    """The person's language, email, password and sessions."""
+    """The person's language, email, password and sessions (the operator's sessions only)."""
     rt = runtime()
+    if g.operator:
+        return _operator_profile()
     person = g.person
     posted = request.form.get("section") if request.method == "POST" else None
     language_form = forms.LanguageForm(formdata=request.form if posted == "language" else None,
@@ -455,11 +468,27 @@ def profile(lang: str) -> Response:
         g.session_ended = True
         flash(_("You have signed out everywhere."), "success")
         return redirect(url_for("web.login", lang=lang))
-    sessions = sorted(({"id": UUID(hex=k), **v} for k, v in person.sessions().items() if v["expires_at"] > now()),
-                      key=lambda s: s["started_at"], reverse=True)
+    sessions = _live(person.sessions())
     status = 422 if posted in ("email", "password", "language") else 200
     return page("profile.html", status, language_form=language_form, email_form=email_form,
                 password_form=password_form, sessions_form=forms.SessionsForm(), sessions=sessions)
+
+
+def _operator_profile() -> Response:
+    rt = runtime()
+    if request.method == "POST" and request.form.get("section") == "sessions":
+        rt.platform.sign_out_operator([], now=now(), address=address(), request_id=request_id(), everywhere=True)
+        g.session_ended = True
+        flash(_("You have signed out everywhere."), "success")
+        return redirect(url_for("web.login", lang=g.lang))
+    account = rt.platform.load(OperatorAccount.id_for(), OperatorAccount, "operator account", read_only=True)
+    return page("profile.html", sessions=_live(account.sessions()), sessions_form=forms.SessionsForm())
+
+
+def _live(sessions: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the sessions that have not ended, newest first."""
+    return sorted(({"id": UUID(hex=k), **v} for k, v in sessions.items() if v["expires_at"] > now()),
+                  key=lambda s: s["started_at"], reverse=True)
 
 
 def _self_context() -> Any:

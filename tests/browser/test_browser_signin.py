@@ -123,3 +123,22 @@ def walk(page: Any, pages: Pages, base: str, lang: str, login: str, token: str) 
     page.goto(f"{base}/{lang}/profile")
     assert page.url.split("?")[0].endswith(f"/{lang}/login")
     pages.check(page, "16-sign-in-to-continue")
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_the_operator_signs_in_through_the_form(chromium, served, settings, lang):
+    pages = Pages(f"{lang}-operator")
+    context = chromium.new_context(viewport={"width": 360, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{served}/{lang}/login")
+    page.fill("#login", "operator")
+    page.fill("#password", settings.operator_token)
+    page.click("main button[type=submit]")
+    assert page.url.endswith(f"/{lang}/")
+    pages.check(page, "01-home")
+    page.goto(f"{served}/{lang}/profile")
+    pages.check(page, "02-profile")
+    page.click("main button[type=submit]")  # sign out everywhere
+    assert page.url.endswith(f"/{lang}/login")
+    context.close()
+    assert not pages.violations, "\n".join(pages.violations)

@@ -478,3 +478,27 @@ def test_an_address_no_route_serves_is_a_page_outside_the_api_and_a_problem_insi
     assert api.status_code == 404 and api.mimetype == "application/problem+json"
     api_method = client.put("/api/v1/tenants", headers=tour.operator)
     assert api_method.status_code == 405 and api_method.mimetype == "application/problem+json"
+
+
+def test_the_operator_signs_in_to_the_pages_with_the_operator_token(web, settings, platform):
+    from domain.people import OperatorAccount
+
+    browser = web.test_client()
+    wrong = post_form(browser, "/ru/login", login="operator", password="not-the-token")
+    assert wrong.status_code == 422 and "Неверный адрес электронной почты или пароль." in wrong.get_data(as_text=True)
+    signed = post_form(browser, "/ru/login", login=" Operator ", password=settings.operator_token)
+    assert signed.status_code == 302 and signed.headers["Location"] == "/ru/"
+    home = browser.get("/ru/").get_data(as_text=True)
+    assert "<h1>Оператор платформы</h1>" in home and "Выйти" in home
+    profile = browser.get("/ru/profile").get_data(as_text=True)
+    assert 'id="email"' not in profile and "Выйти на всех устройствах" in profile
+    assert browser.get("/api/v1/tenants").status_code == 401  # a page session is no API credential
+    events = [type(e).__qualname__ for e in platform.events.get(OperatorAccount.id_for())]
+    assert "OperatorAccount.SignedIn" in events
+    assert browser.post("/ru/logout", data={"csrf_token": csrf_of(home)}).status_code == 302
+    assert browser.get("/ru/").status_code == 302
+    # A person's cookie format with the operator account's id and a guessed secret opens nothing.
+    forged = web.test_client()
+    forged.set_cookie("methodical_session", f"{OperatorAccount.id_for().hex}.{secrets.token_urlsafe(32)}",
+                      domain="localhost")
+    assert forged.get("/ru/").status_code == 302
