@@ -477,7 +477,12 @@ class OperatorAccount(Recorded):
     @classmethod
     def open(cls, ctx: Context) -> OperatorAccount:
         """Open the operator's account at their first sign-in."""
-        return cls._create(cls.Opened, id=_OPERATOR_ACCOUNT, timestamp=ctx.at, meta=ctx.meta(None, None))
+        return cls._create(cls.Opened, id=_OPERATOR_ACCOUNT, timestamp=ctx.at,
+                           meta=ctx.meta(None, None, scope="platform"))
+
+    def meta_scope(self) -> dict[str, Any]:
+        """The operator's sign-ins belong to the platform, no tenant or union."""
+        return {"scope": "platform"}
 
     def sessions(self) -> dict[str, dict[str, Any]]:
         """Return the operator's sessions that have not been signed out, by id."""
