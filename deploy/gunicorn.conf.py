@@ -14,6 +14,8 @@ graceful_timeout = 10
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # Tokens travel in the Authorization header, which this format does not log.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+# Invitation and reset links carry a secret in their path: logged as /{lang}/invitations/[redacted].
+logger_class = "services.web.access_log.RedactingLogger"
 
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook

@@ -186,6 +186,9 @@ CHANGE_HEAD = Action("change_head", "Changing the head's roles", None, (HEAD, OP
 REMOVE_PERSON = Action("remove_person", "Recording that a person has left", None, (HEAD,))
 ISSUE_TOKEN = Action("issue_token", "Issuing an API token", None, (HEAD,), (FOR_A_HEAD,))
 REVOKE_TOKEN = Action("revoke_token", "Revoking an API token", None, (HEAD, OPERATOR), (SELF,))
+INVITE_PERSON = Action("invite_person", "Inviting a person to sign in", None, (HEAD, DEPUTY_HEAD), (FOR_A_HEAD,))
+# A deputy head inviting the head to an address of the deputy's choice would take the head's place.
+INVITE_HEAD = Action("invite_head", "Inviting the head to sign in", None, (HEAD, OPERATOR))
 
 # Methodical units (p.14, p.16, p.17, p.25 – p.31).
 FORM_UNIT = Action("form_unit", "Forming a methodical unit", "p.14", (HEAD, DEPUTY_HEAD))

@@ -24,6 +24,7 @@ from services.units import UnitCommands
 from services.documents import DocumentCommands
 from services.audit import AuditCommands
 from services.unions import UnionCommands
+from services.signin import SignInCommands
 
 __all__ = ["Done", "IssuedToken", "Platform", "StaleWrite"]
 
@@ -49,7 +50,7 @@ def ping_if_readable(conn: psycopg.Connection[Any]) -> None:
         ConnectionPool.check_connection(conn)
 
 
-class Platform(TenancyCommands, UnitCommands, AuditCommands, UnionCommands, DocumentCommands, Application[UUID]):
+class Platform(TenancyCommands, SignInCommands, UnitCommands, AuditCommands, UnionCommands, DocumentCommands, Application[UUID]):
     """One Application, one log: each area of the platform mixes in its commands (ADR 001)."""
 
     name = APPLICATION_NAME

@@ -243,6 +243,9 @@ def run(args: argparse.Namespace | None = None) -> int:
     generated_token = not env.get("OPERATOR_TOKEN")
     if generated_token:
         env["OPERATOR_TOKEN"] = _operator_token(var_dir)
+    # On loopback the pages are served over plain HTTP, where a browser drops a Secure cookie.
+    if env.get("HOST", "127.0.0.1") in ("127.0.0.1", "localhost", "::1"):
+        env.setdefault("WEB_COOKIE_SECURE", "0")
     os.environ.update(env)
     children: list[subprocess.Popen[bytes]] = []
     stopping = threading.Event()
@@ -268,7 +271,8 @@ def run(args: argparse.Namespace | None = None) -> int:
         argv_of = {child.pid: command for child, command in zip(children[1:], followers)}
         restarts: list[float] = []
         print(
-            f"\nThe platform listens on http://127.0.0.1:{port}/api/v1 (OpenAPI: /api/v1/openapi.json).\n"
+            f"\nThe platform listens on http://127.0.0.1:{port}/api/v1 (OpenAPI: /api/v1/openapi.json);"
+            f" its pages are at http://127.0.0.1:{port}/.\n"
             + ("The operator token is in var/operator-token (cat var/operator-token).\n"
                if generated_token else "The operator token is the OPERATOR_TOKEN you set.\n")
             + ("Embedded PostgreSQL and Redis run under var/.\n" if embedded.env else "")

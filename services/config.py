@@ -57,6 +57,16 @@ class Settings:
     auth_failure_limit: str = "20 per minute"
     # The role the web process acts as (services/database.py); empty: the connecting user's own rights.
     web_role: str = ""
+    # People's sign-in in the browser (services/web, ADR 019).
+    secret_key: str | None = None  # signs the form cookie (CSRF, messages); sessions themselves are server-side
+    web_cookie_secure: bool = True  # off only to serve plain HTTP on loopback
+    public_url: str | None = None  # where links in emails point; unset: the address the request came to
+    invitation_days: int = 7
+    password_reset_hours: int = 2
+    session_hours: int = 12
+    # Failed sign-ins allowed per login and per client address before the form refuses to try (limits' notation).
+    signin_login_limit: str = "5 per 15 minutes"
+    signin_address_limit: str = "50 per 15 minutes"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -100,7 +110,30 @@ class Settings:
             projector_linger=float(env.get("PROJECTOR_LINGER_MS", "10")) / 1000,
             auth_failure_limit=env.get("AUTH_FAILURE_LIMIT", "20 per minute"),
             web_role=env.get("DATABASE_WEB_ROLE", "methodical_app"),
+            # No default: without it the key is derived from OPERATOR_TOKEN (web_secret_key).
+            secret_key=env.get("SECRET_KEY") or None,
+            web_cookie_secure=_flag(env.get("WEB_COOKIE_SECURE", "1")),
+            public_url=(env.get("PUBLIC_URL") or "").rstrip("/") or None,
+            invitation_days=int(env.get("INVITATION_DAYS", "7")),
+            password_reset_hours=int(env.get("PASSWORD_RESET_HOURS", "2")),
+            session_hours=int(env.get("SESSION_HOURS", "12")),
+            signin_login_limit=env.get("SIGNIN_LOGIN_LIMIT", "5 per 15 minutes"),
+            signin_address_limit=env.get("SIGNIN_ADDRESS_LIMIT", "50 per 15 minutes"),
         )
+
+    def web_secret_key(self) -> str:
+        """Return the key that signs the web's form cookie: SECRET_KEY, else one derived from OPERATOR_TOKEN (the
+        secret every worker already shares), else a random one (forms then work only within one worker)."""
+        if self.secret_key:
+            return self.secret_key
+        if self.operator_token:
+            import hashlib
+            import hmac
+
+            return hmac.new(self.operator_token.encode(), b"methodical web forms", hashlib.sha256).hexdigest()
+        import secrets
+
+        return secrets.token_hex(32)
 
     def signing_key(self) -> Any:
         """Return the Ed25519 key that signs chain checkpoints, or None."""

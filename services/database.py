@@ -19,7 +19,7 @@ from services.config import APPLICATION_NAME
 EVENTS = f"{APPLICATION_NAME}_events"
 SNAPSHOTS = f"{APPLICATION_NAME}_snapshots"
 # Tables the web process appends to, besides the event log.
-WEB_APPENDS = (SNAPSHOTS, "document_files", "audit_checkpoints", "idempotent_responses")
+WEB_APPENDS = (SNAPSHOTS, "document_files", "audit_checkpoints", "idempotent_responses", "person_passwords")
 
 
 def secure(engine: Engine, role: str) -> None:

@@ -31,3 +31,36 @@ setup_venv() {
     echo "$want" >> "$stamp"
   fi
 }
+
+# Browser tests (tests/browser): Debian's Chromium, and axe-core from the npm registry under var/browser/.
+# Playwright's own browser download is not used. Without Chromium only the browser tests are skipped, loudly.
+setup_browser_tests() {
+  local chromium="${CHROMIUM:-/usr/bin/chromium}" axe_dir=var/browser
+  if [ ! -x "$chromium" ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing Chromium for the browser tests (apt-get install chromium)" >&2
+      { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >&2 || true
+    fi
+  fi
+  if [ ! -x "$chromium" ]; then
+    echo "" >&2
+    echo "!!! Chromium is not at $chromium and could not be installed here (apt-get failed, or this is not root)." >&2
+    echo "!!! THE BROWSER TESTS ARE SKIPPED. Install it: sudo apt-get install chromium" >&2
+    echo "" >&2
+    export BROWSER_TESTS_SKIP="Chromium is missing at $chromium"
+    return 0
+  fi
+  export CHROMIUM="$chromium"
+  if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+    if command -v npm >/dev/null 2>&1; then
+      echo "Installing axe-core for the accessibility check (npm, into $axe_dir)" >&2
+      mkdir -p "$axe_dir"
+      npm install --silent --no-audit --no-fund --no-save --prefix "$axe_dir" axe-core@4.14.1 >&2 || true
+    fi
+  fi
+  if [ -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+    export AXE_JS="$PWD/$axe_dir/node_modules/axe-core/axe.min.js"
+  else
+    echo "!!! axe-core could not be installed (no npm?): the accessibility check is skipped." >&2
+  fi
+}

@@ -19,9 +19,9 @@ from projections.base import create_schema, make_engine
 from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions
-from services.api import bodies, docs, documents, idempotency
+from services.api import bodies, docs, documents, idempotency, invitations
 from services.api.common import Runtime, enter_scope, runtime
-from services import database
+from services import database, web
 from services.applications import Platform
 from services.auth import authenticate
 from services.config import Settings
@@ -95,6 +95,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(unions.blp)
     api.register_blueprint(circulars.blp)
     api.register_blueprint(documents.blp)
+    api.register_blueprint(invitations.blp)
     errors.register(app)
     bodies.install(app)
     _register_request_hooks(app, failures)
@@ -102,6 +103,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     api.register_blueprint(system.blp)
     app.register_blueprint(docs.blp)  # a plain Flask blueprint: not an operation of the OpenAPI document
+    platform.engine = engine  # people's password hashes (services/signin.py)
+    web.install(app, settings)  # the pages, outside /api/ (services/web)
     openapi_rule = next(r for r in app.url_map.iter_rules() if r.rule == "/api/v1/openapi.json")
     api.spec.path(
         rule=openapi_rule,
@@ -120,6 +123,8 @@ def _register_request_hooks(app: Flask, failures: limits.FailedAuthentications) 
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         if request.path in _OPEN_PATHS or request.path.startswith(docs.PREFIX + "/"):
             return None
+        if not request.path.startswith(web.API_PREFIX):
+            return None  # the web's pages sign people in with their own sessions (services/web)
         if request.routing_exception is not None:
             # No such path (404) or method (405): answered as such, with or without a credential.
             return None
@@ -127,7 +132,7 @@ def _register_request_hooks(app: Flask, failures: limits.FailedAuthentications) 
         g.caller = authenticate(rt.platform, request.headers.get("Authorization"), rt.settings.operator_token)
         if g.caller is None:
             # A failing credential past its address's or identifier's limit waits; a valid one never does.
-            refused = failures.refused()
+            refused = failures.refused(*limits.request_keys())
             if refused is not None:
                 return refused
             return errors.problem(401, "Send a valid token as 'Authorization: Bearer <token>'.",

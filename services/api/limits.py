@@ -62,10 +62,10 @@ class FailedAuthentications:
                 self._shared_down_until = time.monotonic() + self.FALLBACK_SECONDS
         return getattr(self.memory, method)(self.limit, key)
 
-    def refused(self) -> Response | None:
-        """Return a 429 problem for this request's failed credential if its address or identifier is past the
-        limit (with the seconds until the window ends), else None (answer 401)."""
-        for key in _keys():
+    def refused(self, *keys: str) -> Response | None:
+        """Return a 429 problem if any of the keys (a failed credential's address, its identifier) is past the
+        limit (with the seconds until the window ends), else None."""
+        for key in keys:
             if not self._call("test", key):
                 reset_at = self._call("get_window_stats", key).reset_time
                 return errors.problem(
@@ -74,13 +74,13 @@ class FailedAuthentications:
                     {"Retry-After": str(max(1, math.ceil(reset_at - time.time())))})
         return None
 
-    def count(self) -> None:
-        """Count this request's failed authentication against its address and its credential identifier."""
-        for key in _keys():
+    def count(self, *keys: str) -> None:
+        """Count a failed authentication against each key (its address, its credential identifier)."""
+        for key in keys:
             self._call("hit", key)
 
 
-def _keys() -> list[str]:
+def request_keys() -> list[str]:
     """The keys this request's failure counts under: its client address, and the person its token names."""
     keys = [f"methodical-auth/address/{request.remote_addr or '127.0.0.1'}"]
     _, _, token = (request.headers.get("Authorization") or "").partition(" ")
@@ -91,13 +91,14 @@ def _keys() -> list[str]:
 
 
 def install(app: Flask, settings: Settings) -> FailedAuthentications:
-    """Count 401 answers per client address and credential; the authentication hook asks refused() on a failure."""
+    """Count 401 answers per client address and credential; the authentication hook asks refused() on a failure.
+    The web's sign-in counts its own keys (a login, an address) with limiters of its own."""
     failures = app.extensions["methodical_auth_failures"] = FailedAuthentications(settings)
 
     @app.after_request
     def count_failure(response: Response) -> Response:
         if response.status_code == 401:
-            failures.count()
+            failures.count(*request_keys())
         return response
 
     return failures

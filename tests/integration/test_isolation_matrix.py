@@ -253,6 +253,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/api/v1/tenants/{tid}/people/{pid}/tokens/{token_id}", "DELETE"): Route(
         {"tid": "school", "pid": "head", "token_id": "token"}, (rules.HEAD,)),
     # The calendar and compliance (p.25)
+    ("/api/v1/tenants/{tid}/people/{pid}/invitations", "POST"): Route(
+        PERSON, MANAGERS, lambda w: {"email": f"invited-{secrets.token_hex(4)}@a.kz"}),
     ("/api/v1/tenants/{tid}/calendar", "GET"): Route(SCHOOL, ANY, owner="head"),
     ("/api/v1/tenants/{tid}/calendar", "PUT"): Route(SCHOOL, MANAGERS, lambda w: {"quarters": QUARTERS}),
     ("/api/v1/tenants/{tid}/compliance", "GET"): Route(

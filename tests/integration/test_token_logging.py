@@ -82,3 +82,26 @@ def test_the_access_log_format_does_not_include_the_authorization_header() -> No
     assert "authorization" not in access_log_format.lower()
     # %(r)s is the request line (method, path, query), never a header; tokens never travel in the query.
     print(json.dumps({"test": "access_log_format", "format": access_log_format, "request_headers_logged": headers}))
+
+
+def test_the_access_log_writes_invitation_and_reset_links_without_their_secret() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    namespace: dict[str, object] = {}
+    exec(compile((ROOT / "deploy" / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    assert namespace["logger_class"] == "services.web.access_log.RedactingLogger"
+    from services.web.access_log import RedactingLogger
+
+    secret = f"{secrets.token_hex(16)}.{secrets.token_urlsafe(32)}"
+    logger = RedactingLogger(Config())
+    for path in (f"/kk/invitations/{secret}", f"/ru/password-reset/{secret}"):
+        environ = {"REQUEST_METHOD": "POST", "RAW_URI": path, "PATH_INFO": path, "SERVER_PROTOCOL": "HTTP/1.1",
+                   "QUERY_STRING": "", "HTTP_REFERER": f"http://127.0.0.1:8000{path}"}
+        atoms = logger.atoms(SimpleNamespace(status="200 OK", sent=10, headers=[("X-Request-Id", "r1")]), SimpleNamespace(headers=[]),
+                             environ, timedelta(milliseconds=3))
+        line = str(namespace["access_log_format"]) % atoms
+        assert secret not in line and secret.partition(".")[2] not in repr(atoms)
+        assert path.rsplit("/", 1)[0] + "/[redacted]" in line

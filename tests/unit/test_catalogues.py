@@ -1,0 +1,56 @@
+"""The web's catalogues: every message of the pages and emails is translated into Russian and Kazakh."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "services" / "web" / "translations"
+
+
+def extracted(tmp_path: Path) -> set[str]:
+    """Return the messages the code and templates use today, as pybabel extract finds them."""
+    pot = tmp_path / "now.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "services/web/babel.cfg",
+                    "-k", "_l", "-k", "lazy_gettext", "--no-location", "-o", str(pot), "."],
+                   cwd=ROOT, check=True, capture_output=True)
+    with pot.open("rb") as handle:
+        return {m.id for m in read_po(handle) if m.id}
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return {m.id: m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy}
+
+
+def test_every_message_of_the_pages_is_translated_into_russian_and_kazakh(tmp_path):
+    used = extracted(tmp_path)
+    assert len(used) > 50
+    for lang in ("ru", "kk"):
+        translated = catalogue(lang)
+        untranslated = sorted(m for m in used if not translated.get(m))
+        assert not untranslated, f"untranslated in {lang}: {untranslated}"
+
+
+def test_the_kazakh_catalogue_is_kazakh_and_keeps_every_placeholder():
+    ru, kk = catalogue("ru"), catalogue("kk")
+    letters = set("әғқңөұүһі")
+    assert sum(bool(letters & set(text.lower())) for text in kk.values()) > len(kk) // 2
+    for message, text in {**{f"ru:{k}": v for k, v in ru.items()}, **{f"kk:{k}": v for k, v in kk.items()}}.items():
+        source = message.split(":", 1)[1]
+        for name in ("%(members)s", "%(minimum)s", "%(count)s", "%(minutes)s", "%(hours)s", "%(name)s",
+                     "%(login)s", "%(tenant)s", "%(expires)s"):
+            assert (name in source) == (name in text), f"{message}: {name}"
+
+
+def test_the_catalogues_compile_at_start_into_a_folder_named_by_their_contents():
+    from services.web.i18n import compiled_catalogues
+
+    folder = Path(compiled_catalogues())
+    assert {p.parts[-3] for p in folder.glob("*/LC_MESSAGES/messages.mo")} == {"ru", "kk", "en"}
+    assert compiled_catalogues() == str(folder)
+    assert not list(TRANSLATIONS.glob("**/*.mo")), "compiled catalogues are not kept in the repository"
