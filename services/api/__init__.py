@@ -19,7 +19,7 @@ from projections.base import create_schema, make_engine
 from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions
-from services.api import bodies, docs, documents, idempotency, invitations
+from services.api import bodies, docs, documents, idempotency, invitations, queries
 from services.api.common import Runtime, enter_scope, runtime
 from services import database, web
 from services.applications import Platform
@@ -99,6 +99,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     bodies.install(app)
     _register_request_hooks(app, failures)
+    queries.install(app, api)  # after authentication, before a command's key is claimed
     idempotency.install(app)  # after authentication: the caller is known
 
     api.register_blueprint(system.blp)

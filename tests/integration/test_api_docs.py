@@ -32,3 +32,15 @@ def test_an_unknown_path_answers_404_with_or_without_a_token_and_a_wrong_method_
     assert wrong.status_code == 405 and "GET" in wrong.headers["Allow"]
     # A served path still needs a credential.
     assert client.get("/api/v1/tenants").status_code == 401
+
+
+def test_a_query_parameter_a_route_does_not_take_is_refused_naming_it(client, tour):
+    school = tour.tenant("school")
+    _, head = tour.head(school["id"])
+    url = f"/api/v1/tenants/{school['id']}/people"
+    refused = client.get(url, query_string={"q": "Ахметова", "limit": 5}, headers=head)
+    assert refused.status_code == 422 and list(refused.get_json()["errors"]) == ["q"]
+    assert "limit" in refused.get_json()["errors"]["q"][0]  # it says what the route takes
+    assert client.get(url, query_string={"limit": 5}, headers=head).status_code == 200
+    one = client.get(f"/api/v1/tenants/{school['id']}", query_string={"verbose": "1"}, headers=head)
+    assert one.status_code == 422 and list(one.get_json()["errors"]) == ["verbose"]
