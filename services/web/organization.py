@@ -425,8 +425,9 @@ class MemberForm(forms.Form):
 
 class LeaderForm(forms.Form):
     section = HiddenField(default="leader")
+    # The page has a member's form too: this field keeps the API's name, with an id of its own.
     person_id = SelectField(_l("Leader"), validators=[DataRequired(_l("Choose the leader among the members."))],
-                            validate_choice=False)
+                            validate_choice=False, id="leader_person_id")
     starts_on = DateField(_l("The term starts on"), validators=[DataRequired(_l("Enter the date the term starts."))])
 
 
