@@ -16,7 +16,7 @@ from uuid import UUID
 from flask import Blueprint, Response, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Connection, exists, func, or_, select
+from sqlalchemy import Connection, func, select, union_all
 from wtforms import Form as SubForm
 from wtforms import (DateField, FieldList, FormField, HiddenField, SelectField, SelectMultipleField, StringField,
                      TextAreaField)
@@ -431,20 +431,20 @@ class LeaderForm(forms.Form):
     starts_on = DateField(_l("The term starts on"), validators=[DataRequired(_l("Enter the date the term starts."))])
 
 
-def _visible(tenant_id: UUID) -> Any:
-    """Units the tenant formed, or in which its people are members (as projections/units.py sees them)."""
-    u, m = units_rm.units, units_rm.unit_members
-    return or_(u.c.tenant_id == tenant_id,
-               exists().where(m.c.unit_id == u.c.id, m.c.member_tenant_id == tenant_id, m.c.left_at.is_(None)))
-
-
 def search_units(conn: Connection, tenant_id: UUID, q: str, number: int) -> tuple[list[Any], bool]:
-    """Return a page of the units the tenant sees whose name contains `q` (any case), and whether more follow."""
-    u = units_rm.units
-    query = select(u).where(_visible(tenant_id))
+    """Return a page of the units the tenant sees whose name contains `q` (any case), and whether more follow.
+
+    The units it formed come from the tenant's index, the cross-organization ones its people belong to from the
+    members' index, as the API's list reads them (services/api/units.py): never a walk of every tenant's units.
+    """
+    u, m = units_rm.units, units_rm.unit_members
+    cross = select(m.c.unit_id).where(m.c.member_tenant_id == tenant_id, m.c.tenant_id != tenant_id,
+                                      m.c.left_at.is_(None))
+    both = union_all(select(u).where(u.c.tenant_id == tenant_id), select(u).where(u.c.id.in_(cross))).subquery()
+    query = select(both)
     if q:
-        query = query.where(_contains(u.c.name, q))
-    rows = list(conn.execute(query.order_by(u.c.name, u.c.seq).offset((number - 1) * ROWS).limit(ROWS + 1)))
+        query = query.where(_contains(both.c.name, q))
+    rows = list(conn.execute(query.order_by(both.c.name, both.c.seq).offset((number - 1) * ROWS).limit(ROWS + 1)))
     return rows[:ROWS], len(rows) > ROWS
 
 
@@ -834,14 +834,17 @@ def org_dashboard() -> dict[str, Any]:
     u, m, p = units_rm.units, units_rm.unit_members, units_rm.plans
     today = _today()
     with runtime().engine.connect() as conn:
-        mine = list(conn.execute(select(u).where(or_(
-            exists().where(m.c.unit_id == u.c.id, m.c.person_id == person.id, m.c.left_at.is_(None)),
-            u.c.leader_id == person.id)).order_by(u.c.name).limit(ROWS)))
+        # From the members' index by person and the units' by tenant: no walk of every tenant's units or plans.
+        member_of = select(m.c.unit_id).where(m.c.person_id == person.id, m.c.left_at.is_(None))
+        leads = select(u.c.id).where(u.c.tenant_id == person.tenant_id, u.c.leader_id == person.id)
+        mine = list(conn.execute(select(u).where(u.c.id.in_(member_of.union(leads))).order_by(u.c.name)
+                                 .limit(ROWS)))
         waiting = None
         if set(_MANAGERS) & set(person.roles):
             waiting = list(conn.execute(
                 select(p.c.unit_id, p.c.academic_year, p.c.drafted_at, u.c.name)
-                .where(p.c.unit_id == u.c.id, p.c.tenant_id == person.tenant_id, p.c.status == "draft")
+                .select_from(u.join(p, p.c.unit_id == u.c.id))
+                .where(u.c.tenant_id == person.tenant_id, p.c.status == "draft")
                 .order_by(p.c.drafted_at).limit(ROWS)))
         statuses = plan_statuses(conn, [r.id for r in mine], academic_year_of(today))
     return {"mine": [(r, _leads(r, person.id, today)) for r in mine], "waiting": waiting, "statuses": statuses,

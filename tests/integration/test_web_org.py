@@ -119,7 +119,7 @@ def test_the_head_changes_roles_invites_and_after_a_confirmation_marks_a_person_
     invited = send(browser, path, {"section": "invite", "email": login})
     html = text_of(invited)
     assert invited.status_code == 201 and "/invitations/" in html and login in html
-    link = re.search(r'id="invitation-link"[^>]*value="([^"]+)"', html).group(1)
+    link = re.search(r'id="invitation-link"[^>]*>([^<]+)</textarea>', html).group(1)
     assert "/invitations/" not in text_of(browser.get(path))  # the link is shown once
     assert web_open(browser, link).status_code == 200  # and works
     asked = send(browser, path, {"section": "leave"})
@@ -210,7 +210,7 @@ def test_the_head_forms_a_unit_adds_and_removes_a_member_and_records_its_leader(
     outsider = teachers(tour, school["tenant"]["id"], school["headers"], 1)[0]
     refused = send(browser, path, {"section": "leader", "person_id": outsider["id"],
                                    "starts_on": date.today().isoformat()})
-    assert refused.status_code == 422 and "p.30" in error_beside(refused.get_data(as_text=True), "person_id")
+    assert refused.status_code == 422 and "p.30" in error_beside(refused.get_data(as_text=True), "leader_person_id")
     chosen = send(browser, path, {"section": "leader", "person_id": three[0]["id"],
                                   "starts_on": date.today().isoformat()})
     assert chosen.status_code == 302
@@ -298,3 +298,20 @@ def test_the_pages_speak_kazakh_and_keep_the_page_when_the_language_is_switched(
     page = text_of(browser.get("/kk/units"))
     assert 'lang="kk"' in page and "<h1>Әдістемелік бірлестіктер</h1>" in page and "Бірлестік құру" in page
     assert 'href="/ru/units"' in page and 'href="/en/units"' in page
+
+
+def test_a_list_shows_fifty_rows_with_next_and_previous_links(school, tour):
+    tenant_id = school["tenant"]["id"]
+    last = None
+    for number in range(52):
+        answer = tour.client.post(f"/api/v1/tenants/{tenant_id}/people", headers=school["headers"], json={
+            "full_name": f"Оқытушы {number:02d}", "roles": ["teacher"], "subjects": []})
+        last = answer.get_json()["position"]
+    tour.client.get(f"/api/v1/tenants/{tenant_id}/people", headers={**school["headers"], "X-Min-Position": last})
+    first = text_of(school["browser"].get("/ru/people", query_string={"q": "оқытушы"}))
+    assert first.count("<tr><td") == 50 and 'rel="next"' in first and 'rel="prev"' not in first
+    assert "Оқытушы 00" in first and "Оқытушы 50" not in first
+    second = text_of(school["browser"].get("/ru/people", query_string={"q": "оқытушы", "page": "2"}))
+    assert second.count("<tr><td") == 2 and 'rel="prev"' in second and 'rel="next"' not in second
+    assert "Оқытушы 50" in second and "Оқытушы 51" in second
+    assert school["browser"].get("/ru/people", query_string={"page": "nonsense"}).status_code == 200
