@@ -227,16 +227,21 @@ def refuse(form: Any, error: DomainError, fields: dict[str, str], default: str) 
     target.errors = [*(target.errors or []), told(error)]
 
 
+def _storable(value: Any) -> Any:
+    """Drop NUL characters from typed text: PostgreSQL cannot store them (the API refuses them, services/api)."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 # People (p.3)
 
 class PersonForm(forms.Form):
     section = HiddenField(default="add")
-    full_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter the full name.")),
+    full_name = StringField(_l("Full name"), filters=[_storable], validators=[DataRequired(_l("Enter the full name.")),
                                                           Length(max=300)])
     # The domain refuses a role the organization has not, with its clause (p.3); the form does not pre-empt it.
     roles = SelectMultipleField(_l("Roles"), widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                 validators=[DataRequired(_l("Choose at least one role."))], validate_choice=False)
-    subjects = StringField(_l("Subjects or disciplines taught (separated by commas)"),
+    subjects = StringField(_l("Subjects or disciplines taught (separated by commas)"), filters=[_storable],
                            validators=[Length(max=2000)])
 
 
@@ -246,7 +251,7 @@ class PersonEditForm(PersonForm):
 
 class InviteForm(forms.Form):
     section = HiddenField(default="invite")
-    email = StringField(_l("Email (the person's login)"), validators=[Optional(), Length(max=254)])
+    email = StringField(_l("Email (the person's login)"), filters=[_storable], validators=[Optional(), Length(max=254)])
 
 
 class LeaveForm(forms.Form):
@@ -412,8 +417,8 @@ def _units_of_person(conn: Connection, tid: UUID, pid: UUID) -> list[Any]:
 class UnitForm(forms.Form):
     kind = SelectField(_l("Kind of unit"), validators=[DataRequired(_l("Choose the kind of unit."))],
                        validate_choice=False)
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the unit's name.")), Length(max=300)])
-    subject = StringField(_l("Subject or discipline"), validators=[Length(max=200)])
+    name = StringField(_l("Name"), filters=[_storable], validators=[DataRequired(_l("Enter the unit's name.")), Length(max=300)])
+    subject = StringField(_l("Subject or discipline"), filters=[_storable], validators=[Length(max=200)])
     member_ids = SelectMultipleField(_l("Members"), widget=ListWidget(prefix_label=False),
                                      option_widget=CheckboxInput(), validate_choice=False)
 
@@ -618,7 +623,7 @@ def _uuid(raw: str | None) -> UUID:
 
 class ItemForm(SubForm):
     direction = SelectField(_l("Direction"), validate_choice=False)
-    title = StringField(_l("What is to be done"), validators=[Length(max=1000)])
+    title = StringField(_l("What is to be done"), filters=[_storable], validators=[Length(max=1000)])
     due = DateField(_l("Due"), validators=[Optional()])
 
 
@@ -629,13 +634,13 @@ class PlanForm(forms.Form):
 
 class AgendaForm(SubForm):
     direction = SelectField(_l("Direction"), validate_choice=False)
-    title = StringField(_l("Agenda item"), validators=[Length(max=1000)])
+    title = StringField(_l("Agenda item"), filters=[_storable], validators=[Length(max=1000)])
 
 
 class MeetingForm(forms.Form):
     held_on = DateField(_l("Held on"), validators=[DataRequired(_l("Enter the date the meeting was held."))])
     agenda = FieldList(FormField(AgendaForm), min_entries=1, max_entries=100)
-    minutes = TextAreaField(_l("Minutes"), validators=[Length(max=100_000)])
+    minutes = TextAreaField(_l("Minutes"), filters=[_storable], validators=[Length(max=100_000)])
     attendee_ids = SelectMultipleField(_l("Attended"), widget=ListWidget(prefix_label=False),
                                        option_widget=CheckboxInput(), validate_choice=False)
 

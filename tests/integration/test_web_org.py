@@ -315,3 +315,10 @@ def test_a_list_shows_fifty_rows_with_next_and_previous_links(school, tour):
     assert second.count("<tr><td") == 2 and 'rel="prev"' in second and 'rel="next"' not in second
     assert "Оқытушы 50" in second and "Оқытушы 51" in second
     assert school["browser"].get("/ru/people", query_string={"page": "nonsense"}).status_code == 200
+
+
+def test_typed_text_with_a_nul_character_is_stored_without_it(school):
+    added = send(school["browser"], "/ru/people", {"section": "add", "full_name": "Нұр\x00лан Әлиев",
+                                                   "roles": ["teacher"], "subjects": "Тарих\x00"})
+    assert added.status_code == 302
+    assert "Нұрлан Әлиев" in text_of(school["browser"].get(added.headers["Location"]))
