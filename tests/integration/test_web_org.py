@@ -15,6 +15,7 @@ import pytest
 
 from domain.units import academic_year_of
 from test_signin import csrf_of, email, signed_in_person, token_of, web_app  # noqa: F401 - shared helpers
+from unions_support import smtp  # noqa: F401 - fixture
 
 YEAR = academic_year_of(date.today())
 
@@ -139,6 +140,9 @@ def web_open(browser: Any, url: str) -> Any:
 
 def test_a_teacher_reads_the_people_but_adds_nobody_and_cannot_mark_anyone_as_left(web, tour):
     browser, teacher, _login, tenant = signed_in_person(web, tour, ["teacher"])
+    home = text_of(browser.get("/ru/"))
+    assert "Вы пока не состоите ни в одном методическом объединении." in home
+    assert "Планы, ждущие утверждения" not in home  # the head's and deputy's part only
     listed = browser.get("/ru/people")
     assert listed.status_code == 200 and 'name="full_name"' not in text_of(listed)
     refused = send(browser, "/ru/people", {"section": "add", "full_name": "X", "roles": ["teacher"]})
@@ -322,3 +326,91 @@ def test_typed_text_with_a_nul_character_is_stored_without_it(school):
                                                    "roles": ["teacher"], "subjects": "Тарих\x00"})
     assert added.status_code == 302
     assert "Нұрлан Әлиев" in text_of(school["browser"].get(added.headers["Location"]))
+
+
+def test_with_smtp_the_page_says_the_invitation_was_emailed_and_it_was(settings, platform, web_engine, projector,
+                                                                       tour, smtp):
+    mailbox, port = smtp
+    mailing = web_app(settings, platform, web_engine, changed={
+        "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_from": "platform@methodical.kz"})
+    browser, head, _login, tenant = signed_in_person(mailing, tour)
+    head_headers = tour.token(tenant["id"], head["id"], tour.operator)
+    teacher = teachers(tour, tenant["id"], head_headers, 1)[0]
+    login = email()
+    answer = send(browser, f"/ru/people/{teacher['id']}", {"section": "invite", "email": login})
+    html = text_of(answer)
+    assert answer.status_code == 201 and f"Приглашение отправлено на {login}" in html
+    link = re.search(r'id="invitation-link"[^>]*>([^<]+)</textarea>', html).group(1)
+    (message,) = mailbox.to(login)
+    assert link in message.get_body().get_content()
+
+
+# The web's isolation matrix of the organization's pages: every role x every page that takes an object's id x
+# GET and POST, for another tenant's object, answers the 404 page, the same as for a missing id. A page of this
+# module that takes an id and is missing here fails test_every_page_is_declared_with_what_it_shows (test_signin).
+
+ORG_PAGES = {
+    "/<lang>/people": "the person's own organization's people",
+    "/<lang>/units": "the units the person's organization formed or its people belong to",
+    "/<lang>/people/<uuid:pid>": "isolation matrix below",
+    "/<lang>/units/<uuid:uid>": "isolation matrix below",
+    "/<lang>/units/<uuid:uid>/plans/<year>": "isolation matrix below",
+    "/<lang>/units/<uuid:uid>/meetings/new": "isolation matrix below",
+}
+MATRIX = {
+    "/<lang>/people/<uuid:pid>": ("/ru/people/{person}", [{"section": "edit", "full_name": "X", "roles": ["teacher"]},
+                                                         {"section": "invite", "email": "x@mektep.kz"},
+                                                         {"section": "leave", "confirm": "yes"}]),
+    "/<lang>/units/<uuid:uid>": ("/ru/units/{unit}", [{"section": "add_member", "person_id": "{person}"},
+                                                     {"section": "remove_member", "person_id": "{person}"},
+                                                     {"section": "leader", "person_id": "{person}",
+                                                      "starts_on": date.today().isoformat()}]),
+    "/<lang>/units/<uuid:uid>/plans/<year>": (f"/ru/units/{{unit}}/plans/{YEAR}", [
+        {"section": "save", "items-0-direction": "p.7.1", "items-0-title": "X"}, {"section": "approve"}]),
+    "/<lang>/units/<uuid:uid>/meetings/new": ("/ru/units/{unit}/meetings/new", [
+        {"held_on": date.today().isoformat(), "agenda-0-direction": "p.7.1", "agenda-0-title": "X",
+         "attendee_ids": ["{person}"]}]),
+}
+
+
+def test_every_page_of_an_object_is_in_the_isolation_matrix(web):
+    with_ids = {re.sub(r"<any\([^)]*\):lang>", "<lang>", r.rule) for r in web.url_map.iter_rules()
+                if r.endpoint.startswith("web_org.") and "<uuid:" in r.rule}
+    assert with_ids == set(MATRIX)
+    assert set(ORG_PAGES) == {re.sub(r"<any\([^)]*\):lang>", "<lang>", r.rule) for r in web.url_map.iter_rules()
+                              if r.endpoint.startswith("web_org.")}
+
+
+@pytest.mark.parametrize("roles", [None, ["deputy_head"], ["teacher"], ["methodist"]], ids=lambda r: (r or ["head"])[0])
+def test_every_role_gets_the_same_404_for_another_tenants_object_as_for_a_missing_one(web, tour, roles):
+    other = tour.tenant()
+    _, other_head = tour.head(other["id"])
+    theirs = teachers(tour, other["id"], other_head, 3)
+    unit = form_unit(tour, {"tenant": other, "headers": other_head}, theirs)
+    draft = tour.client.post(f"/api/v1/tenants/{other['id']}/units/{unit['id']}/leaders", headers=other_head,
+                             json={"person_id": theirs[0]["id"], "starts_on": date.today().isoformat()})
+    assert draft.status_code == 201
+    browser, _person, _login, _tenant = signed_in_person(web, tour, roles)
+    browser.get("/ru/")  # the flash message of signing in is shown once, here
+    ids = {"person": theirs[0]["id"], "unit": unit["id"]}
+    nobody = {"person": str(uuid.uuid4()), "unit": str(uuid.uuid4())}
+    for path, bodies in MATRIX.values():
+        foreign, missing = path.format(**ids), path.format(**nobody)
+        for body in [None, *bodies]:
+            answers = []
+            for target, names in ((foreign, ids), (missing, nobody)):
+                if body is None:
+                    answers.append(browser.get(target))
+                else:
+                    token = csrf_of(browser.get("/ru/people").get_data(as_text=True))
+                    filled = {k: ([v.format(**names) for v in value] if isinstance(value, list)
+                                  else value.format(**names)) for k, value in body.items()}
+                    answers.append(browser.post(target, data={"csrf_token": token, **filled}))
+            a, b = answers
+            assert a.status_code == b.status_code == 404, (foreign, body, a.status_code, b.status_code)
+            shown = functools.reduce(lambda t, i: t.replace(i, "ID"), ids.values(), plain(a))
+            assert shown == functools.reduce(lambda t, i: t.replace(i, "ID"), nobody.values(), plain(b))
+    after = tour.client.get(f"/api/v1/tenants/{other['id']}/units/{unit['id']}", headers=other_head).get_json()
+    assert after["member_count"] == 3 and after["leader"]["person_id"] == theirs[0]["id"]
+    person = tour.client.get(f"/api/v1/tenants/{other['id']}/people/{theirs[0]['id']}", headers=other_head).get_json()
+    assert person["status"] == "active" and person["full_name"] == theirs[0]["full_name"]
