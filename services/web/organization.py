@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from collections.abc import Sequence
 from typing import Any, Callable
 from uuid import UUID
 
 from flask import Blueprint, Response, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import Connection, func, select, text, union_all
 from wtforms import Form as SubForm
 from wtforms import (DateField, FieldList, FormField, HiddenField, SelectField, SelectMultipleField, StringField,
                      TextAreaField)
@@ -282,11 +283,31 @@ def search_people(conn: Connection, tenant_id: UUID, q: str, number: int, status
     return rows[:ROWS], len(rows) > ROWS
 
 
-def _people_choices(conn: Connection, tenant_id: UUID) -> list[tuple[str, str, list[str], list[str]]]:
+CHOICES = 150  # people a form offers at once; a subject narrows them (a university has thousands)
+
+
+def _people_choices(conn: Connection, tenant_id: UUID, subject: str | None = None,
+                    also: Sequence[str] = ()) -> list[tuple[str, str, list[str], list[str]]]:
+    """Return the active people a form offers: those teaching the subject when one is given (any case), and
+    the ones already chosen."""
     p = people_rm.people
-    rows = conn.execute(select(p.c.id, p.c.full_name, p.c.roles, p.c.subjects)
-                        .where(p.c.tenant_id == tenant_id, p.c.status == "active")
-                        .order_by(p.c.full_name).limit(2000))
+    query = select(p.c.id, p.c.full_name, p.c.roles, p.c.subjects).where(p.c.tenant_id == tenant_id,
+                                                                         p.c.status == "active")
+    if subject:
+        # As the domain matches a member's subject (domain/units.py teaches()): the same words, any case.
+        query = query.where(text("EXISTS (SELECT 1 FROM unnest(rm_people.subjects) AS s"
+                                 " WHERE lower(btrim(s)) = lower(:subject))").bindparams(subject=subject.strip()))
+    rows = list(conn.execute(query.order_by(p.c.full_name).limit(CHOICES)))
+    chosen = []
+    for raw in also:
+        try:
+            chosen.append(UUID(raw))
+        except ValueError:
+            continue
+    seen = {r.id for r in rows}
+    if missing := [c for c in chosen if c not in seen][:CHOICES]:
+        rows += list(conn.execute(select(p.c.id, p.c.full_name, p.c.roles, p.c.subjects).where(
+            p.c.tenant_id == tenant_id, p.c.id.in_(missing))))
     return [(str(r.id), r.full_name, list(r.roles), list(r.subjects)) for r in rows]
 
 
@@ -477,11 +498,14 @@ def units(lang: str) -> Response:
     may_form = _may(tid, *_MANAGERS)
     form = UnitForm(formdata=request.form if request.method == "POST" else None)
     form.kind.choices = _kinds_for(g.tenant.kind)
+    subject = (form.subject.data or "").strip() if request.method == "POST" else ""
     with rt.engine.connect() as conn:
-        people_choices = _people_choices(conn, tid)
+        people_choices = _people_choices(conn, tid, subject or None, request.form.getlist("member_ids"))
     form.member_ids.choices = [(pid, name) for pid, name, _r, _s in people_choices]
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("section") == "show":
+        g.caller.acting_as(tid, *_MANAGERS)  # only the teachers of the subject are asked for: no command
+    elif request.method == "POST":
         actor = g.caller.acting_as(tid, *_MANAGERS)  # as the API
         status = 422
         if form.validate():
@@ -508,10 +532,9 @@ def units(lang: str) -> Response:
         members = units_rm.members_of(conn, ids) if ids else {}
         plans = plan_statuses(conn, ids, year)
         names = _names(conn, {r.leader_id for r in rows if r.leader_id})
-    subjects = {pid: s for pid, _n, _r, s in people_choices}
     return pages.page("org/units.html", status, rows=rows, more=more, q=q, number=number, form=form,
                       may_form=may_form, members=members, plans=plans, names=names, year=year, today=_today(),
-                      subjects=subjects)
+                      filtered=bool(subject), many=len(people_choices) >= CHOICES, limit=CHOICES)
 
 
 def _unit_row(conn: Connection, tid: UUID, uid: UUID) -> Any:
@@ -552,7 +575,8 @@ def unit(lang: str, uid: UUID) -> Response:
     with rt.engine.connect() as conn:
         row = _unit_row(conn, tid, uid)
         members = units_rm.members_of(conn, [uid])[uid]
-        people_choices = _people_choices(conn, row.tenant_id) if row.tenant_id == tid else []
+        people_choices = (_people_choices(conn, row.tenant_id, row.subject, request.form.getlist("person_id"))
+                          if row.tenant_id == tid else [])
         member_ids = {m.person_id for m in members}
         member_names = _names(conn, member_ids)
     posted = request.form.get("section") if request.method == "POST" else None

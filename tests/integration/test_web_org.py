@@ -414,3 +414,13 @@ def test_every_role_gets_the_same_404_for_another_tenants_object_as_for_a_missin
     assert after["member_count"] == 3 and after["leader"]["person_id"] == theirs[0]["id"]
     person = tour.client.get(f"/api/v1/tenants/{other['id']}/people/{theirs[0]['id']}", headers=other_head).get_json()
     assert person["status"] == "active" and person["full_name"] == theirs[0]["full_name"]
+
+
+def test_the_unit_form_offers_the_teachers_of_the_subject_typed(school, tour):
+    history = teachers(tour, school["tenant"]["id"], school["headers"], 1, subject="Қазақстан тарихы")[0]
+    maths = teachers(tour, school["tenant"]["id"], school["headers"], 1)[0]
+    shown = send(school["browser"], "/ru/units", {"section": "show", "kind": "methodical_association",
+                                                  "name": "Тарих ӘБ", "subject": "ҚАЗАҚСТАН ТАРИХЫ"})
+    html = text_of(shown)
+    assert shown.status_code == 200 and history["full_name"] in html and maths["full_name"] not in html
+    assert 'value="Тарих ӘБ"' in html  # nothing typed is lost, nothing formed
