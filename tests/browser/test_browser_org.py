@@ -101,14 +101,14 @@ def walk(page: Any, pages: Pages, base: str, lang: str, login: str, invitation: 
     page.fill("#subject", "Математика")
     for name in names[:2]:
         page.get_by_label(name, exact=True).check()
-    page.click("form:has(#kind) button[type=submit]")
+    page.click("form:has(#kind) button[type=submit]:not([name=section])")
     refusal = page.locator("#member_ids-error")
     assert refusal.is_visible() and "p.26" in refusal.inner_text()
     assert page.input_value("#name") == UNIT[lang]  # what was typed is kept
     assert "member_ids-error" in (page.get_by_label(names[0], exact=True).get_attribute("aria-describedby") or "")
     pages.check(page, "06-unit-refused-p26")
     page.get_by_label(names[2], exact=True).check()
-    page.click("form:has(#kind) button[type=submit]")
+    page.click("form:has(#kind) button[type=submit]:not([name=section])")
     assert page.locator("h1").inner_text() == UNIT[lang]
     assert "p.30" in page.locator("main").inner_text()  # no leader yet: the finding and its clause
     pages.check(page, "07-unit-formed")
