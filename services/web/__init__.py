@@ -33,7 +33,7 @@ class FormCookies(SecureCookieSessionInterface):
 
 def install(app: Flask, settings: Settings) -> None:
     """Add the web pages to the application."""
-    from services.web import pages
+    from services.web import organization, pages
 
     app.config.update(
         SECRET_KEY=settings.web_secret_key(),
@@ -45,12 +45,15 @@ def install(app: Flask, settings: Settings) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the form cookie's browser session
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT,
-        BABEL_TRANSLATION_DIRECTORIES=i18n.compiled_catalogues(),
+        # One folder per domain, as Flask-Babel pairs them: every module's catalogue is read with the foundation's.
+        BABEL_DOMAIN=";".join(i18n.domains()),
+        BABEL_TRANSLATION_DIRECTORIES=";".join([i18n.compiled_catalogues()] * len(i18n.domains())),
     )
     app.session_interface = FormCookies()
     csrf.init_app(app)
     Babel(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Almaty")
     app.register_blueprint(pages.blp)
+    app.register_blueprint(organization.blp)
     # An address that no route serves has no blueprint to answer it: outside /api/ it is the web's page.
     app.register_error_handler(404, _unrouted)
     app.register_error_handler(405, _unrouted)

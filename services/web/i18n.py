@@ -44,6 +44,12 @@ def compiled_catalogues(source: Path = SOURCE) -> str:
     return str(target)
 
 
+def domains(source: Path = SOURCE) -> list[str]:
+    """Return the catalogues' domains: the foundation's messages first, then each module's own."""
+    found = {po.stem for po in source.glob("*/LC_MESSAGES/*.po")}
+    return sorted(found, key=lambda name: (name != "messages", name))
+
+
 def best_language(accept: str | None = None) -> str:
     """Return the language the browser asks for first among ours, else Russian."""
     if accept is None and has_request_context():

@@ -23,8 +23,12 @@ def extracted(tmp_path: Path) -> set[str]:
 
 
 def catalogue(lang: str) -> dict[str, str]:
-    with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return {m.id: m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy}
+    """Return the language's messages from every domain's catalogue (the foundation's and each module's)."""
+    found: dict[str, str] = {}
+    for po in sorted((TRANSLATIONS / lang / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as handle:
+            found.update({m.id: m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy})
+    return found
 
 
 def test_every_message_of_the_pages_is_translated_into_russian_and_kazakh(tmp_path):
@@ -43,7 +47,8 @@ def test_the_kazakh_catalogue_is_kazakh_and_keeps_every_placeholder():
     for message, text in {**{f"ru:{k}": v for k, v in ru.items()}, **{f"kk:{k}": v for k, v in kk.items()}}.items():
         source = message.split(":", 1)[1]
         for name in ("%(members)s", "%(minimum)s", "%(count)s", "%(minutes)s", "%(hours)s", "%(name)s",
-                     "%(login)s", "%(tenant)s", "%(expires)s"):
+                     "%(login)s", "%(tenant)s", "%(expires)s", "%(subject)s", "%(year)s", "%(code)s", "%(own)s",
+                     "%(day)s", "%(role)s", "%(kind)s", "%(q)s", "%(number)s", "%(first)s", "%(last)s"):
             assert (name in source) == (name in text), f"{message}: {name}"
 
 
@@ -52,5 +57,13 @@ def test_the_catalogues_compile_at_start_into_a_folder_named_by_their_contents()
 
     folder = Path(compiled_catalogues())
     assert {p.parts[-3] for p in folder.glob("*/LC_MESSAGES/messages.mo")} == {"ru", "kk", "en"}
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/*.po"):  # every module's domain is compiled too
+        assert (folder / po.relative_to(TRANSLATIONS).with_suffix(".mo")).exists(), po
     assert compiled_catalogues() == str(folder)
     assert not list(TRANSLATIONS.glob("**/*.mo")), "compiled catalogues are not kept in the repository"
+
+
+def test_the_application_reads_every_domains_catalogue():
+    from services.web.i18n import domains
+
+    assert domains()[0] == "messages" and "web_org" in domains()
