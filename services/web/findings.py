@@ -14,6 +14,7 @@ from domain.units import UNIT_KINDS
 from projections import tenants as tenants_rm
 from services.api.common import runtime
 from services.api.compliance import compliance_facts
+from services.web import i18n
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def findings_of(tenant_id: UUID, today: date) -> list[ShownFinding]:
     for finding in findings(facts.values(), today, [tuple(q) for q in quarters]):
         unit = facts[finding.unit_id]
         what, fix = _told(finding.code, unit.members, UNIT_KINDS[unit.kind].minimum or 0)
-        shown.append(ShownFinding(finding.clause, finding.code, unit.name, what, fix,
+        shown.append(ShownFinding(i18n.clause(finding.clause), finding.code, unit.name, what, fix,
                                   format_date(finding.since, "long")))
     return shown
 

@@ -65,3 +65,16 @@ def select_locale() -> str:
             return lang
         return best_language()
     return DEFAULT
+
+
+def clause(code: str | None) -> str:
+    """Return a clause of the Order as the page's language writes it ("п. 26", "26-тармақ", "p.26")."""
+    from domain.base import DomainError
+    from domain.clauses import reference
+
+    if not code:
+        return ""
+    try:
+        return reference(code, select_locale() if has_request_context() else DEFAULT)
+    except DomainError:
+        return code  # not a clause of the Order's form: shown as recorded

@@ -38,7 +38,7 @@ from services.api.common import runtime
 from services.api.errors import status_of
 from services.api.compliance import compliance_facts
 from services.api.units import plan_statuses
-from services.web import forms, mails, pages
+from services.web import forms, i18n, mails, pages
 from services.web.findings import ShownFinding, _told
 
 blp = Blueprint("web_org", __name__, template_folder="templates")
@@ -209,7 +209,7 @@ def told(error: DomainError) -> str:
         if found:
             text = say(found)
             break
-    return f"{text} ({error.clause})" if error.clause and error.clause not in text else text
+    return f"{text} ({i18n.clause(error.clause)})" if error.clause and error.clause not in text else text
 
 
 def _name_of(person_id: str) -> str:
@@ -554,7 +554,7 @@ def unit_findings(conn: Connection, tenant_id: UUID, unit_id: UUID, today: date)
     shown = []
     for finding in findings(facts, today, [tuple(q) for q in quarters]):
         what, fix = _told(finding.code, facts[0].members, UNIT_KINDS[facts[0].kind].minimum or 0)
-        shown.append(ShownFinding(finding.clause, finding.code, facts[0].name, what, fix,
+        shown.append(ShownFinding(i18n.clause(finding.clause), finding.code, facts[0].name, what, fix,
                                   format_date(finding.since, "long")))
     return shown
 

@@ -104,7 +104,7 @@ def test_a_role_the_organization_has_not_is_refused_beside_the_roles_with_its_cl
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
     said = error_beside(html, "roles")
-    assert re.search(r"\(p\.\d+", said), said
+    assert re.search(r"\(п\. \d+", said), said  # the clause as Russian writes it
     assert 'value="Иван Петров"' in html  # what was typed is kept
 
 
@@ -185,7 +185,7 @@ def test_forming_a_unit_with_two_teachers_is_refused_beside_the_members_with_p26
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
     said = error_beside(html, "member_ids")
-    assert "p.26" in said and "3" in said
+    assert "п. 26" in said and "3" in said
     assert 'value="Математика ӘБ"' in html and html.count("checked") >= 2  # what was chosen is kept
 
 
@@ -194,7 +194,7 @@ def test_a_kind_the_school_does_not_form_is_refused_beside_the_kind_with_its_cla
     answer = send(school["browser"], "/ru/units", {"kind": "subject_cycle_commission", "name": "ПЦК",
                                                    "subject": "Математика", "member_ids": [t["id"] for t in three]})
     assert answer.status_code == 422
-    assert "p.16" in error_beside(answer.get_data(as_text=True), "kind")
+    assert "п. 16" in error_beside(answer.get_data(as_text=True), "kind")
 
 
 def test_the_head_forms_a_unit_adds_and_removes_a_member_and_records_its_leader(school, tour):
@@ -205,7 +205,7 @@ def test_the_head_forms_a_unit_adds_and_removes_a_member_and_records_its_leader(
     assert formed.status_code == 302
     path = formed.headers["Location"]
     page = text_of(browser.get(path))
-    assert "Математика пәні ӘБ" in page and "p.30" in page  # no leader yet: the finding with its clause
+    assert "Математика пәні ӘБ" in page and "п. 30" in page  # no leader yet: the finding with its clause
     assert "Математика пәні ӘБ" in text_of(browser.get("/ru/units", query_string={"q": "математика ПӘНІ"}))
     assert send(browser, path, {"section": "add_member", "person_id": three[3]["id"]}).status_code == 302
     assert three[3]["full_name"] in text_of(browser.get(path))
@@ -214,7 +214,7 @@ def test_the_head_forms_a_unit_adds_and_removes_a_member_and_records_its_leader(
     outsider = teachers(tour, school["tenant"]["id"], school["headers"], 1)[0]
     refused = send(browser, path, {"section": "leader", "person_id": outsider["id"],
                                    "starts_on": date.today().isoformat()})
-    assert refused.status_code == 422 and "p.30" in error_beside(refused.get_data(as_text=True), "leader_person_id")
+    assert refused.status_code == 422 and "п. 30" in error_beside(refused.get_data(as_text=True), "leader_person_id")
     chosen = send(browser, path, {"section": "leader", "person_id": three[0]["id"],
                                   "starts_on": date.today().isoformat()})
     assert chosen.status_code == 302
@@ -289,7 +289,7 @@ def test_the_leader_records_a_meeting_and_a_future_date_is_refused_beside_it(web
                                    "agenda-0-title": "Нормативтік құжаттар", "minutes": "Хаттама",
                                    "attendee_ids": members[:2]})
     assert refused.status_code == 422
-    assert "p.25" in error_beside(refused.get_data(as_text=True), "held_on")
+    assert "п. 25" in error_beside(refused.get_data(as_text=True), "held_on")
     recorded = send(browser, path, {"held_on": date.today().isoformat(), "agenda-0-direction": "p.7.2",
                                     "agenda-0-title": "Нормативтік құжаттар", "minutes": "Хаттама",
                                     "attendee_ids": members[:2]})
