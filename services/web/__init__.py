@@ -32,7 +32,7 @@ class FormCookies(SecureCookieSessionInterface):
 
 def install(app: Flask, settings: Settings) -> None:
     """Add the web pages to the application."""
-    from services.web import pages
+    from services.web import documents, pages
 
     app.config.update(
         SECRET_KEY=settings.web_secret_key(),
@@ -44,9 +44,12 @@ def install(app: Flask, settings: Settings) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the form cookie's browser session
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT,
-        BABEL_TRANSLATION_DIRECTORIES=i18n.compiled_catalogues(),
+        # Every gettext domain of the web (messages, and each journey's own), all from the one compiled folder.
+        BABEL_DOMAIN=";".join(i18n.domains()),
+        BABEL_TRANSLATION_DIRECTORIES=";".join([i18n.compiled_catalogues()] * len(i18n.domains())),
     )
     app.session_interface = FormCookies()
     csrf.init_app(app)
     Babel(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Almaty")
     app.register_blueprint(pages.blp)
+    documents.register(app)  # documents, circulars and the operator's pages

@@ -44,6 +44,12 @@ def compiled_catalogues(source: Path = SOURCE) -> str:
     return str(target)
 
 
+def domains(source: Path = SOURCE) -> list[str]:
+    """Return the gettext domains of the catalogues, the foundation's `messages` first."""
+    found = {po.stem for po in source.glob("*/LC_MESSAGES/*.po")}
+    return ["messages", *sorted(found - {"messages"})]
+
+
 def best_language(accept: str | None = None) -> str:
     """Return the language the browser asks for first among ours, else Russian."""
     if accept is None and has_request_context():
