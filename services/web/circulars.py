@@ -44,7 +44,7 @@ def response_names() -> dict[str, str]:
 
 
 CIRCULAR_REFUSALS = [
-    (r"head or deputy head acknowledges", lambda: _("The head or the deputy head acknowledges a circular.")),
+    (r"head or deputy head acknowledges|This needs one of the roles", lambda: _("The head or the deputy head acknowledges a circular.")),
     (r"not reached the inbox", lambda: _("The circular has not reached the inbox yet.")),
     (r"The response is one of", lambda: _("Choose one of the answers.")),
 ]
