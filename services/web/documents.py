@@ -16,6 +16,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from flask import Blueprint, Response, flash, g, redirect, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import Connection, Select, func, select
 
@@ -48,7 +49,14 @@ def use_foundation(bp: Blueprint) -> None:
     bp.before_request(pages.identify)
     bp.after_request(pages.protect)
     bp.register_error_handler(Exception, pages.web_error)
-    bp.context_processor(lambda: {"switch_to": switch_to})
+    bp.context_processor(lambda: {"switch_to": switch_to, "file_size": file_size})
+
+
+def file_size(size: int) -> str:
+    """Return a file's size in the page's language."""
+    if size < 1024:
+        return _("%(count)s bytes", count=size)
+    return _("%(size)s KB", size=format_decimal(round(size / 1024, 1)))
 
 
 def switch_to(language: str) -> str:

@@ -221,7 +221,7 @@ def tenants(lang: str) -> Response:
         found = listing(conn, query)
         authorities = _authorities(conn)
     return pages.page("operator/tenants.html", 422 if errors else 200, found=found, q=q, args={"q": q or None},
-                      typed=typed, errors=errors, kinds=kind_names(), languages=language_names(),
+                      typed=typed, errors=errors, kinds=kind_names(), tenant_languages=language_names(),
                       authorities=authorities)
 
 
@@ -319,5 +319,5 @@ def tenant(lang: str, tid: UUID) -> Response:
         parent = tenants_rm.get_tenant(conn, row.parent_id) if row.parent_id else None
     logins = {h.id: rt.platform.get_person(tid, h.id).login for h in heads}
     return pages.page("operator/tenant.html", 422 if errors else 200, row=row, heads=heads, logins=logins,
-                      parent=parent, typed=typed, errors=errors, kinds=kind_names(), languages=language_names(),
+                      parent=parent, typed=typed, errors=errors, kinds=kind_names(), tenant_languages=language_names(),
                       all_languages=LANGUAGES)
