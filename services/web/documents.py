@@ -19,6 +19,7 @@ from flask import Blueprint, Response, flash, g, redirect, request, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import Connection, Select, func, select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from domain import rules
 from domain.base import Context, DomainError, NotFound
@@ -48,8 +49,15 @@ def use_foundation(bp: Blueprint) -> None:
     """Give a blueprint the foundation's hooks: language, CSRF, the signed-in person, headers, error pages."""
     bp.before_request(pages.identify)
     bp.after_request(pages.protect)
-    bp.register_error_handler(Exception, pages.web_error)
+    bp.register_error_handler(Exception, _error)
     bp.context_processor(lambda: {"switch_to": switch_to, "file_size": file_size})
+
+
+def _error(error: Exception) -> Response:
+    # A file beyond the upload limit is refused before any form is read: say so, not "not understood".
+    if isinstance(error, RequestEntityTooLarge):
+        return pages.error_page(413, _("The file is too large"), _("A file is at most 20 MB."))
+    return pages.web_error(error)
 
 
 def file_size(size: int) -> str:
@@ -302,9 +310,10 @@ def _own_units(conn: Connection) -> list[Any]:
 
 
 def _upload_limit() -> None:
-    # The new-document and attach forms carry files up to 20 MB each, beyond the app's 1 MB for other bodies.
+    # The new-document and attach forms carry up to 20 MB of files (and the form's fields), beyond the app's 1 MB
+    # for other bodies; more files are attached one request at a time.
     if request.method == "POST" and request.endpoint in ("web_docs.new_document", "web_docs.document"):
-        request.max_content_length = 5 * MAX_ATTACHMENT_BYTES + 200_000
+        request.max_content_length = MAX_ATTACHMENT_BYTES + 1_100_000
 
 
 blp.before_request(_upload_limit)
@@ -526,7 +535,7 @@ def _document_page(did: UUID, errors: dict[str, str], status: int) -> Response:
         is_author=is_author, speaks=speaks, may_approve=may_approve, open=doc.status not in FINAL,
         draft=doc.status == DRAFT, submitted=doc.status == SUBMITTED, kept=kept, steps=range(ROUTE_STEPS),
         unit_kind_name=unit_kind_name, approvers=", ".join(pages.role_name(r) for r in kind.approvers),
-        clause=clause_name(kind.clause), waiting=_waiting_label(doc, units, people),
+        clause=clause_name(kind.clause), waiting=who_acts(doc, units, people),
         action=request.form.get("action"),
     )
 
@@ -534,10 +543,6 @@ def _document_page(did: UUID, errors: dict[str, str], status: int) -> Response:
 def _leads(unit: Any, person_id: UUID, today: Any) -> bool:
     return (unit.leader_id == person_id and unit.leader_starts_on is not None and unit.leader_starts_on <= today
             and (unit.leader_ends_on is None or unit.leader_ends_on > today))
-
-
-def _waiting_label(doc: Any, units: dict[UUID, Any], people: dict[UUID, str]) -> str:
-    return who_acts(doc, units, people)
 
 
 @blp.route(f"/{L}/documents/<uuid:did>/files/<uuid:aid>")

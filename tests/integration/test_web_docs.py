@@ -16,7 +16,7 @@ import pytest
 from support import Tour, invalid_bin, valid_bin
 from test_documents_api import PDF_BYTES, School, docx_bytes
 from test_signin import GOOD, csrf_of, web_app
-from unions_support import UNIONS, UnionScenario, delivery, smtp  # noqa: F401 - fixtures
+from unions_support import UnionScenario, delivery, smtp  # noqa: F401 - fixtures
 
 DOCS = "/ru/documents"
 
@@ -191,6 +191,20 @@ def test_a_file_is_checked_by_its_content_and_a_unit_kind_needs_its_unit(school,
     assert curriculum.status_code == 422
     html = text_of(curriculum)
     assert "пункт 19" in inline_error(html, "unit_id") and 'value="Рабочий учебный план"' in html
+
+
+def test_a_file_beyond_the_limit_is_a_clear_413_page_and_changes_nothing(school, people):
+    import io
+
+    from domain.documents import MAX_ATTACHMENT_BYTES
+
+    teacher = people["teacher"]
+    did = doc_id(draft_through_the_page(teacher, f"Үлкен файл {secrets.token_hex(2)}"))
+    huge = send(teacher, f"{DOCS}/{did}", {"action": "attach",
+                                           "file": (io.BytesIO(b"%PDF-" + b"0" * (MAX_ATTACHMENT_BYTES + 1_200_000)),
+                                                    "huge.pdf")}, content_type="multipart/form-data")
+    assert huge.status_code == 413 and "20 МБ" in text_of(huge)
+    assert "huge.pdf" not in text_of(teacher.get(f"{DOCS}/{did}"))
 
 
 def test_another_schools_document_or_file_is_the_same_404_as_a_missing_one(web, school, people, tour):
