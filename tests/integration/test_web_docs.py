@@ -402,3 +402,15 @@ def test_every_page_of_documents_circulars_and_the_operator_is_declared(web):
     served = {pattern.sub("<lang>", rule.rule) for rule in web.url_map.iter_rules()
               if rule.endpoint.split(".")[0] in ("web_docs", "web_circulars", "web_operator")}
     assert served == set(DOCS_PAGES)
+
+
+def test_the_pages_speak_the_language_of_their_path_and_the_switch_keeps_the_page(school, people, web, settings):
+    teacher = people["teacher"]
+    kazakh = text_of(teacher.get("/kk/documents", query_string={"status": "draft"}))
+    assert '<html lang="kk">' in kazakh and "<h1>Әдістемелік құжаттар</h1>" in kazakh
+    assert 'href="/ru/documents?status=draft" hreflang="ru"' in kazakh
+    assert "<h1>Methodical documents</h1>" in text_of(teacher.get("/en/documents"))
+    assert "<h1>Циркуляры учебно-методических объединений</h1>" in text_of(teacher.get("/ru/circulars"))
+    operator = operator_browser(web, settings)
+    page = text_of(operator.get("/kk/tenants"))
+    assert "<h1>Ұйымдар және білім басқармалары</h1>" in page and 'href="/en/tenants" hreflang="en"' in page
