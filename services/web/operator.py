@@ -151,10 +151,10 @@ def login(lang: str) -> Response:
         elif not hmac.compare_digest(token.strip()[:512].encode(), expected.encode()):
             per_address.count(address_key)
             error, status = _("This is not the operator token."), 422
+        elif not _open_session(store, secret := secrets.token_urlsafe(32)):
+            error, status = _("The operator cannot sign in to the pages here: the platform has no session store."), 503
         else:
-            secret = secrets.token_urlsafe(32)
             hours = runtime().settings.session_hours
-            store.set(_key(secret), _token_mark(), ex=hours * 3600)
             log.info("the operator signed in to the pages from %s", pages.address())
             flash(_("You are signed in as the platform operator."), "success")
             target = pages.safe_next(request.form.get("next")) or url_for("web_operator.tenants", lang=lang)
@@ -165,13 +165,25 @@ def login(lang: str) -> Response:
     return pages.page("operator/login.html", status, error=error, next=request.values.get("next", ""))
 
 
+def _open_session(store: Redis, secret: str) -> bool:
+    try:
+        store.set(_key(secret), _token_mark(), ex=runtime().settings.session_hours * 3600)
+    except RedisError as error:
+        log.warning("operator session not stored: %s", error)
+        return False
+    return True
+
+
 @blp.route(f"/{L}/operator/logout", methods=["POST"])
 def logout(lang: str) -> Response:
     """End the operator's session."""
     secret = request.cookies.get(COOKIE, "")[:100]
     store = _redis()
     if secret and store is not None:
-        store.delete(_key(secret))
+        try:
+            store.delete(_key(secret))
+        except RedisError as error:  # the session then ends when it expires; the cookie is forgotten now
+            log.warning("operator session not deleted: %s", error)
     flash(_("You have signed out."), "success")
     response = redirect(url_for("web_operator.login", lang=lang))
     response.delete_cookie(COOKIE, path="/", secure=runtime().settings.web_cookie_secure, httponly=True,
