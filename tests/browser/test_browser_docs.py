@@ -94,9 +94,12 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     union = UnionScenario(tour.client, tour)  # the regional department the college reports to, and its union
     wait_for_position(engine, tenants_rm.read_model, platform.recorder.max_notification_id(), 10)
     shots = Shots(lang)
-    browser = chromium.new_context(viewport={"width": WIDTHS["phone"], "height": 800}, bypass_csp=True,
-                                   locale={"ru": "ru-RU", "kk": "kk-KZ"}[lang])
-    page = browser.new_page()
+    def new_page() -> tuple[Any, Any]:
+        context = chromium.new_context(viewport={"width": WIDTHS["phone"], "height": 800}, bypass_csp=True,
+                                       locale={"ru": "ru-RU", "kk": "kk-KZ"}[lang])
+        return context, context.new_page()
+
+    browser, page = new_page()
 
     # The operator signs in with the token, registers the college (a wrong BIN first) and invites its head.
     page.goto(f"{served}/{lang}/operator/login")
@@ -167,8 +170,7 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     delivery.run(adopted.position)
 
     # The teacher drafts the working program with its file and submits it to the council.
-    browser = chromium.new_context(viewport={"width": WIDTHS["phone"], "height": 800}, bypass_csp=True)
-    page = browser.new_page()
+    browser, page = new_page()
     link, login = invite(tour, college_id, teacher["id"], head, lang)
     sign_in(page, served, lang, link, login, shots, "07-teacher-home")
     page.goto(f"{served}/{lang}/documents/new")
@@ -191,8 +193,7 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     browser.close()
 
     # The council's chair gives a positive conclusion (after trying a negative one without remarks).
-    browser = chromium.new_context(viewport={"width": WIDTHS["phone"], "height": 800}, bypass_csp=True)
-    page = browser.new_page()
+    browser, page = new_page()
     link, login = invite(tour, college_id, chair["id"], head, lang)
     sign_in(page, served, lang, link, login)
     assert text["title"] in page.locator("#waiting-title + ul").inner_text()
@@ -210,8 +211,7 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     browser.close()
 
     # The deputy head approves it from the documents waiting for her.
-    browser = chromium.new_context(viewport={"width": WIDTHS["phone"], "height": 800}, bypass_csp=True)
-    page = browser.new_page()
+    browser, page = new_page()
     link, login = invite(tour, college_id, deputy["id"], head, lang)
     sign_in(page, served, lang, link, login)
     page.goto(f"{served}/{lang}/documents?waiting=me")
@@ -223,8 +223,7 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     browser.close()
 
     # The head signs in with the operator's invitation and acknowledges the circular from the inbox.
-    browser = chromium.new_context(viewport={"width": WIDTHS["phone"], "height": 800}, bypass_csp=True)
-    page = browser.new_page()
+    browser, page = new_page()
     sign_in(page, served, lang, head_link, head_login)
     assert page.locator("#circulars-title").is_visible()
     shots.check(page, "17-head-home")
