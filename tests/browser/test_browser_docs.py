@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import Pages
 from support import invalid_bin, valid_bin
@@ -63,11 +64,11 @@ def sign_in(page: Any, base: str, lang: str, link_path: str, login: str, shots: 
     page.fill("#password", PASSWORD[lang])
     page.fill("#password_confirm", PASSWORD[lang])
     page.click("main button[type=submit]")
-    assert page.url.endswith(f"/{lang}/login")
+    page.wait_for_url(f"**/{lang}/login")
     page.fill("#login", login)
     page.fill("#password", PASSWORD[lang])
     page.click("main button[type=submit]")
-    assert page.url.endswith(f"/{lang}/"), page.url
+    page.wait_for_url(f"**/{lang}/")
     if shots:
         shots.check(page, name)
 
@@ -82,6 +83,7 @@ def invite(tour: Any, tenant_id: str, person_id: str, by: dict[str, str], lang: 
 
 def submit_form(page: Any, action: str) -> None:
     page.click(f"form:has(input[name=action][value={action}]) button[type=submit]")
+    page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("lang", ["ru", "kk"])
@@ -106,11 +108,11 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     shots.check(page, "01-operator-login")
     page.fill("#token", "not the token")
     page.click("main button[type=submit]")
-    assert page.locator("#token-error").is_visible()
+    expect(page.locator("#token-error")).to_be_visible()
     shots.check(page, "02-operator-login-refused")
     page.fill("#token", settings.operator_token)
     page.click("main button[type=submit]")
-    assert page.url.endswith(f"/{lang}/tenants")
+    page.wait_for_url(f"**/{lang}/tenants")
     page.fill("#name", f"{text['college']} {secrets.token_hex(2)}")
     page.select_option("#kind", "tvet_college")
     page.fill("#bin", invalid_bin())
@@ -118,12 +120,13 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     page.select_option("#parent_id", union.department["id"])
     page.select_option("#language", lang)
     page.click("form:has(#bin) button[type=submit]")
-    assert page.locator("#bin-error").is_visible()
+    expect(page.locator("#bin-error")).to_be_visible()
     assert "bin-error" in page.locator("#bin").get_attribute("aria-describedby")
     assert page.input_value("#region") == "Қарағанды облысы"  # what was typed is kept
     shots.check(page, "03-tenants-bin-refused")
     page.fill("#bin", valid_bin())
     page.click("form:has(#bin) button[type=submit]")
+    page.wait_for_url(f"**/{lang}/tenants/*")
     college_id = page.url.rstrip("/").rsplit("/", 1)[1]
     shots.check(page, "04-tenant-registered")
     page.fill("#full_name", text["head"])
@@ -141,7 +144,7 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     assert text["college"] in page.locator("table").inner_text()
     shots.check(page, "06-tenants-search")
     page.click("form.operator button[type=submit]")
-    assert "/operator/login" in page.url
+    page.wait_for_url("**/operator/login")
     browser.close()
 
     # Set up through the services: the college's people, its methodical council and chair; the union admits
@@ -180,12 +183,13 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     page.fill("#body", "1. Дәнекерлеу түрлері.\n2. Қауіпсіздік техникасы.\n3. Тренажерде жаттығу.")
     page.set_input_files("#file", files=[{"name": "бағдарлама.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     page.click("main form button[type=submit]")
-    assert "/documents/" in page.url and "бағдарлама.pdf" in page.locator("main").inner_text()
+    page.wait_for_url(f"**/{lang}/documents/*")
+    assert "бағдарлама.pdf" in page.locator("main").inner_text()
     document_url = page.url
     shots.check(page, "09-document-draft")
     page.select_option("#route-0", council.get_json()["id"])
     submit_form(page, "submit")
-    assert page.locator(".notice.success").is_visible()
+    expect(page.locator(".notice.success")).to_be_visible()
     shots.check(page, "10-document-submitted")
     page.goto(f"{served}/{lang}/documents?q={text['title'][:10]}")
     assert text["title"] in page.locator("table").inner_text()
@@ -201,12 +205,12 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     page.goto(document_url)
     page.check("#conclude-no")
     submit_form(page, "conclude")
-    assert page.locator("#conclude-remarks-error").is_visible()
+    expect(page.locator("#conclude-remarks-error")).to_be_visible()
     shots.check(page, "13-conclusion-refused")
     page.check("#conclude-yes")
     page.fill("#conclude-remarks", {"ru": "Рекомендуется к утверждению", "kk": "Бекітуге ұсынылады"}[lang])
     submit_form(page, "conclude")
-    assert page.locator(".notice.success").is_visible()
+    expect(page.locator(".notice.success")).to_be_visible()
     shots.check(page, "14-document-concluded")
     browser.close()
 
@@ -217,29 +221,33 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     page.goto(f"{served}/{lang}/documents?waiting=me")
     shots.check(page, "15-deputy-waiting")
     page.click(f"table a:has-text('{text['title'][:20]}')")
+    page.wait_for_url(f"**/{lang}/documents/*")
     submit_form(page, "approve")
-    assert page.locator(".status.ok").first.is_visible()
+    expect(page.locator(".notice.success")).to_be_visible()
+    expect(page.locator("dl .status.ok")).to_be_visible()  # the document's status: approved
     shots.check(page, "16-document-approved")
     browser.close()
 
     # The head signs in with the operator's invitation and acknowledges the circular from the inbox.
     browser, page = new_page()
     sign_in(page, served, lang, head_link, head_login)
-    assert page.locator("#circulars-title").is_visible()
+    expect(page.locator("#circulars-title")).to_be_visible()
     shots.check(page, "17-head-home")
     page.goto(f"{served}/{lang}/circulars")
     shots.check(page, "18-circulars")
     page.click("table a")
+    page.wait_for_url(f"**/{lang}/circulars/*")
     shots.check(page, "19-circular")
     pdf = page.request.get(served + page.locator("a[type='application/pdf']").get_attribute("href"))
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
     page.check("#response-will_adopt")
     page.fill("#note", text["note"])
     page.click("form:has(#note) button[type=submit]")
-    assert page.locator(".notice.success").is_visible() and text["note"] in page.locator("dl").inner_text()
+    expect(page.locator(".notice.success")).to_be_visible()
+    assert text["note"] in page.locator("dl").inner_text()
     shots.check(page, "20-circular-acknowledged")
     page.click("form:has(#note) button[type=submit]")
-    assert page.locator(".notice.info").is_visible()  # twice changes nothing, and says so
+    expect(page.locator(".notice.info")).to_be_visible()  # twice changes nothing, and says so
     shots.check(page, "21-circular-acknowledged-again")
     browser.close()
 
