@@ -33,7 +33,7 @@ class FormCookies(SecureCookieSessionInterface):
 
 def install(app: Flask, settings: Settings) -> None:
     """Add the web pages to the application."""
-    from services.web import organization, pages
+    from services.web import documents, organization, pages
 
     app.config.update(
         SECRET_KEY=settings.web_secret_key(),
@@ -54,6 +54,7 @@ def install(app: Flask, settings: Settings) -> None:
     Babel(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Almaty")
     app.register_blueprint(pages.blp)
     app.register_blueprint(organization.blp)
+    documents.register(app)  # documents, circulars and the operator's pages
     # An address that no route serves has no blueprint to answer it: outside /api/ it is the web's page.
     app.register_error_handler(404, _unrouted)
     app.register_error_handler(405, _unrouted)

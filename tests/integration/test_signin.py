@@ -362,9 +362,10 @@ def test_every_page_is_declared_with_what_it_shows(web):
     pattern = re.compile(r"<any\([^)]*\):lang>")
     served = {pattern.sub("<lang>", rule.rule) for rule in web.url_map.iter_rules()
               if not rule.rule.startswith("/api/")}
+    from test_web_docs import DOCS_PAGES  # documents, circulars and the operator's pages, declared there
     from test_web_org import ORG_PAGES  # the organization's pages; their isolation matrix is in that module
 
-    declared = set(OWN_PAGES) | set(ORG_PAGES)
+    declared = set(OWN_PAGES) | set(ORG_PAGES) | set(DOCS_PAGES)
     assert served == declared, f"undeclared: {served - declared}; stale: {declared - served}"
 
 
