@@ -32,7 +32,7 @@ class FormCookies(SecureCookieSessionInterface):
 
 def install(app: Flask, settings: Settings) -> None:
     """Add the web pages to the application."""
-    from services.web import pages
+    from services.web import audit, pages, unions
 
     app.config.update(
         SECRET_KEY=settings.web_secret_key(),
@@ -44,9 +44,12 @@ def install(app: Flask, settings: Settings) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the form cookie's browser session
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT,
-        BABEL_TRANSLATION_DIRECTORIES=i18n.compiled_catalogues(),
+        # Each journey's messages are a gettext domain of its own (messages.po, web_unions.po, ...): all are loaded.
+        BABEL_DOMAIN=";".join(i18n.DOMAINS),
+        BABEL_TRANSLATION_DIRECTORIES=";".join([i18n.compiled_catalogues()] * len(i18n.DOMAINS)),
     )
     app.session_interface = FormCookies()
     csrf.init_app(app)
     Babel(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Almaty")
     app.register_blueprint(pages.blp)
+    for journey in (unions.blp, audit.blp): app.register_blueprint(journey)  # noqa: E701 - the unions' and audit pages

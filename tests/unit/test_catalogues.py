@@ -23,8 +23,12 @@ def extracted(tmp_path: Path) -> set[str]:
 
 
 def catalogue(lang: str) -> dict[str, str]:
-    with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return {m.id: m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy}
+    """Return the language's messages from every domain's catalogue (messages.po and each journey's own)."""
+    found: dict[str, str] = {}
+    for po in sorted((TRANSLATIONS / lang / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as handle:
+            found.update({m.id: m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy})
+    return found
 
 
 def test_every_message_of_the_pages_is_translated_into_russian_and_kazakh(tmp_path):
