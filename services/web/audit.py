@@ -196,15 +196,51 @@ def _who(row: Any, names: dict[UUID, str]) -> dict[str, str]:
     return {"who": names.get(row.actor_person_id) or _("a person of another organization"), "role": role}
 
 
+def kind_word(code: str) -> str:
+    """Return a kind of organization, unit or document in the page's language."""
+    return {
+        "school": _("school"), "tvet_college": _("TVET college"), "postsecondary_college": _("post-secondary college"),
+        "university": _("university"), "district_department": _("district education department"),
+        "regional_department": _("regional education department"),
+        "methodical_association": _("methodical association"), "interschool_association": _("inter-school association"),
+        "district_association": _("district methodical association"),
+        "subject_cycle_commission": _("subject-cycle commission"), "department": _("department (chair)"),
+        "intercollege_commission": _("inter-college commission"), "methodical_section": _("methodical section"),
+        "methodical_council": _("methodical council"), "methodical_cabinet": _("methodical cabinet"),
+        "methodical_office": _("methodical office"),
+        "methodical_documentation": _("methodical documentation"), "working_curriculum": _("working curriculum"),
+        "working_program": _("working program"), "lesson_plan": _("lesson plan"),
+        "methodical_guidelines": _("methodical guidelines"),
+    }.get(code, code)
+
+
+def state_word(status: str) -> str:
+    """Return the state of a document, plan or circular in the page's language."""
+    from services.web.unions import status_name
+
+    return {"draft": _("draft"), "submitted": _("under review"), "approved": _("approved"),
+            "rejected": _("rejected"), "withdrawn": _("withdrawn")}.get(status) or status_name(status)
+
+
 def _summary(state: dict[str, Any]) -> dict[str, str]:
-    """Return what a page says of a recorded object: its name and its state."""
+    """Return what a page says of a recorded object: its name, its state and a detail of it."""
+    kind = state.get("type")
     name = state.get("full_name") or state.get("name") or state.get("title") or ""
-    status = state.get("status") or ""
-    if state.get("type") == "Person":
+    status = state_word(str(state["status"])) if state.get("status") else ""
+    detail = kind_word(str(state["kind"])) if state.get("kind") else ""
+    if kind == "Person":
         status = _("active") if state.get("active", True) else _("left")
-    return {"name": str(name), "status": str(status),
-            "detail": ", ".join(role_name(r) for r in state.get("roles") or []) if state.get("type") == "Person"
-            else str(state.get("kind") or "")}
+        detail = ", ".join(role_name(r) for r in state.get("roles") or [])
+    elif kind == "Unit":
+        detail = f"{detail}; {_('members')}: {len(state.get('members') or {})}"
+    elif kind == "MethodicalDocument":
+        detail = f"{detail}; {_('version')} {len(state.get('versions') or [])}"
+    elif kind == "AuditGrant":
+        name = str(state.get("auditor_id") or "")
+        status = _("revoked") if state.get("revoked_at") else _("until %(day)s", day=state.get("until") or "")
+    elif kind == "Circular":
+        detail = str(state.get("recipient_name") or state.get("number") or "")
+    return {"name": str(name), "status": status, "detail": detail}
 
 
 @blp.route(f"/{L}/audit/<uuid:tid>/as-of")

@@ -17,7 +17,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
-from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms import DateField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -150,7 +150,7 @@ class DecisionForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter the title.")), Length(max=500)])
     text = TextAreaField(_l("Text of the decision"), validators=[
         DataRequired(_l("Enter the text of the decision.")), Length(max=50_000)])
-    direction = SelectField(_l("Direction of work (p.33)"), validate_choice=False)
+    direction = RadioField(_l("Direction of work (p.33)"), validate_choice=False)
     specialties = MultiCheckboxField(_l("Specialties concerned"), validate_choice=False)
 
 
@@ -421,7 +421,7 @@ def new_decision(lang: str, nid: UUID) -> Response:
         return not_found()  # only the chair adopts (p.35): to others this page does not exist
     form = DecisionForm(formdata=request.form if request.method == "POST" else None,
                         specialties=list(union.specialties))
-    form.direction.choices = options([(d.code, f"{d.code} — {direction_text(d)}") for d in UNION_DIRECTIONS])
+    form.direction.choices = [SelectChoice(d.code, f"{d.code} — {direction_text(d)}") for d in UNION_DIRECTIONS]
     form.specialties.choices = [SelectChoice(c, c) for c in union.specialties]
     error, status = None, 200
     if request.method == "POST" and "count" not in request.form:

@@ -135,9 +135,9 @@ def test_the_chair_adopts_a_decision_and_the_board_follows_delivery_and_acknowle
     decid = board_path.rsplit("/", 1)[1]
     position = client.get(f"/api/v1/unions/{s.id}/decisions/{decid}", headers=s.chair).get_json()
     delivery.run(platform.recorder.max_notification_id())
-    rows = wait_until(lambda: [r for r in chair.get(board_path + "/board.json").get_json()["rows"]
-                               if r["status"] == "delivered"])
-    assert len(rows) == 2 and rows[0]["status_text"] == "доставлен"
+    rows = wait_until(lambda: (lambda rows: rows if {r["status"] for r in rows} == {"delivered"} else None)(
+        chair.get(board_path + "/board.json").get_json()["rows"]))
+    assert len(rows) == 2 and {r["status_text"] for r in rows} == {"доставлен"}
     b_circular = next(c for c in position["circulars"] if c["tenant_id"] == s.b["id"])
     ack = client.post(f"/api/v1/tenants/{s.b['id']}/circulars/{b_circular['id']}/acknowledgement", headers=s.b_head,
                       json={"response": "will_adopt", "note": "Внедрим в 2027 году"})
