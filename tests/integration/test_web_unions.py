@@ -256,3 +256,27 @@ def test_the_head_grants_an_auditor_who_reads_the_timeline_the_state_and_the_cha
                                                    "grant_id": grant_id})
     assert "отозван" in follow(head, revoked)
     assert wait_until(lambda: missing_page(as_auditor.get(f"/ru/audit/{s.b['id']}/timeline")))
+
+
+def test_the_timeline_shows_fifty_events_a_page_with_next_and_previous_links(web, tour, client):
+    school = tour.tenant("school", name="Мектеп " + secrets.token_hex(2))
+    _, head = tour.head(school["id"], "Директор")
+    for i in range(30):  # each person: added, and a token issued
+        tour.person(school["id"], head, ["teacher"], full_name=f"Мұғалім {i}")
+    authority, auditor, authority_head = _auditor(tour)
+    granted = client.post(f"/api/v1/tenants/{school['id']}/audit-grants", headers=head,
+                          json={"person_id": auditor["id"], "until": "2099-01-01"})
+    assert granted.status_code == 201, granted.get_json()
+    browser = sign_in(web, tour, authority["id"], auditor["id"], authority_head)
+    path = f"/ru/audit/{school['id']}/timeline"
+    first = wait_until(lambda: (lambda text: text if 'rel="next"' in text else None)(html(browser.get(path))))
+    assert first.count('<td data-label="Когда">') == 50 and 'rel="prev"' not in first
+    following = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = html(browser.get(following))
+    assert 0 < second.count('<td data-label="Когда">') <= 50 and 'rel="prev"' in second
+    back = re.search(r'href="([^"]+)" rel="prev"', second).group(1).replace("&amp;", "&")
+    assert html(browser.get(back)).count('<td data-label="Когда">') == 50
+    # A filter is kept from page to page.
+    teachers = html(browser.get(path + "?kind=Person"))
+    assert "Организация: зарегистрировано" not in teachers and 'rel="next"' in teachers
+    assert "kind=Person" in re.search(r'href="([^"]+)" rel="next"', teachers).group(1)
