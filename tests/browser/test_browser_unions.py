@@ -56,15 +56,21 @@ def invited(tour: Tour, tenant_id: str, person_id: str, lang: str, by: dict[str,
     return login, urlsplit(answer.get_json()["url"]).path.rsplit("/", 1)[1]
 
 
+def go(page: Any, selector: str) -> None:
+    """Click a link or a form's button and wait until the page it leads to has loaded."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def sign_in(page: Any, base: str, lang: str, login: str, token: str) -> None:
     """Set the password from the invitation and sign in through the form, as a person does."""
     page.goto(f"{base}/{lang}/invitations/{token}")
     page.fill("#password", PASSWORD[lang])
     page.fill("#password_confirm", PASSWORD[lang])
-    page.click("main button[type=submit]")
+    go(page, "main button[type=submit]")
     page.fill("#login", login)
     page.fill("#password", PASSWORD[lang])
-    page.click("main button[type=submit]")
+    go(page, "main button[type=submit]")
     assert page.url.endswith(f"/{lang}/")
 
 
@@ -80,16 +86,16 @@ def test_a_chair_watches_the_board_and_an_auditor_replays_it(chromium, served, a
     shots = Shots(lang, "chair")
     sign_in(page, served, lang, *invited(tour, s.a["id"], s.a_head_person["id"], lang))
 
-    page.click(f"main a[href='/{lang}/unions']")  # from the dashboard
+    go(page, f"main a[href='/{lang}/unions']")  # from the dashboard
     assert page.locator("h1").count() == 1
     shots.check(page, "01-unions")
     page.fill("#q", "дәнекерлеу")
-    page.click("form[role=search] button")
-    page.click(f"a[href$='/unions/{s.id}']")
+    go(page, "form[role=search] button")
+    go(page, f"a[href$='/unions/{s.id}']")
     assert page.locator("h1").inner_text() == s.union["name"]
     shots.check(page, "02-union")
 
-    page.click(f"a[href$='/unions/{s.id}/decisions/new']")
+    go(page, f"a[href$='/unions/{s.id}/decisions/new']")
     shots.check(page, "03-new-decision")
     title = "Цифрлық дәнекерлеу тренажерлері" if lang == "kk" else "Цифровые тренажёры сварщиков"
     page.fill("#title", title)
@@ -97,10 +103,10 @@ def test_a_chair_watches_the_board_and_an_auditor_replays_it(chromium, served, a
               else "Колледжам рекомендуется внедрить виртуальные тренажёры.")
     page.check("input[name=direction][value='p.33.4']")
     page.uncheck("input[name=specialties][value='1304000']")  # welding only: colleges A and B
-    page.click("button[name=count]")
+    go(page, "button[name=count]")
     assert "2" in page.locator("#expected").inner_text()
     shots.check(page, "04-new-decision-counted")
-    page.click("main form button:not([name=count])")
+    go(page, "main form button:not([name=count])")
     assert "/decisions/" in page.url and "/new" not in page.url
     rows = page.locator("#board tbody tr")
     assert rows.count() == 2
@@ -152,14 +158,14 @@ def test_a_chair_watches_the_board_and_an_auditor_replays_it(chromium, served, a
     page = context.new_page()
     shots = Shots(lang, "auditor")
     sign_in(page, served, lang, *invited(tour, authority["id"], auditor["id"], lang, authority_head))
-    page.click(f"main a[href='/{lang}/audit']")  # from the dashboard
+    go(page, f"main a[href='/{lang}/audit']")  # from the dashboard
     page.wait_for_selector(f"a[href$='/audit/{s.b['id']}/timeline']")
     shots.check(page, "01-grants")
-    page.click(f"a[href$='/audit/{s.b['id']}/timeline']")
+    go(page, f"a[href$='/audit/{s.b['id']}/timeline']")
     assert words["ack_event"] in page.locator("table").inner_text()
     shots.check(page, "02-timeline")
     page.fill("#clause", "p.34")
-    page.click("main form button")
+    go(page, "main form button")
     assert "clause=p.34" in page.url
     texts = page.locator("tbody tr").all_inner_texts()
     assert texts and all("p.34" in t for t in texts)
@@ -170,7 +176,7 @@ def test_a_chair_watches_the_board_and_an_auditor_replays_it(chromium, served, a
     assert words["nothing"] in page.locator("main").inner_text()  # the college was registered today
     shots.check(page, "04-as-of-yesterday")
     page.fill("#at", date.today().isoformat())
-    page.click("main form button")
+    go(page, "main form button")
     assert "Ирина Петрова" in page.locator("main").inner_text()
     shots.check(page, "05-as-of-today")
 

@@ -67,6 +67,11 @@ def test_the_chair_sees_the_unions_and_founding_one_refuses_a_coordinator_that_i
     chair, s = scene["chair"], scene["s"]
     page = chair.get("/ru/unions")
     assert page.status_code == 200 and s.union["name"] in html(page)
+    assert 'href="/kk/unions" hreflang="kk"' in html(page)  # the language switch keeps the page
+    kazakh = html(chair.get("/kk/unions"))
+    assert '<html lang="kk">' in kazakh and "Оқу-әдістемелік бірлестіктер" in kazakh
+    english = html(chair.get("/en/unions"))
+    assert "Educational-methodical unions" in english
     assert chair.get("/ru/unions?q=" + "ДӘНЕКЕРЛЕУ").status_code == 200
     assert s.union["name"] in html(chair.get("/ru/unions?q=ДӘНЕКЕРЛЕУ"))  # Kazakh capitals fold
     assert s.union["name"] not in html(chair.get("/ru/unions?q=nothing-like-it"))
