@@ -1,6 +1,6 @@
 """In a real browser, in Russian and Kazakh: a union's chair signs in, adopts a decision and watches the delivery
 board update itself as the circulars are delivered (in this process, as the workers do) and a member
-acknowledges; an auditor with a grant finds the acknowledgement on the member's timeline, sees the organization
+acknowledges; the member's head grants an auditor access on its page; the auditor finds the acknowledgement on the member's timeline, sees the organization
 as of yesterday and today, and the chain's verification says it is in order. Every page is screenshotted at a
 desktop's and a phone's width and checked by axe-core."""
 
@@ -150,9 +150,22 @@ def test_a_chair_watches_the_board_and_an_auditor_replays_it(chromium, served, a
     authority = tour.tenant("regional_department", name="Алматы облысының білім басқармасы")
     _, authority_head = tour.head(authority["id"], "Басшы")
     auditor, _ = tour.person(authority["id"], authority_head, ["auditor"], full_name="Сәуле Аудиторова")
-    granted = tour.client.post(f"/api/v1/tenants/{s.b['id']}/audit-grants", headers=s.b_head,
-                               json={"person_id": auditor["id"], "until": "2099-12-31"})
-    assert granted.status_code == 201, granted.get_json()
+    context = chromium.new_context(viewport={"width": DESKTOP, "height": 800}, bypass_csp=True,
+                                   locale=LOCALES[lang])
+    page = context.new_page()
+    shots = Shots(lang, "head")
+    b_head = tour.client.get(f"/api/v1/tenants/{s.b['id']}/people", headers=s.b_head).get_json()["items"][0]
+    sign_in(page, served, lang, *invited(tour, s.b["id"], b_head["id"], lang))
+    go(page, f"main a[href='/{lang}/audit-grants']")  # from the dashboard
+    shots.check(page, "01-audit-grants")
+    page.fill("#person_id", auditor["id"])
+    page.fill("#until", "2099-12-31")
+    go(page, "main form button[type=submit]")
+    assert page.locator(".notice.success").is_visible() and page.locator("tbody .status.ok").count() == 1
+    shots.check(page, "02-audit-granted")
+    context.close()
+    assert not shots.violations(), "\n".join(shots.violations())
+
     context = chromium.new_context(viewport={"width": DESKTOP, "height": 800}, bypass_csp=True,
                                    locale=LOCALES[lang])
     page = context.new_page()
