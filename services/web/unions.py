@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from wtforms import DateField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length
 
 from domain import directions, rules
 from domain.base import DomainError, NotFound, NotPermitted
@@ -169,10 +169,7 @@ def _uuid(value: str | None) -> UUID | None:
 def _union_or_404(nid: UUID) -> Union:
     """Return the union if the person may know more of it than its public facts; else the 404 (as for a missing
     one), as the API's `_known_union` does."""
-    try:
-        union = runtime().platform.get_union(nid)
-    except NotFound:
-        raise
+    union = runtime().platform.get_union(nid)
     if not involves(union, g.person.tenant_id, g.person.id):
         raise NotFound("union")
     return union
@@ -223,6 +220,10 @@ def _refused(form: Form, error: DomainError, fields: dict[str, str] | None = Non
         target.errors = list(target.errors or []) + [message]
         return None
     return message
+
+
+class _Stop(Exception):
+    """A form check of this module failed; the form is shown again."""
 
 
 # The list of unions and founding one (p.22, p.24)
@@ -292,10 +293,6 @@ def unions(lang: str) -> Response:
         rows, prev_at, next_at = _my_unions(conn, g.person.tenant_id, g.person.id, q, after, before)
     return page("unions/list.html", status, rows=rows, form=form, may_found=may_found, error=error, q=q,
                 prev_at=prev_at, next_at=next_at)
-
-
-class _Stop(Exception):
-    """A form check of this module failed; the form is shown again."""
 
 
 def _int(raw: str | None) -> int | None:
@@ -506,9 +503,7 @@ def retry(lang: str, nid: UUID, decid: UUID, cid: UUID) -> Response:
     actor = g.caller.acting_as(None, *rules.ROLES)
     try:
         done = runtime().platform.retry_circular(context(actor), nid, decid, cid)
-    except NotPermitted:
-        return not_found()
-    except NotFound:
+    except (NotPermitted, NotFound):
         return not_found()
     except DomainError:
         status = runtime().platform.get_circular(cid).status
