@@ -33,7 +33,7 @@ class FormCookies(SecureCookieSessionInterface):
 
 def install(app: Flask, settings: Settings) -> None:
     """Add the web pages to the application."""
-    from services.web import documents, organization, pages
+    from services.web import audit, documents, organization, pages, unions
 
     app.config.update(
         SECRET_KEY=settings.web_secret_key(),
@@ -55,6 +55,8 @@ def install(app: Flask, settings: Settings) -> None:
     app.register_blueprint(pages.blp)
     app.register_blueprint(organization.blp)
     documents.register(app)  # documents, circulars and the operator's pages
+    app.register_blueprint(unions.blp)
+    app.register_blueprint(audit.blp)
     # An address that no route serves has no blueprint to answer it: outside /api/ it is the web's page.
     app.register_error_handler(404, _unrouted)
     app.register_error_handler(405, _unrouted)

@@ -20,6 +20,7 @@ LANGUAGES = ("ru", "kk", "en")
 DEFAULT = "ru"
 SOURCE = Path(__file__).parent / "translations"
 NAMES = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
+# The gettext domains: the foundation's `messages` first, then each journey's own catalogue.
 
 
 def compiled_catalogues(source: Path = SOURCE) -> str:

@@ -356,6 +356,12 @@ OWN_PAGES = {
     "/<lang>/profile": "the person's own language, email, password and sessions",
     "/<lang>/<path:rest>": "the 404 page",
 }
+# Pages of the unions and the audit: another tenant's or union's object is the 404 page (test_web_unions.py).
+OWN_PAGES.update({f"/<lang>/{path}": "tests/integration/test_web_unions.py" for path in (
+    "unions", "unions/<uuid:nid>", "unions/<uuid:nid>/decisions/new", "unions/<uuid:nid>/decisions/<uuid:decid>",
+    "unions/<uuid:nid>/decisions/<uuid:decid>/board.json",
+    "unions/<uuid:nid>/decisions/<uuid:decid>/circulars/<uuid:cid>/retry", "audit", "audit/<uuid:tid>/timeline",
+    "audit/<uuid:tid>/as-of", "audit/<uuid:tid>/changes", "audit/verify", "audit-grants")})
 
 
 def test_every_page_is_declared_with_what_it_shows(web):
