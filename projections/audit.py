@@ -116,10 +116,12 @@ def _index(rows: Rows, event: Any, position: int) -> None:
     aggregate, type_, fields = _KINDS.get(cls) or _kind(cls, event)
     # The index row never changes once written: appended (the bulk rebuild streams it into its COPY). Its data is
     # the event's own payload fields; the column's type makes them JSON-safe.
+    tenant, union, person = meta.get("tenant_id"), meta.get("union_id"), actor.get("person_id")
     rows.append(audit_events, (
-        position, _uuid(meta.get("tenant_id")), _uuid(meta.get("union_id")), event.originator_id, aggregate,
-        event.originator_version, type_, event.timestamp, _uuid(actor.get("person_id")), actor.get("role"),
-        meta.get("clause"), meta.get("request_id"), {name: getattr(event, name) for name in fields},
+        position, _uuid_of(str(tenant)) if tenant else None, _uuid_of(str(union)) if union else None,
+        event.originator_id, aggregate, event.originator_version, type_, event.timestamp,
+        _uuid_of(str(person)) if person else None, actor.get("role"), meta.get("clause"), meta.get("request_id"),
+        {name: getattr(event, name) for name in fields},
     ))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -115,20 +116,25 @@ def _document(rows: Rows, document_id: UUID) -> Any:
     return found
 
 
+_SEQ = operator.itemgetter("seq")
+
+
 def _refresh(rows: Rows, document_id: UUID, at: Any) -> None:
     """Recompute whose turn it is from the conclusions on the current version."""
     row = _document(rows, document_id)
     awaiting, unit_id = None, None
     if row["status"] == SUBMITTED:
-        given = {c["unit_id"]: c["positive"] for c in sorted(
-            rows.find(conclusions, document_id=document_id, version=row["version"]), key=lambda c: c["seq"])}
+        given_on_version = rows.find(conclusions, document_id=document_id, version=row["version"])
+        if len(given_on_version) > 1:
+            given_on_version.sort(key=_SEQ)  # a unit's later conclusion counts
+        given = {c["unit_id"]: c["positive"] for c in given_on_version}
         awaiting = APPROVAL
         for step_unit in row["route"]:
             if given.get(step_unit) is True:
                 continue
             awaiting, unit_id = (REVISION if step_unit in given else REVIEW), step_unit
             break
-    rows.update(documents, document_id, awaiting=awaiting, awaiting_unit_id=unit_id, updated_at=at)
+    rows.change(documents, row, awaiting=awaiting, awaiting_unit_id=unit_id, updated_at=at)
 
 
 @read_model.on(MethodicalDocument.Drafted)
@@ -152,7 +158,7 @@ def _attached(rows: Rows, event: MethodicalDocument.FileAttached, position: int)
     version = rows.get(versions, key)
     if version is None:
         raise LookupError(f"no version {key} for a file attached")
-    rows.update(versions, key, attachments=[*version["attachments"], event.attachment],
+    rows.change(versions, version, attachments=[*version["attachments"], event.attachment],
                 content_hash=event.content_hash)
     rows.update(documents, event.originator_id, content_hash=event.content_hash, updated_at=event.timestamp)
     _add_attachments(rows, event.originator_id, tenant_id, event.version, [event.attachment])

@@ -53,31 +53,31 @@ def _changed(rows: Rows, event: Person.Changed, position: int) -> None:
 @read_model.on(Person.Left)
 def _left(rows: Rows, event: Person.Left, position: int) -> None:
     # Whoever leaves keeps no working credential.
-    tokens = [{**token, "revoked": True} for token in _tokens(rows, event.originator_id)]
-    rows.update(people, event.originator_id, status=LEFT, left_at=event.timestamp, updated_at=event.timestamp,
-                tokens=tokens)
+    person = _person(rows, event.originator_id)
+    tokens = [{**token, "revoked": True} for token in person["tokens"]]
+    rows.change(people, person, status=LEFT, left_at=event.timestamp, updated_at=event.timestamp, tokens=tokens)
 
 
 @read_model.on(Person.TokenIssued)
 def _token_issued(rows: Rows, event: Person.TokenIssued, position: int) -> None:
-    tokens = [*_tokens(rows, event.originator_id),
-              {"id": str(event.token_id), "issued_at": event.timestamp.isoformat(), "revoked": False}]
-    rows.update(people, event.originator_id, tokens=tokens)
+    person = _person(rows, event.originator_id)
+    rows.change(people, person, tokens=[
+        *person["tokens"], {"id": str(event.token_id), "issued_at": event.timestamp.isoformat(), "revoked": False}])
 
 
 @read_model.on(Person.TokenRevoked)
 def _token_revoked(rows: Rows, event: Person.TokenRevoked, position: int) -> None:
+    person = _person(rows, event.originator_id)
     revoked = str(event.token_id)
-    tokens = [{**token, "revoked": True} if token["id"] == revoked else token
-              for token in _tokens(rows, event.originator_id)]
-    rows.update(people, event.originator_id, tokens=tokens)
+    rows.change(people, person, tokens=[{**token, "revoked": True} if token["id"] == revoked else token
+                                        for token in person["tokens"]])
 
 
-def _tokens(rows: Rows, person_id: UUID) -> list[dict[str, Any]]:
+def _person(rows: Rows, person_id: UUID) -> Any:
     person = rows.get(people, person_id)
     if person is None:
-        raise LookupError(f"no person {person_id} for a token event")
-    return list(person["tokens"])
+        raise LookupError(f"no person {person_id} for a person event")
+    return person
 
 
 def list_people(

@@ -48,6 +48,9 @@ class Rows(Protocol):
     def update(self, table: Table, key: Any, **values: Any) -> None:
         """Set columns of the row with this primary key (nothing if there is none)."""
 
+    def change(self, table: Table, row: Mapping[str, Any], **values: Any) -> None:
+        """Set columns of a row `get` or `find` returned (by its primary key: no second lookup in memory)."""
+
     def update_where(self, table: Table, match: dict[str, Any], **values: Any) -> list[Mapping[str, Any]]:
         """Set columns of every row `find(table, **match)` returns; return those rows as updated."""
 
@@ -154,6 +157,10 @@ class SqlRows:
             _where(table, names, [False] * len(names), "k_")).values({c: bindparam("v_" + c) for c in columns}))
         self.conn.execute(statement, {**_by_key(table, key), **{"v_" + c: v for c, v in values.items()}})
 
+    def change(self, table: Table, row: Mapping[str, Any], **values: Any) -> None:
+        names = _key_names(table)
+        self.update(table, row[names[0]] if len(names) == 1 else tuple(row[n] for n in names), **values)
+
     def update_where(self, table: Table, match: dict[str, Any], **values: Any) -> list[Mapping[str, Any]]:
         names, nulls, columns = tuple(match), tuple(value is None for value in match.values()), tuple(values)
         statement = _statement(("update_where", table, names, nulls, columns), lambda: table.update().where(
@@ -174,20 +181,33 @@ class SqlRows:
 
 
 class _Held:
-    """One table's rows in memory: by primary key, with an index per column looked up by."""
+    """One table's rows in memory, with the lookups the handlers asked for: by primary key, and an index per column
+    looked up by; each made on its first use and kept up to date from then on (a UUID's hash is computed in Python,
+    so a lookup nobody asks for is not kept)."""
 
-    __slots__ = ("rows", "key", "blank", "indexes", "appended", "append")
+    __slots__ = ("rows", "key", "keyed", "blank", "indexes", "appended", "append")
 
     def __init__(self, table: Table):
-        self.rows: dict[Any, dict[str, Any]] = {}
+        self.rows: dict[int, dict[str, Any]] = {}  # every row, by its id(): in insertion order, removed at once
         self.key = operator.itemgetter(*_key_names(table))  # a value for one column, a tuple for several
+        self.keyed: dict[Any, dict[str, Any]] | None = None
         self.blank = dict.fromkeys(column.name for column in table.columns)
         self.indexes: dict[str, defaultdict[Any, list[dict[str, Any]]]] = {}
         self.appended: list[tuple[Any, ...]] = []
         self.append: Callable[[tuple[Any, ...]], Any] = self.appended.append
 
+    def by_key(self) -> dict[Any, dict[str, Any]]:
+        """The rows by primary key. A second row with a key already held stays in `rows` (and is not found by its
+        key): the COPY refuses it, as the live INSERT would."""
+        keyed = self.keyed
+        if keyed is None:
+            keyed = self.keyed = {}
+            for row in self.rows.values():
+                keyed.setdefault(self.key(row), row)
+        return keyed
+
     def index(self, column: str) -> defaultdict[Any, list[dict[str, Any]]]:
-        """The rows by the column's value, made on the first lookup and kept up to date from then on."""
+        """The rows by the column's value."""
         index = self.indexes.get(column)
         if index is None:
             index = self.indexes[column] = defaultdict(list)
@@ -196,12 +216,22 @@ class _Held:
         return index
 
     def change(self, row: dict[str, Any], values: dict[str, Any]) -> None:
+        if not self.indexes:
+            row.update(values)
+            return
         moved = [c for c in self.indexes if c in values and values[c] != row[c]]
         for column in moved:
             self.indexes[column][row[column]] = [r for r in self.indexes[column][row[column]] if r is not row]
         row.update(values)
         for column in moved:
             self.indexes[column][row[column]].append(row)
+
+    def remove(self, row: dict[str, Any]) -> None:
+        del self.rows[id(row)]
+        if self.keyed is not None:
+            self.keyed.pop(self.key(row), None)
+        for column, index in self.indexes.items():
+            index[row[column]] = [r for r in index[row[column]] if r is not row]
 
 
 class MemoryRows:
@@ -227,43 +257,43 @@ class MemoryRows:
     def insert(self, table: Table, row: dict[str, Any]) -> None:
         held = self.held[table]
         full = {**held.blank, **row}
-        key = held.key(full)
-        if key in held.rows:
-            raise ValueError(f"a second row with the primary key {key!r} in {table.name}")  # as the table refuses it
-        held.rows[key] = full
-        for column, index in held.indexes.items():
-            index[full[column]].append(full)
+        held.rows[id(full)] = full
+        if held.keyed is not None:
+            held.keyed.setdefault(held.key(full), full)
+        if held.indexes:
+            for column, index in held.indexes.items():
+                index[full[column]].append(full)
 
     def append(self, table: Table, row: tuple[Any, ...]) -> None:
         self.held[table].append(row)
 
     def get(self, table: Table, key: Any) -> Mapping[str, Any] | None:
-        return self.held[table].rows.get(key)
+        held = self.held[table]
+        return (held.keyed if held.keyed is not None else held.by_key()).get(key)
 
     def find(self, table: Table, **match: Any) -> list[Mapping[str, Any]]:
         return self._find(self.held[table], match)
 
     @staticmethod
     def _find(held: _Held, match: dict[str, Any]) -> list[dict[str, Any]]:
-        items = iter(match.items())
-        column, value = next(items)
-        found = held.index(column).get(value, ())
-        rest = list(items)
-        if not rest:
-            return list(found)
-        if len(rest) == 1:
-            (other, wanted), = rest
-            return [row for row in found if row[other] == wanted]
-        return [row for row in found if all(row[c] == v for c, v in rest)]
+        if len(match) == 1:
+            (column, value), = match.items()
+            return list((held.indexes.get(column) or held.index(column)).get(value, ()))
+        if len(match) == 2:
+            (column, value), (other, wanted) = match.items()
+            return [row for row in (held.indexes.get(column) or held.index(column)).get(value, ())
+                    if row[other] == wanted]
+        column, *rest = match
+        return [row for row in held.index(column).get(match[column], ()) if all(row[c] == match[c] for c in rest)]
 
     def update(self, table: Table, key: Any, **values: Any) -> None:
         held = self.held[table]
-        row = held.rows.get(key)
+        row = (held.keyed if held.keyed is not None else held.by_key()).get(key)
         if row is not None:
-            if held.indexes:
-                held.change(row, values)
-            else:
-                row.update(values)
+            held.change(row, values)
+
+    def change(self, table: Table, row: Mapping[str, Any], **values: Any) -> None:
+        self.held[table].change(row, values)  # type: ignore[arg-type] - this store's own dict
 
     def update_where(self, table: Table, match: dict[str, Any], **values: Any) -> list[Mapping[str, Any]]:
         held = self.held[table]
@@ -274,7 +304,6 @@ class MemoryRows:
 
     def delete(self, table: Table, key: Any) -> None:
         held = self.held[table]
-        row = held.rows.pop(key, None)
+        row = held.by_key().get(key)
         if row is not None:
-            for column, index in held.indexes.items():
-                index[row[column]] = [r for r in index[row[column]] if r is not row]
+            held.remove(row)

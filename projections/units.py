@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    BigInteger, Column, Connection, Date, DateTime, Index, Table, Text, Uuid, exists, func, or_, select,
+    BigInteger, Column, Connection, Date, DateTime, Index, Table, Text, Uuid, exists, or_, select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -123,14 +123,14 @@ def _recount(rows: Rows, unit_id: UUID, on: date, at: Any) -> None:
         leader_here = any(member["person_id"] == leader for member in current)
         # Since the day the leader left, however many changes come after.
         values["leader_gone_since"] = None if leader_here else (unit["leader_gone_since"] or on)
-    rows.update(units, unit_id, **values)
+    rows.change(units, unit, **values)
 
 
-def _unit_tenant(rows: Rows, unit_id: UUID) -> UUID:
+def _unit(rows: Rows, unit_id: UUID) -> Any:
     unit = rows.get(units, unit_id)
     if unit is None:
         raise LookupError(f"no unit {unit_id} for a unit event")
-    return unit["tenant_id"]
+    return unit
 
 
 @read_model.on(Unit.Formed)
@@ -150,7 +150,7 @@ def _formed(rows: Rows, event: Unit.Formed, position: int) -> None:
 def _joined(rows: Rows, event: Unit.MemberJoined, position: int) -> None:
     rows.insert(unit_members, dict(
         unit_id=event.originator_id, person_id=event.person_id, seq=position,
-        tenant_id=_unit_tenant(rows, event.originator_id), member_tenant_id=event.member_tenant_id,
+        tenant_id=_unit(rows, event.originator_id)["tenant_id"], member_tenant_id=event.member_tenant_id,
         joined_at=event.timestamp,
     ))
     _recount(rows, event.originator_id, day_of(event.timestamp), event.timestamp)
@@ -174,14 +174,15 @@ def _person_left(rows: Rows, event: Person.Left, position: int) -> None:
 
 @read_model.on(Unit.LeaderChosen)
 def _leader(rows: Rows, event: Unit.LeaderChosen, position: int) -> None:
+    unit = _unit(rows, event.originator_id)
     rows.insert(unit_leaders, dict(
-        seq=position, unit_id=event.originator_id, tenant_id=_unit_tenant(rows, event.originator_id),
+        seq=position, unit_id=event.originator_id, tenant_id=unit["tenant_id"],
         person_id=event.person_id, method=event.method, starts_on=event.starts_on, ends_on=event.ends_on,
         chosen_at=event.timestamp,
     ))
     # The leader is the one whose term starts last (of two on the same day, the later choice).
     latest = max(rows.find(unit_leaders, unit_id=event.originator_id), key=lambda r: (r["starts_on"], r["seq"]))
-    rows.update(units, event.originator_id, leader_id=latest["person_id"], leader_method=latest["method"],
+    rows.change(units, unit, leader_id=latest["person_id"], leader_method=latest["method"],
                 leader_starts_on=latest["starts_on"], leader_ends_on=latest["ends_on"], leader_gone_since=None,
                 updated_at=event.timestamp)
     _recount(rows, event.originator_id, day_of(event.timestamp), event.timestamp)
@@ -190,7 +191,7 @@ def _leader(rows: Rows, event: Unit.LeaderChosen, position: int) -> None:
 @read_model.on(Unit.MeetingHeld)
 def _meeting(rows: Rows, event: Unit.MeetingHeld, position: int) -> None:
     rows.insert(meetings, dict(
-        id=event.meeting_id, tenant_id=_unit_tenant(rows, event.originator_id), unit_id=event.originator_id,
+        id=event.meeting_id, tenant_id=_unit(rows, event.originator_id)["tenant_id"], unit_id=event.originator_id,
         seq=position, held_on=event.held_on, agenda=event.agenda, minutes=event.minutes,
         attendee_ids=list(event.attendee_ids), recorded_by=_person(event.meta),
     ))

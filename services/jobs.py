@@ -21,7 +21,6 @@ from sqlalchemy import Engine
 
 from domain.base import Actor, Context
 from domain.unions import ISSUED, Circular
-from projections import circulars as circulars_rm
 from services import circular_pdf, files, mail
 from services.commands import StaleWrite
 from services.config import Settings
