@@ -2,10 +2,10 @@
 
 A read model's handlers are written once (projections/<name>.py, against `projections.rows.Rows`). The live
 projector applies them as SQL statements, right for one event at a time and far too slow for millions; here the
-same handlers are applied to rows in memory (`projections.rows.MemoryRows`: dicts keyed like the tables' primary
-keys, with an index per column the handlers look rows up by), and at the end the rows are written with binary
-COPY into tables created without their secondary indexes, which are built afterwards. Rows that never change once
-written (the audit index, `Rows.append`) go into their COPY while the log is read.
+same handlers are applied to rows in memory (`projections.rows.MemoryRows`: dicts, found by primary key or through
+an index per column the handlers look rows up by), and at the end the rows are written with binary COPY into
+tables created without their secondary indexes, which are built afterwards. Rows that never change once written
+(the audit index, `Rows.append`) go into their COPY while the log is read.
 
 The events are read and decoded once for all read models. Everything happens in one transaction that
 first locks the read models' tracking rows: a live runner that meets a new event meanwhile waits, then skips

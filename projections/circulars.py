@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DDL, BigInteger, Column, Connection, Date, DateTime, Index, Integer, Table, Text, Uuid, event, select
+from sqlalchemy import (
+    DDL, BigInteger, Column, Connection, Date, DateTime, Index, Integer, Table, Text, Uuid, event, select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from domain.unions import ACKNOWLEDGED, DELIVERED, FAILED, ISSUED, Circular

@@ -6,13 +6,13 @@ changes. They are written once. Two stores carry them out:
 
 - `SqlRows`, for the live projector and the per-event rebuild: each operation is a SQL statement in the caller's
   transaction (the one that moves the tracking position, so exactly-once is the projector's, unchanged);
-- `MemoryRows`, for the bulk rebuild (projections/bulk.py): each table's rows are dicts in memory keyed by their
-  primary key, with an index per column the handlers look rows up by, and are COPYed into the tables at the end.
+- `MemoryRows`, for the bulk rebuild (projections/bulk.py): each table's rows are dicts in memory, found by their
+  primary key or through an index per column the handlers look rows up by, and COPYed into the tables at the end.
 
 The rules that keep the two alike (tests/integration/test_bulk_rebuild.py checks the tables they leave are equal):
 
-- a row handed out is read-only (SQL gives an immutable mapping; the memory store gives its own dict, for speed);
-  change it through `update`;
+- a row handed out is read-only (SQL gives an immutable mapping; the memory store gives its own dict, for speed):
+  change it through `update` or `change`, and do not read it again after changing it (the SQL one is a snapshot);
 - `find` promises no order: a handler that needs one sorts;
 - `find`'s first column is the one to look up by (the memory store indexes it; the others filter);
 - `append` is for rows no handler reads back (the audit index): the live store may defer them to the end of its
@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Table, and_, bindparam, select
-
 
 
 class Rows(Protocol):
