@@ -67,7 +67,7 @@ def engine(settings: Settings, platform: Any) -> Iterator[Any]:
     from projections.base import make_engine
     from projections.registry import create_schema
 
-    import services.applications  # noqa: F401 - its tables (files, kept answers) are created with the read models'
+    import services.applications  # noqa: F401 - its tables (files, rendered circulars, kept answers) are created too
     from services.database import secure
 
     engine = make_engine(settings.sqlalchemy_url(), 5)
