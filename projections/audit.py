@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, Connection, Date, DateTime, Index, Table, Text, Uuid, and_, func, or_, select
+from sqlalchemy import (
+    BigInteger, Column, Connection, Date, DateTime, Index, Table, Text, TypeDecorator, Uuid, and_, func, or_, select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from domain.audit import AuditGrant
-from projections.base import ReadModel, defer, insert_row, metadata, page
+from projections.base import ReadModel, metadata, page
+from projections.rows import Rows
+
+
+class SafeJSON(TypeDecorator[Any]):
+    """JSONB whose values may hold UUIDs, dates and times (written as `json_safe` writes them): an event's payload
+    as it is. The bulk rebuild's COPY writes them the same way (projections/bulk.py)."""
+
+    impl = JSONB
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return json_safe(value)
+
 
 audit_events = Table(
     "rm_audit_events",
@@ -28,7 +44,7 @@ audit_events = Table(
     Column("actor_role", Text),
     Column("clause", Text),
     Column("request_id", Text),
-    Column("data", JSONB, nullable=False),
+    Column("data", SafeJSON, nullable=False),
     Index("rm_audit_events_tenant", "tenant_id", "position"),
     Index("rm_audit_events_union", "union_id", "position"),
     Index("rm_audit_events_aggregate", "aggregate_id", "version"),
@@ -48,7 +64,7 @@ audit_grants = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
-read_model = ReadModel("audit", [audit_events, audit_grants])
+read_model = ReadModel("audit", [audit_events, audit_grants], appended=[audit_events])
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
 
@@ -66,11 +82,6 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def event_data(event: Any) -> dict[str, Any]:
-    """Return an event's own payload, without the fields every event has."""
-    return {f.name: json_safe(getattr(event, f.name)) for f in dataclasses.fields(event) if f.name not in _BASE_FIELDS}
-
-
 def event_type(event: Any) -> tuple[str, str]:
     """Return the aggregate type and the event type, e.g. ("Unit", "Unit.LeaderChosen")."""
     qualname = type(event).__qualname__
@@ -78,37 +89,49 @@ def event_type(event: Any) -> tuple[str, str]:
     return aggregate, qualname
 
 
+# The same tenants and people recur in every event's metadata: their UUIDs are made once (a bounded cache, since
+# the live projector runs for months).
+_uuid_of = lru_cache(maxsize=1 << 14)(UUID)
+
+
 def _uuid(value: Any) -> UUID | None:
-    return UUID(str(value)) if value else None
+    return _uuid_of(str(value)) if value else None
 
 
-def _index(conn: Connection, event: Any, position: int) -> None:
+# Per event class: its aggregate type, its type and its own payload fields, worked out once.
+_KINDS: dict[type, tuple[str, str, tuple[str, ...]]] = {}
+
+
+def _kind(cls: type, event: Any) -> tuple[str, str, tuple[str, ...]]:
+    aggregate, type_ = event_type(event)
+    found = _KINDS[cls] = (aggregate, type_, tuple(
+        f.name for f in dataclasses.fields(event) if f.name not in _BASE_FIELDS))
+    return found
+
+
+def _index(rows: Rows, event: Any, position: int) -> None:
     meta = getattr(event, "meta", None) or {}
     actor = meta.get("actor") or {}
-    aggregate_type, type_ = event_type(event)
-    row = dict(
-        position=position, tenant_id=_uuid(meta.get("tenant_id")), union_id=_uuid(meta.get("union_id")),
-        aggregate_id=event.originator_id, aggregate_type=aggregate_type, version=event.originator_version,
-        type=type_, recorded_at=event.timestamp, actor_person_id=_uuid(actor.get("person_id")),
-        actor_role=actor.get("role"), clause=meta.get("clause"), request_id=meta.get("request_id"),
-        data=event_data(event),
-    )
-    if not defer(conn, _insert_index, row):
-        insert_row(conn, audit_events, row)
-
-
-def _insert_index(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """A batch's index rows, in one statement."""
-    insert_row(conn, audit_events, rows)
+    cls = type(event)
+    aggregate, type_, fields = _KINDS.get(cls) or _kind(cls, event)
+    # The index row never changes once written: appended (the bulk rebuild streams it into its COPY). Its data is
+    # the event's own payload fields; the column's type makes them JSON-safe.
+    tenant, union, person = meta.get("tenant_id"), meta.get("union_id"), actor.get("person_id")
+    rows.append(audit_events, (
+        position, _uuid_of(str(tenant)) if tenant else None, _uuid_of(str(union)) if union else None,
+        event.originator_id, aggregate, event.originator_version, type_, event.timestamp,
+        _uuid_of(str(person)) if person else None, actor.get("role"), meta.get("clause"), meta.get("request_id"),
+        {name: getattr(event, name) for name in fields},
+    ))
 
 
 read_model.fallback = _index
 
 
 @read_model.on(AuditGrant.Granted)
-def _granted(conn: Connection, event: AuditGrant.Granted, position: int) -> None:
-    _index(conn, event, position)
-    insert_row(conn, audit_grants, dict(
+def _granted(rows: Rows, event: AuditGrant.Granted, position: int) -> None:
+    _index(rows, event, position)
+    rows.insert(audit_grants, dict(
         id=event.originator_id, seq=position, tenant_id=event.tenant, union_id=event.union,
         auditor_id=event.auditor_id, until=event.until, granted_at=event.timestamp,
         granted_by=_uuid((event.meta.get("actor") or {}).get("person_id")),
@@ -116,10 +139,9 @@ def _granted(conn: Connection, event: AuditGrant.Granted, position: int) -> None
 
 
 @read_model.on(AuditGrant.Revoked)
-def _revoked(conn: Connection, event: AuditGrant.Revoked, position: int) -> None:
-    _index(conn, event, position)
-    conn.execute(audit_grants.update().where(audit_grants.c.id == event.originator_id)
-                 .values(revoked_at=event.timestamp))
+def _revoked(rows: Rows, event: AuditGrant.Revoked, position: int) -> None:
+    _index(rows, event, position)
+    rows.update(audit_grants, event.originator_id, revoked_at=event.timestamp)
 
 
 # Queries

@@ -16,6 +16,9 @@ from eventsourcing.projection import Projection
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, Table, Text, create_engine, event, exc, select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from projections import security
+from projections.rows import DEFERRED, Flush, Rows, SqlRows
+
 metadata = MetaData()
 
 tracking = Table(
@@ -26,34 +29,23 @@ tracking = Table(
     Column("notification_id", BigInteger, nullable=False),
 )
 
-Handler = Callable[[Connection, Any, int], None]
+# A read model's handler: what one event does to its tables (projections/rows.py says how it is applied).
+Handler = Callable[[Rows, Any, int], None]
 
 
 @dataclass
-class ReadModel:
-    """A read model: its tables and, per event class, the handler that writes the event into them."""
+class Follower:
+    """Something that follows the log with a tracking position of its own: a read model, or the audit chain."""
 
     name: str
     tables: list[Table]
-    handlers: dict[type, Handler] = field(default_factory=dict)
-    # Called for every event with no handler of its own (e.g. an index of all events).
-    fallback: Handler | None = None
-
-    def on(self, *event_classes: type) -> Callable[[Handler], Handler]:
-        """Register a handler for the given event classes."""
-
-        def register(handler: Handler) -> Handler:
-            for event_class in event_classes:
-                self.handlers[event_class] = handler
-            return handler
-
-        return register
+    # Writes one event (at its position) on the connection, in the transaction that moves the position.
+    follow: Callable[[Connection, Any, int], None] | None = None
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
-        """Write one event into this read model's tables (events it does not follow are skipped)."""
-        handler = self.handlers.get(type(event), self.fallback)
-        if handler is not None:
-            handler(conn, event, position)
+        """Write one event (events it does not follow are skipped)."""
+        if self.follow is not None:
+            self.follow(conn, event, position)
 
     def advance(self, conn: Connection, application_name: str, position: int) -> bool:
         """Move the tracking position forward in this transaction; False if it was already there.
@@ -71,6 +63,42 @@ class ReadModel:
         return int(value or 0)
 
 
+@dataclass
+class ReadModel(Follower):
+    """A read model: its tables and, per event class, the one handler that says what the event does to them.
+
+    The same handlers serve the live projector (`apply`: SQL statements in its transaction) and the bulk rebuild
+    (projections/bulk.py: rows in memory, then COPY).
+    """
+
+    handlers: dict[type, Handler] = field(default_factory=dict)
+    # Called for every event with no handler of its own (e.g. an index of all events).
+    fallback: Handler | None = None
+    # The tables whose rows only `Rows.append` writes (no handler reads them back): the bulk rebuild streams them
+    # into their COPY as it reads the log.
+    appended: list[Table] = field(default_factory=list)
+
+    def on(self, *event_classes: type) -> Callable[[Handler], Handler]:
+        """Register a handler for the given event classes."""
+
+        def register(handler: Handler) -> Handler:
+            for event_class in event_classes:
+                self.handlers[event_class] = handler
+            return handler
+
+        return register
+
+    def handler(self, event_class: type) -> Handler | None:
+        """Return what handles events of the class (its own handler, or the fallback), or None."""
+        return self.handlers.get(event_class, self.fallback)
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        """Write one event into this read model's tables as SQL statements (events it does not follow are skipped)."""
+        handler = self.handlers.get(type(event), self.fallback)
+        if handler is not None:
+            handler(SqlRows(conn), event, position)
+
+
 _ADVANCE = text(
     "INSERT INTO rm_tracking (read_model, application_name, notification_id)"
     " SELECT name, :application_name, :position FROM unnest(CAST(:names AS text[])) AS name"
@@ -80,7 +108,7 @@ _ADVANCE = text(
 )
 
 
-def advance_all(conn: Connection, read_models: Sequence[ReadModel], application_name: str, position: int) -> set[str]:
+def advance_all(conn: Connection, read_models: Sequence[Follower], application_name: str, position: int) -> set[str]:
     """Move every read model's tracking position forward in one statement; return those that moved."""
     rows = conn.execute(_ADVANCE, {"names": [rm.name for rm in read_models],
                                    "application_name": application_name, "position": position})
@@ -139,13 +167,6 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
     return ping_when_readable(create_engine(url, pool_size=pool_size, max_overflow=10))
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every read model's tables (and the chain's) that do not exist yet."""
-    import projections.runner  # noqa: F401 - importing it registers every read model's tables
-
-    metadata.create_all(engine)
-
-
 schemas = Table(
     "rm_schemas",
     metadata,
@@ -154,7 +175,7 @@ schemas = Table(
 )
 
 
-def fingerprint(read_model: ReadModel) -> str:
+def fingerprint(read_model: Follower) -> str:
     """Return a digest of the read model's table definitions: it changes when the tables do."""
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateIndex, CreateTable
@@ -167,14 +188,14 @@ def fingerprint(read_model: ReadModel) -> str:
     return hashlib.sha256("\n".join(ddl).encode()).hexdigest()
 
 
-def stale_read_models(engine: Engine, read_models: Iterable[ReadModel]) -> list[ReadModel]:
+def stale_read_models(engine: Engine, read_models: Iterable[Follower]) -> list[Follower]:
     """Return the read models whose stored tables were made from other definitions than the code's."""
     with engine.connect() as conn:
         stored = dict(conn.execute(select(schemas.c.read_model, schemas.c.fingerprint)).all())
     return [rm for rm in read_models if stored.get(rm.name) != fingerprint(rm)]
 
 
-def record_fingerprint(conn: Connection, read_model: ReadModel) -> None:
+def record_fingerprint(conn: Connection, read_model: Follower) -> None:
     """Record that the read model's tables now match the code's definitions."""
     conn.execute(
         insert(schemas).values(read_model=read_model.name, fingerprint=fingerprint(read_model))
@@ -185,7 +206,7 @@ def record_fingerprint(conn: Connection, read_model: ReadModel) -> None:
 class ReadModelView(TrackingRecorder):
     """The eventsourcing view of a group of read models that follow the log together."""
 
-    def __init__(self, engine: Engine, read_models: Sequence[ReadModel]):
+    def __init__(self, engine: Engine, read_models: Sequence[Follower]):
         self.engine = engine
         self.read_models = list(read_models)
 
@@ -212,25 +233,6 @@ _MOVE_TO = text(
     "UPDATE rm_tracking SET notification_id = :position, application_name = :application_name"
     " WHERE read_model = ANY(CAST(:names AS text[])) AND notification_id < :position"
 )
-
-
-# Writes a handler may leave to the end of a batch (see `defer`): the connection's info holds them meanwhile.
-_DEFERRED = "methodical_deferred_writes"
-Flush = Callable[[Connection, list[Any]], None]
-
-
-def defer(conn: Connection, flush: Flush, item: Any) -> bool:
-    """Leave `item` to be written by `flush(conn, items)` once, with the others of the batch being applied.
-
-    Only while a batch of events is applied in one transaction (`ReadModelProjection.process_events`): there
-    an append-only write (the audit index's row, the chain's link) costs one statement for the whole batch
-    instead of one per event. Returns False otherwise, and the handler writes at once.
-    """
-    pending: dict[Flush, list[Any]] | None = conn.info.get(_DEFERRED)
-    if pending is None:
-        return False
-    pending.setdefault(flush, []).append(item)
-    return True
 
 
 class ReadModelProjection(Projection[ReadModelView]):
@@ -263,7 +265,7 @@ class ReadModelProjection(Projection[ReadModelView]):
             conn.execute(_ENSURE_ROWS, {"names": names, "application_name": application_name})
             positions = dict(conn.execute(_LOCK_POSITIONS, {"names": names}).all())
             pending: dict[Flush, list[Any]] = {}
-            conn.info[_DEFERRED] = pending
+            conn.info[DEFERRED] = pending
             try:
                 for domain_event, tracking in batch:
                     position = tracking.notification_id
@@ -271,14 +273,14 @@ class ReadModelProjection(Projection[ReadModelView]):
                         if positions[read_model.name] < position:
                             read_model.apply(conn, domain_event, position)
             finally:
-                conn.info.pop(_DEFERRED, None)
+                conn.info.pop(DEFERRED, None)
             for flush, items in pending.items():  # in the order the handlers first deferred
                 flush(conn, items)
             conn.execute(_MOVE_TO, {"names": names, "application_name": application_name,
                                     "position": batch[-1][1].notification_id})
 
 
-def rebuild(engine: Engine, read_model: ReadModel, events: Iterable[tuple[int, Any]], application_name: str) -> int:
+def rebuild(engine: Engine, read_model: Follower, events: Iterable[tuple[int, Any]], application_name: str) -> int:
     """Drop and recreate the read model's tables, then replay the events; return how many were replayed.
 
     All in one transaction that holds the tracking row's lock: a live runner that meets a new event
@@ -297,6 +299,7 @@ def rebuild(engine: Engine, read_model: ReadModel, events: Iterable[tuple[int, A
         )
         for table in reversed(read_model.tables):
             table.drop(conn, checkfirst=True)
+        security.protect(metadata)
         for table in read_model.tables:
             table.create(conn)
         conn.execute(tracking.update().where(tracking.c.read_model == read_model.name).values(notification_id=0))
@@ -315,7 +318,7 @@ class PositionNotReached(Exception):
     """Raised when a read model does not reach the requested position in time."""
 
 
-def wait_for_position(engine: Engine, read_model: ReadModel, position: int, timeout: float) -> None:
+def wait_for_position(engine: Engine, read_model: Follower, position: int, timeout: float) -> None:
     """Block until the read model has processed the position, or raise PositionNotReached."""
     deadline = time.monotonic() + timeout
     pause = 0.002

@@ -20,10 +20,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, LargeBinary, Table, func, select, text
 
-from projections.base import ReadModel, defer, insert_row, metadata
+from projections.base import Follower, insert_row, metadata
+from projections.rows import defer
 
-# The events table of the platform's Application (services.config.APPLICATION_NAME + "_events").
-EVENTS_TABLE = "methodical_events"
+# The platform's Application's name (services.config.APPLICATION_NAME, which a test holds equal) and its events table.
+APPLICATION_NAME = "methodical"
+EVENTS_TABLE = f"{APPLICATION_NAME}_events"
 GENESIS = b"\x00" * 32
 
 chain = Table(
@@ -106,11 +108,11 @@ class Chainer:
 
     signing_key: Ed25519PrivateKey | None = None
     interval: int = 1000
-    read_model: ReadModel = field(init=False)
+    read_model: Follower = field(init=False)
     _last_checkpoint: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.read_model = ReadModel("chain", [chain, checkpoints], fallback=self._link)
+        self.read_model = Follower("chain", [chain, checkpoints], follow=self._link)
 
     def _link(self, conn: Connection, event: Any, position: int) -> None:
         if defer(conn, self._link_many, position):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from domain.documents import DOCUMENT_KINDS, SUBMITTED, MethodicalDocument
 from domain.units import METHODICAL_COUNCIL, UNIT_KINDS
 from projections import units as units_rm
-from projections.base import ReadModel, insert_row, metadata, page
+from projections.base import ReadModel, metadata, page
+from projections.rows import Rows
 
 REVIEW, APPROVAL, REVISION = "review", "approval", "revision"
 
@@ -96,117 +98,121 @@ def _person(meta: dict[str, Any]) -> UUID | None:
     return UUID(person_id) if person_id else None
 
 
-def _add_attachments(conn: Connection, document_id: UUID, tenant_id: UUID, version: int,
+def _add_attachments(rows: Rows, document_id: UUID, tenant_id: UUID, version: int,
                      files: list[dict[str, Any]]) -> None:
     for file in files:
-        known = conn.execute(select(attachments.c.id).where(attachments.c.id == UUID(file["id"]))).first()
-        if known is None:
-            insert_row(conn, attachments, dict(
-                id=UUID(file["id"]), document_id=document_id, tenant_id=tenant_id, filename=file["filename"],
+        file_id = UUID(file["id"])
+        if rows.get(attachments, file_id) is None:  # a file kept from an earlier version is listed once
+            rows.insert(attachments, dict(
+                id=file_id, document_id=document_id, tenant_id=tenant_id, filename=file["filename"],
                 media_type=file["media_type"], size=file["size"], sha256=file["sha256"], first_version=version,
             ))
 
 
-def _refresh(conn: Connection, document_id: UUID, at: Any) -> None:
+def _document(rows: Rows, document_id: UUID) -> Any:
+    found = rows.get(documents, document_id)
+    if found is None:
+        raise LookupError(f"no document {document_id} for a document event")
+    return found
+
+
+_SEQ = operator.itemgetter("seq")
+
+
+def _refresh(rows: Rows, document_id: UUID, at: Any) -> None:
     """Recompute whose turn it is from the conclusions on the current version."""
-    row = conn.execute(select(documents.c.status, documents.c.version, documents.c.route)
-                       .where(documents.c.id == document_id)).first()
+    row = _document(rows, document_id)
     awaiting, unit_id = None, None
-    if row.status == SUBMITTED:
-        given = {c.unit_id: c.positive for c in conn.execute(
-            select(conclusions.c.unit_id, conclusions.c.positive)
-            .where(conclusions.c.document_id == document_id, conclusions.c.version == row.version))}
+    if row["status"] == SUBMITTED:
+        given_on_version = rows.find(conclusions, document_id=document_id, version=row["version"])
+        if len(given_on_version) > 1:
+            given_on_version.sort(key=_SEQ)  # a unit's later conclusion counts
+        given = {c["unit_id"]: c["positive"] for c in given_on_version}
         awaiting = APPROVAL
-        for step_unit in row.route:
+        for step_unit in row["route"]:
             if given.get(step_unit) is True:
                 continue
             awaiting, unit_id = (REVISION if step_unit in given else REVIEW), step_unit
             break
-    conn.execute(documents.update().where(documents.c.id == document_id)
-                 .values(awaiting=awaiting, awaiting_unit_id=unit_id, updated_at=at))
+    rows.change(documents, row, awaiting=awaiting, awaiting_unit_id=unit_id, updated_at=at)
 
 
 @read_model.on(MethodicalDocument.Drafted)
-def _drafted(conn: Connection, event: MethodicalDocument.Drafted, position: int) -> None:
-    insert_row(conn, documents, dict(
+def _drafted(rows: Rows, event: MethodicalDocument.Drafted, position: int) -> None:
+    rows.insert(documents, dict(
         id=event.originator_id, tenant_id=event.tenant, seq=position, kind=event.kind,
         clause=DOCUMENT_KINDS[event.kind].clause, title=event.title, author_id=event.author_id,
         unit_id=event.unit_id, status="draft", version=1, content_hash=event.content_hash, route=[],
         drafted_at=event.timestamp, updated_at=event.timestamp,
     ))
-    insert_row(conn, versions, dict(
+    rows.insert(versions, dict(
         document_id=event.originator_id, version=1, tenant_id=event.tenant, body=event.body,
         content_hash=event.content_hash, attachments=[], created_at=event.timestamp, created_by=event.author_id,
     ))
 
 
-def _tenant(conn: Connection, document_id: UUID) -> UUID:
-    return conn.execute(select(documents.c.tenant_id).where(documents.c.id == document_id)).scalar_one()
-
-
 @read_model.on(MethodicalDocument.FileAttached)
-def _attached(conn: Connection, event: MethodicalDocument.FileAttached, position: int) -> None:
-    tenant_id = _tenant(conn, event.originator_id)
-    current = conn.execute(select(versions.c.attachments).where(
-        versions.c.document_id == event.originator_id, versions.c.version == event.version)).scalar_one()
-    conn.execute(versions.update().where(versions.c.document_id == event.originator_id,
-                                         versions.c.version == event.version)
-                 .values(attachments=[*current, event.attachment], content_hash=event.content_hash))
-    conn.execute(documents.update().where(documents.c.id == event.originator_id)
-                 .values(content_hash=event.content_hash, updated_at=event.timestamp))
-    _add_attachments(conn, event.originator_id, tenant_id, event.version, [event.attachment])
+def _attached(rows: Rows, event: MethodicalDocument.FileAttached, position: int) -> None:
+    tenant_id = _document(rows, event.originator_id)["tenant_id"]
+    key = (event.originator_id, event.version)
+    version = rows.get(versions, key)
+    if version is None:
+        raise LookupError(f"no version {key} for a file attached")
+    rows.change(versions, version, attachments=[*version["attachments"], event.attachment],
+                content_hash=event.content_hash)
+    rows.update(documents, event.originator_id, content_hash=event.content_hash, updated_at=event.timestamp)
+    _add_attachments(rows, event.originator_id, tenant_id, event.version, [event.attachment])
 
 
 @read_model.on(MethodicalDocument.Revised)
-def _revised(conn: Connection, event: MethodicalDocument.Revised, position: int) -> None:
-    tenant_id = _tenant(conn, event.originator_id)
-    insert_row(conn, versions, dict(
+def _revised(rows: Rows, event: MethodicalDocument.Revised, position: int) -> None:
+    tenant_id = _document(rows, event.originator_id)["tenant_id"]
+    rows.insert(versions, dict(
         document_id=event.originator_id, version=event.version, tenant_id=tenant_id, body=event.body,
         content_hash=event.content_hash, attachments=list(event.attachments), created_at=event.timestamp,
         created_by=_person(event.meta),
     ))
-    conn.execute(documents.update().where(documents.c.id == event.originator_id)
-                 .values(version=event.version, content_hash=event.content_hash))
-    _add_attachments(conn, event.originator_id, tenant_id, event.version, list(event.attachments))
-    _refresh(conn, event.originator_id, event.timestamp)
+    rows.update(documents, event.originator_id, version=event.version, content_hash=event.content_hash)
+    _add_attachments(rows, event.originator_id, tenant_id, event.version, list(event.attachments))
+    _refresh(rows, event.originator_id, event.timestamp)
 
 
 @read_model.on(MethodicalDocument.Submitted)
-def _submitted(conn: Connection, event: MethodicalDocument.Submitted, position: int) -> None:
-    conn.execute(documents.update().where(documents.c.id == event.originator_id)
-                 .values(status=SUBMITTED, route=list(event.route), submitted_at=event.timestamp))
-    _refresh(conn, event.originator_id, event.timestamp)
+def _submitted(rows: Rows, event: MethodicalDocument.Submitted, position: int) -> None:
+    rows.update(documents, event.originator_id, status=SUBMITTED, route=list(event.route),
+                submitted_at=event.timestamp)
+    _refresh(rows, event.originator_id, event.timestamp)
 
 
 @read_model.on(MethodicalDocument.ConclusionIssued)
-def _concluded(conn: Connection, event: MethodicalDocument.ConclusionIssued, position: int) -> None:
-    insert_row(conn, conclusions, dict(
-        seq=position, document_id=event.originator_id, tenant_id=_tenant(conn, event.originator_id),
+def _concluded(rows: Rows, event: MethodicalDocument.ConclusionIssued, position: int) -> None:
+    rows.insert(conclusions, dict(
+        seq=position, document_id=event.originator_id, tenant_id=_document(rows, event.originator_id)["tenant_id"],
         unit_id=event.unit_id, step=event.step, version=event.version, content_hash=event.content_hash,
         positive=event.positive, remarks=event.remarks, given_by=event.given_by, given_at=event.timestamp,
     ))
-    _refresh(conn, event.originator_id, event.timestamp)
+    _refresh(rows, event.originator_id, event.timestamp)
 
 
 @read_model.on(MethodicalDocument.Approved)
-def _approved(conn: Connection, event: MethodicalDocument.Approved, position: int) -> None:
-    conn.execute(documents.update().where(documents.c.id == event.originator_id).values(
-        status="approved", decided_at=event.timestamp, decided_by=event.approved_by))
-    _refresh(conn, event.originator_id, event.timestamp)
+def _approved(rows: Rows, event: MethodicalDocument.Approved, position: int) -> None:
+    rows.update(documents, event.originator_id, status="approved", decided_at=event.timestamp,
+                decided_by=event.approved_by)
+    _refresh(rows, event.originator_id, event.timestamp)
 
 
 @read_model.on(MethodicalDocument.Rejected)
-def _rejected(conn: Connection, event: MethodicalDocument.Rejected, position: int) -> None:
-    conn.execute(documents.update().where(documents.c.id == event.originator_id).values(
-        status="rejected", decided_at=event.timestamp, decided_by=event.rejected_by, reason=event.reason))
-    _refresh(conn, event.originator_id, event.timestamp)
+def _rejected(rows: Rows, event: MethodicalDocument.Rejected, position: int) -> None:
+    rows.update(documents, event.originator_id, status="rejected", decided_at=event.timestamp,
+                decided_by=event.rejected_by, reason=event.reason)
+    _refresh(rows, event.originator_id, event.timestamp)
 
 
 @read_model.on(MethodicalDocument.Withdrawn)
-def _withdrawn(conn: Connection, event: MethodicalDocument.Withdrawn, position: int) -> None:
-    conn.execute(documents.update().where(documents.c.id == event.originator_id).values(
-        status="withdrawn", decided_at=event.timestamp, decided_by=_person(event.meta), reason=event.reason))
-    _refresh(conn, event.originator_id, event.timestamp)
+def _withdrawn(rows: Rows, event: MethodicalDocument.Withdrawn, position: int) -> None:
+    rows.update(documents, event.originator_id, status="withdrawn", decided_at=event.timestamp,
+                decided_by=_person(event.meta), reason=event.reason)
+    _refresh(rows, event.originator_id, event.timestamp)
 
 
 # Queries

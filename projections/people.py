@@ -9,7 +9,8 @@ from sqlalchemy import BigInteger, Column, Connection, DateTime, Index, Table, T
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from domain.people import Person
-from projections.base import ReadModel, insert_row, metadata, page
+from projections.base import ReadModel, metadata, page
+from projections.rows import Rows
 
 people = Table(
     "rm_people",
@@ -35,61 +36,48 @@ ACTIVE, LEFT = "active", "left"
 
 
 @read_model.on(Person.Joined)
-def _joined(conn: Connection, event: Person.Joined, position: int) -> None:
-    insert_row(conn, people, dict(
-        id=event.originator_id,
-        tenant_id=event.tenant,
-        seq=position,
-        full_name=event.full_name,
-        roles=list(event.roles),
-        subjects=list(event.subjects),
-        status=ACTIVE,
-        joined_at=event.timestamp,
-        updated_at=event.timestamp,
-        tokens=[],
+def _joined(rows: Rows, event: Person.Joined, position: int) -> None:
+    rows.insert(people, dict(
+        id=event.originator_id, tenant_id=event.tenant, seq=position, full_name=event.full_name,
+        roles=list(event.roles), subjects=list(event.subjects), status=ACTIVE, joined_at=event.timestamp,
+        updated_at=event.timestamp, tokens=[],
     ))
 
 
 @read_model.on(Person.Changed)
-def _changed(conn: Connection, event: Person.Changed, position: int) -> None:
-    conn.execute(
-        people.update()
-        .where(people.c.id == event.originator_id)
-        .values(full_name=event.full_name, roles=list(event.roles), subjects=list(event.subjects),
-                updated_at=event.timestamp)
-    )
+def _changed(rows: Rows, event: Person.Changed, position: int) -> None:
+    rows.update(people, event.originator_id, full_name=event.full_name, roles=list(event.roles),
+                subjects=list(event.subjects), updated_at=event.timestamp)
 
 
 @read_model.on(Person.Left)
-def _left(conn: Connection, event: Person.Left, position: int) -> None:
-    tokens = _tokens(conn, event.originator_id)
-    for token in tokens:
-        token["revoked"] = True
-    conn.execute(
-        people.update()
-        .where(people.c.id == event.originator_id)
-        .values(status=LEFT, left_at=event.timestamp, updated_at=event.timestamp, tokens=tokens)
-    )
+def _left(rows: Rows, event: Person.Left, position: int) -> None:
+    # Whoever leaves keeps no working credential.
+    person = _person(rows, event.originator_id)
+    tokens = [{**token, "revoked": True} for token in person["tokens"]]
+    rows.change(people, person, status=LEFT, left_at=event.timestamp, updated_at=event.timestamp, tokens=tokens)
 
 
 @read_model.on(Person.TokenIssued)
-def _token_issued(conn: Connection, event: Person.TokenIssued, position: int) -> None:
-    tokens = _tokens(conn, event.originator_id)
-    tokens.append({"id": str(event.token_id), "issued_at": event.timestamp.isoformat(), "revoked": False})
-    conn.execute(people.update().where(people.c.id == event.originator_id).values(tokens=tokens))
+def _token_issued(rows: Rows, event: Person.TokenIssued, position: int) -> None:
+    person = _person(rows, event.originator_id)
+    rows.change(people, person, tokens=[
+        *person["tokens"], {"id": str(event.token_id), "issued_at": event.timestamp.isoformat(), "revoked": False}])
 
 
 @read_model.on(Person.TokenRevoked)
-def _token_revoked(conn: Connection, event: Person.TokenRevoked, position: int) -> None:
-    tokens = _tokens(conn, event.originator_id)
-    for token in tokens:
-        if token["id"] == str(event.token_id):
-            token["revoked"] = True
-    conn.execute(people.update().where(people.c.id == event.originator_id).values(tokens=tokens))
+def _token_revoked(rows: Rows, event: Person.TokenRevoked, position: int) -> None:
+    person = _person(rows, event.originator_id)
+    revoked = str(event.token_id)
+    rows.change(people, person, tokens=[{**token, "revoked": True} if token["id"] == revoked else token
+                                        for token in person["tokens"]])
 
 
-def _tokens(conn: Connection, person_id: UUID) -> list[dict[str, Any]]:
-    return list(conn.execute(select(people.c.tokens).where(people.c.id == person_id)).scalar_one())
+def _person(rows: Rows, person_id: UUID) -> Any:
+    person = rows.get(people, person_id)
+    if person is None:
+        raise LookupError(f"no person {person_id} for a person event")
+    return person
 
 
 def list_people(

@@ -13,19 +13,15 @@ from eventsourcing.application import Application
 from eventsourcing.projection import BaseProjectionRunner
 from sqlalchemy import Engine
 
-from projections import audit, people, tenants, units
+from projections import bulk
+from projections.base import Follower, ReadModel, ReadModelProjection, ReadModelView, stale_read_models
 from projections.chain import Chainer
-from projections import circulars, unions
-from projections import documents
-from projections import security  # noqa: F401 - row-level security on every protected table it creates
-from projections.base import ReadModel, ReadModelProjection, ReadModelView, create_schema, stale_read_models
+from projections.registry import READ_MODELS, create_schema
 
 log = logging.getLogger(__name__)
 
-READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (tenants.read_model, people.read_model, units.read_model)}
-READ_MODELS[audit.read_model.name] = audit.read_model
-READ_MODELS.update({rm.name: rm for rm in (unions.read_model, circulars.read_model)})
-READ_MODELS[documents.read_model.name] = documents.read_model
+__all__ = ["READ_MODELS", "Projector", "migrate_read_models", "rebuild_read_model", "rebuild_read_models",
+           "stored_events"]
 
 
 # Events applied in one transaction at most, when that many are already read from the log.
@@ -119,12 +115,12 @@ class Projector:
     def __init__(
         self, application_class: type[Application[Any]], env: Mapping[str, str], engine: Engine,
         read_models: Sequence[ReadModel] | None = None, chainer: Chainer | None = None,
-        groups: Sequence[Sequence[ReadModel]] | None = None, linger: float = 0.0,
+        groups: Sequence[Sequence[Follower]] | None = None, linger: float = 0.0,
     ):
         self._stack = ExitStack()
         self.runners: list[BaseProjectionRunner[Any]] = []
         if groups is None:
-            chosen = list(READ_MODELS.values()) if read_models is None else list(read_models)
+            chosen: list[Follower] = list(READ_MODELS.values()) if read_models is None else list(read_models)
             # The chain follows the log like a read model, but no rebuild ever drops it.
             groups = [chosen + [(chainer or Chainer()).read_model]]
         for group in groups:
@@ -171,9 +167,7 @@ def rebuild_read_model(app: Application[Any], engine: Engine, name: str) -> int:
 def rebuild_read_models(app: Application[Any], engine: Engine, names: Sequence[str] | None = None) -> dict[str, int]:
     """Drop and rebuild the named read models (default: all) in one pass over the log (projections/bulk.py);
     return the events each replayed."""
-    from projections.bulk import rebuild_all
-
-    return rebuild_all(app, engine, names, READ_MODELS)
+    return bulk.rebuild_all(app, engine, names)
 
 
 def migrate_read_models(app: Application[Any], engine: Engine) -> dict[str, int]:

@@ -30,8 +30,6 @@ from uuid import UUID
 
 from sqlalchemy import DDL, Connection, MetaData, Table, event, text
 
-from projections import audit, circulars, documents, people, tenants, unions, units  # noqa: F401 - their tables
-from projections.base import metadata
 
 # `(SELECT f())` makes PostgreSQL evaluate the setting once per query (an InitPlan), not once per row.
 _ALL = "(SELECT methodical_all())"
@@ -129,7 +127,8 @@ def policy_ddl(table: str) -> str:
 
 
 def protect(metadata: MetaData) -> None:
-    """Make every creation of a protected table (schema creation, a rebuild) put it under its policies at once."""
+    """Make every creation of a protected table of the metadata put it under its policies at once (called by what
+    creates tables: `projections.registry.create_schema` and the rebuilds, before they create any)."""
     for table in metadata.tables.values():
         if table.name in POLICIES and not event.contains(table, "after_create", _protect_created):
             event.listen(table, "after_create", _protect_created)
@@ -155,5 +154,3 @@ def enter(conn: Connection, person: UUID | None, tenant: UUID | None, operator: 
     """Enter the caller's scope for the rest of this transaction."""
     conn.exec_driver_sql("SELECT methodical_enter(%s, %s, %s, %s)", (person, tenant, operator, today))
 
-
-protect(metadata)

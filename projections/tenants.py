@@ -9,7 +9,8 @@ from sqlalchemy import BigInteger, Column, Connection, DateTime, Table, Text, Uu
 from sqlalchemy.dialects.postgresql import JSONB
 
 from domain.tenants import Tenant
-from projections.base import ReadModel, insert_row, metadata, page
+from projections.base import ReadModel, metadata, page
+from projections.rows import Rows
 
 tenants = Table(
     "rm_tenants",
@@ -34,29 +35,17 @@ read_model = ReadModel("tenants", [tenants])
 
 
 @read_model.on(Tenant.Registered)
-def _registered(conn: Connection, event: Tenant.Registered, position: int) -> None:
-    insert_row(conn, tenants, dict(
-        id=event.originator_id,
-        tenant_id=event.originator_id,
-        seq=position,
-        name=event.name,
-        kind=event.kind,
-        bin=event.bin,
-        region=event.region,
-        parent_id=event.parent_id,
-        language=event.language,
-        email=event.email,
-        registered_at=event.timestamp,
-        updated_at=event.timestamp,
+def _registered(rows: Rows, event: Tenant.Registered, position: int) -> None:
+    rows.insert(tenants, dict(
+        id=event.originator_id, tenant_id=event.originator_id, seq=position, name=event.name, kind=event.kind,
+        bin=event.bin, region=event.region, parent_id=event.parent_id, language=event.language, email=event.email,
+        registered_at=event.timestamp, updated_at=event.timestamp,
     ))
 
 
 @read_model.on(Tenant.CalendarSet)
-def _calendar(conn: Connection, event: Tenant.CalendarSet, position: int) -> None:
-    conn.execute(
-        tenants.update().where(tenants.c.id == event.originator_id)
-        .values(quarters=event.quarters, updated_at=event.timestamp)
-    )
+def _calendar(rows: Rows, event: Tenant.CalendarSet, position: int) -> None:
+    rows.update(tenants, event.originator_id, quarters=event.quarters, updated_at=event.timestamp)
 
 
 def list_tenants(

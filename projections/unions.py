@@ -9,7 +9,8 @@ from sqlalchemy import BigInteger, Column, Connection, Date, DateTime, Index, In
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from domain.unions import Decision, Union
-from projections.base import ReadModel, insert_row, metadata, page
+from projections.base import ReadModel, metadata, page
+from projections.rows import Rows
 
 unions = Table(
     "rm_unions",
@@ -61,8 +62,8 @@ read_model = ReadModel("unions", [unions, union_members, decisions])
 
 
 @read_model.on(Union.Founded)
-def _founded(conn: Connection, event: Union.Founded, position: int) -> None:
-    insert_row(conn, unions, dict(
+def _founded(rows: Rows, event: Union.Founded, position: int) -> None:
+    rows.insert(unions, dict(
         id=event.originator_id, union_id=event.originator_id, seq=position, name=event.name, sector=event.sector,
         specialties=list(event.specialties), coordinator_id=event.coordinator_id, chair=None,
         founded_at=event.timestamp, updated_at=event.timestamp,
@@ -70,28 +71,29 @@ def _founded(conn: Connection, event: Union.Founded, position: int) -> None:
 
 
 @read_model.on(Union.MemberAdmitted)
-def _admitted(conn: Connection, event: Union.MemberAdmitted, position: int) -> None:
-    insert_row(conn, union_members, dict(
+def _admitted(rows: Rows, event: Union.MemberAdmitted, position: int) -> None:
+    rows.insert(union_members, dict(
         union_id=event.originator_id, id=event.member_id, seq=position, tenant_id=event.member_tenant_id,
         kind=event.kind, name=event.name, specialties=list(event.specialties), admitted_at=event.timestamp,
     ))
-    _touch(conn, event)
+    _touch(rows, event)
 
 
 @read_model.on(Union.MemberLeft)
-def _left(conn: Connection, event: Union.MemberLeft, position: int) -> None:
-    member = conn.execute(select(union_members.c.tenant_id).where(
-        union_members.c.union_id == event.originator_id, union_members.c.id == event.member_id)).first()
-    conn.execute(union_members.delete().where(
-        union_members.c.union_id == event.originator_id, union_members.c.id == event.member_id))
-    chair = conn.execute(select(unions.c.chair).where(unions.c.id == event.originator_id)).scalar()
-    if member and member.tenant_id and chair and chair.get("tenant_id") == str(member.tenant_id):
-        conn.execute(unions.update().where(unions.c.id == event.originator_id).values(chair=None))
-    _touch(conn, event)
+def _left(rows: Rows, event: Union.MemberLeft, position: int) -> None:
+    key = (event.originator_id, event.member_id)
+    member = rows.get(union_members, key)
+    rows.delete(union_members, key)
+    union = rows.get(unions, event.originator_id)
+    chair = union["chair"] if union is not None else None
+    # A chair from the organization that left chairs no more (p.34).
+    if member and member["tenant_id"] and chair and chair.get("tenant_id") == str(member["tenant_id"]):
+        rows.update(unions, event.originator_id, chair=None)
+    _touch(rows, event)
 
 
 @read_model.on(Union.ChairApproved)
-def _chair(conn: Connection, event: Union.ChairApproved, position: int) -> None:
+def _chair(rows: Rows, event: Union.ChairApproved, position: int) -> None:
     chair = {
         "person_id": str(event.person_id),
         "tenant_id": str(event.person_tenant_id),
@@ -100,14 +102,14 @@ def _chair(conn: Connection, event: Union.ChairApproved, position: int) -> None:
                              "date": event.council_decision_date.isoformat()},
         "approved_at": event.timestamp.isoformat(),
     }
-    conn.execute(unions.update().where(unions.c.id == event.originator_id).values(chair=chair))
-    _touch(conn, event)
+    rows.update(unions, event.originator_id, chair=chair)
+    _touch(rows, event)
 
 
 @read_model.on(Decision.Adopted)
-def _adopted(conn: Connection, event: Decision.Adopted, position: int) -> None:
+def _adopted(rows: Rows, event: Decision.Adopted, position: int) -> None:
     actor = event.meta.get("actor") or {}
-    insert_row(conn, decisions, dict(
+    rows.insert(decisions, dict(
         id=event.originator_id, union_id=event.union_id, seq=position, number=event.number, title=event.title,
         text=event.text, direction=event.direction, specialties=list(event.specialties),
         circulars_expected=event.circulars_expected,
@@ -116,8 +118,8 @@ def _adopted(conn: Connection, event: Decision.Adopted, position: int) -> None:
     ))
 
 
-def _touch(conn: Connection, event: Any) -> None:
-    conn.execute(unions.update().where(unions.c.id == event.originator_id).values(updated_at=event.timestamp))
+def _touch(rows: Rows, event: Any) -> None:
+    rows.update(unions, event.originator_id, updated_at=event.timestamp)
 
 
 def _with_members(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:

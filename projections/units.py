@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    BigInteger, Column, Connection, Date, DateTime, Index, Table, Text, Uuid, exists, func, or_, select,
+    BigInteger, Column, Connection, Date, DateTime, Index, Table, Text, Uuid, exists, or_, select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -15,7 +15,8 @@ from domain.compliance import UnitFacts, day_of
 from domain.people import Person
 from domain.plans import AnnualPlan
 from domain.units import UNIT_KINDS, Unit
-from projections.base import ReadModel, insert_row, metadata, page
+from projections.base import ReadModel, metadata, page
+from projections.rows import Rows
 
 units = Table(
     "rm_units",
@@ -103,127 +104,116 @@ meetings = Table(
 read_model = ReadModel("units", [units, unit_members, unit_leaders, plans, meetings])
 
 
-def _recount(conn: Connection, unit_id: UUID, on: date, at: Any) -> None:
+def _recount(rows: Rows, unit_id: UUID, on: date, at: Any) -> None:
     """Recount the unit's current members; keep since-when it is below its minimum (p.16, p.26) and since-when
     its leader is no longer a member (p.30)."""
-    row = conn.execute(select(units.c.kind, units.c.below_minimum_since, units.c.leader_id,
-                              units.c.leader_gone_since).where(units.c.id == unit_id)).first()
-    if row is None:
+    unit = rows.get(units, unit_id)
+    if unit is None:
         return
-    count = conn.execute(
-        select(func.count()).select_from(unit_members)
-        .where(unit_members.c.unit_id == unit_id, unit_members.c.left_at.is_(None))
-    ).scalar_one()
-    minimum = UNIT_KINDS[row.kind].minimum
-    since = row.below_minimum_since
-    if count >= minimum:
+    current = rows.find(unit_members, unit_id=unit_id, left_at=None)
+    count = len(current)
+    since = unit["below_minimum_since"]
+    if count >= UNIT_KINDS[unit["kind"]].minimum:
         since = None
     elif since is None:
         since = on
     values: dict[str, Any] = {"member_count": count, "below_minimum_since": since, "updated_at": at}
-    if row.leader_id is not None:
-        leader_here = conn.execute(
-            select(exists().where(unit_members.c.unit_id == unit_id, unit_members.c.person_id == row.leader_id,
-                                  unit_members.c.left_at.is_(None)))
-        ).scalar_one()
+    leader = unit["leader_id"]
+    if leader is not None:
+        leader_here = any(member["person_id"] == leader for member in current)
         # Since the day the leader left, however many changes come after.
-        values["leader_gone_since"] = None if leader_here else (row.leader_gone_since or on)
-    conn.execute(units.update().where(units.c.id == unit_id).values(**values))
+        values["leader_gone_since"] = None if leader_here else (unit["leader_gone_since"] or on)
+    rows.change(units, unit, **values)
+
+
+def _unit(rows: Rows, unit_id: UUID) -> Any:
+    unit = rows.get(units, unit_id)
+    if unit is None:
+        raise LookupError(f"no unit {unit_id} for a unit event")
+    return unit
 
 
 @read_model.on(Unit.Formed)
-def _formed(conn: Connection, event: Unit.Formed, position: int) -> None:
-    insert_row(conn, units, dict(
+def _formed(rows: Rows, event: Unit.Formed, position: int) -> None:
+    rows.insert(units, dict(
         id=event.originator_id, tenant_id=event.tenant, seq=position, kind=event.kind, name=event.name,
         subject=event.subject, formed_at=event.timestamp, member_count=len(event.members), updated_at=event.timestamp,
     ))
     for member in event.members:
-        insert_row(conn, unit_members, dict(
+        rows.insert(unit_members, dict(
             unit_id=event.originator_id, person_id=UUID(member["person_id"]), seq=position, tenant_id=event.tenant,
             member_tenant_id=UUID(member["tenant_id"]), joined_at=event.timestamp,
         ))
 
 
-def _unit_tenant(conn: Connection, unit_id: UUID) -> UUID:
-    return conn.execute(select(units.c.tenant_id).where(units.c.id == unit_id)).scalar_one()
-
-
 @read_model.on(Unit.MemberJoined)
-def _joined(conn: Connection, event: Unit.MemberJoined, position: int) -> None:
-    insert_row(conn, unit_members, dict(
+def _joined(rows: Rows, event: Unit.MemberJoined, position: int) -> None:
+    rows.insert(unit_members, dict(
         unit_id=event.originator_id, person_id=event.person_id, seq=position,
-        tenant_id=_unit_tenant(conn, event.originator_id), member_tenant_id=event.member_tenant_id,
+        tenant_id=_unit(rows, event.originator_id)["tenant_id"], member_tenant_id=event.member_tenant_id,
         joined_at=event.timestamp,
     ))
-    _recount(conn, event.originator_id, day_of(event.timestamp), event.timestamp)
+    _recount(rows, event.originator_id, day_of(event.timestamp), event.timestamp)
 
 
 @read_model.on(Unit.MemberLeft)
-def _left(conn: Connection, event: Unit.MemberLeft, position: int) -> None:
-    conn.execute(unit_members.update().where(
-        unit_members.c.unit_id == event.originator_id, unit_members.c.person_id == event.person_id,
-        unit_members.c.left_at.is_(None),
-    ).values(left_at=event.timestamp, left_because="left the unit"))
-    _recount(conn, event.originator_id, day_of(event.timestamp), event.timestamp)
+def _left(rows: Rows, event: Unit.MemberLeft, position: int) -> None:
+    rows.update_where(unit_members, dict(unit_id=event.originator_id, person_id=event.person_id, left_at=None),
+                      left_at=event.timestamp, left_because="left the unit")
+    _recount(rows, event.originator_id, day_of(event.timestamp), event.timestamp)
 
 
 @read_model.on(Person.Left)
-def _person_left(conn: Connection, event: Person.Left, position: int) -> None:
+def _person_left(rows: Rows, event: Person.Left, position: int) -> None:
     # Someone who leaves the organization leaves its units too; the units are kept and reported.
-    affected = conn.execute(
-        unit_members.update()
-        .where(unit_members.c.person_id == event.originator_id, unit_members.c.left_at.is_(None))
-        .values(left_at=event.timestamp, left_because="left the organization")
-        .returning(unit_members.c.unit_id)
-    ).scalars().all()
-    for unit_id in set(affected):
-        _recount(conn, unit_id, day_of(event.timestamp), event.timestamp)
+    affected = rows.update_where(unit_members, dict(person_id=event.originator_id, left_at=None),
+                                 left_at=event.timestamp, left_because="left the organization")
+    for unit_id in sorted({member["unit_id"] for member in affected}):
+        _recount(rows, unit_id, day_of(event.timestamp), event.timestamp)
 
 
 @read_model.on(Unit.LeaderChosen)
-def _leader(conn: Connection, event: Unit.LeaderChosen, position: int) -> None:
-    tenant_id = _unit_tenant(conn, event.originator_id)
-    insert_row(conn, unit_leaders, dict(
-        seq=position, unit_id=event.originator_id, tenant_id=tenant_id, person_id=event.person_id,
-        method=event.method, starts_on=event.starts_on, ends_on=event.ends_on, chosen_at=event.timestamp,
+def _leader(rows: Rows, event: Unit.LeaderChosen, position: int) -> None:
+    unit = _unit(rows, event.originator_id)
+    rows.insert(unit_leaders, dict(
+        seq=position, unit_id=event.originator_id, tenant_id=unit["tenant_id"],
+        person_id=event.person_id, method=event.method, starts_on=event.starts_on, ends_on=event.ends_on,
+        chosen_at=event.timestamp,
     ))
-    latest = conn.execute(
-        select(unit_leaders).where(unit_leaders.c.unit_id == event.originator_id)
-        .order_by(unit_leaders.c.starts_on.desc(), unit_leaders.c.seq.desc()).limit(1)
-    ).first()
-    conn.execute(units.update().where(units.c.id == event.originator_id).values(
-        leader_id=latest.person_id, leader_method=latest.method, leader_starts_on=latest.starts_on,
-        leader_ends_on=latest.ends_on, leader_gone_since=None, updated_at=event.timestamp,
-    ))
-    _recount(conn, event.originator_id, day_of(event.timestamp), event.timestamp)
+    # The leader is the one whose term starts last (of two on the same day, the later choice).
+    latest = max(rows.find(unit_leaders, unit_id=event.originator_id), key=lambda r: (r["starts_on"], r["seq"]))
+    rows.change(units, unit, leader_id=latest["person_id"], leader_method=latest["method"],
+                leader_starts_on=latest["starts_on"], leader_ends_on=latest["ends_on"], leader_gone_since=None,
+                updated_at=event.timestamp)
+    _recount(rows, event.originator_id, day_of(event.timestamp), event.timestamp)
 
 
 @read_model.on(Unit.MeetingHeld)
-def _meeting(conn: Connection, event: Unit.MeetingHeld, position: int) -> None:
-    insert_row(conn, meetings, dict(
-        id=event.meeting_id, tenant_id=_unit_tenant(conn, event.originator_id), unit_id=event.originator_id,
+def _meeting(rows: Rows, event: Unit.MeetingHeld, position: int) -> None:
+    rows.insert(meetings, dict(
+        id=event.meeting_id, tenant_id=_unit(rows, event.originator_id)["tenant_id"], unit_id=event.originator_id,
         seq=position, held_on=event.held_on, agenda=event.agenda, minutes=event.minutes,
         attendee_ids=list(event.attendee_ids), recorded_by=_person(event.meta),
     ))
 
 
 @read_model.on(AnnualPlan.Drafted)
-def _plan_drafted(conn: Connection, event: AnnualPlan.Drafted, position: int) -> None:
-    insert_row(conn, plans, dict(
+def _plan_drafted(rows: Rows, event: AnnualPlan.Drafted, position: int) -> None:
+    rows.insert(plans, dict(
         id=event.originator_id, tenant_id=event.tenant, unit_id=event.unit_id, seq=position,
         academic_year=event.academic_year, items=event.items, status="draft", drafted_at=event.timestamp,
     ))
 
 
 @read_model.on(AnnualPlan.Revised)
-def _plan_revised(conn: Connection, event: AnnualPlan.Revised, position: int) -> None:
-    conn.execute(plans.update().where(plans.c.id == event.originator_id).values(items=event.items))
+def _plan_revised(rows: Rows, event: AnnualPlan.Revised, position: int) -> None:
+    rows.update(plans, event.originator_id, items=event.items)
 
 
 @read_model.on(AnnualPlan.Approved)
-def _plan_approved(conn: Connection, event: AnnualPlan.Approved, position: int) -> None:
-    conn.execute(plans.update().where(plans.c.id == event.originator_id).values(
-        status="approved", approved_at=event.timestamp, approved_by=event.approved_by))
+def _plan_approved(rows: Rows, event: AnnualPlan.Approved, position: int) -> None:
+    rows.update(plans, event.originator_id, status="approved", approved_at=event.timestamp,
+                approved_by=event.approved_by)
 
 
 def _person(meta: dict[str, Any]) -> UUID | None:

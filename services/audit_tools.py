@@ -12,7 +12,8 @@ from services.config import Settings
 
 
 def _engine(settings: Settings):  # noqa: ANN202 - a SQLAlchemy engine
-    from projections.base import create_schema, make_engine
+    from projections.base import make_engine
+    from projections.registry import create_schema
 
     engine = make_engine(settings.sqlalchemy_url(), 2)
     create_schema(engine)

@@ -89,7 +89,8 @@ def migrate(args: argparse.Namespace | None = None) -> int:
 
 def projector(args: argparse.Namespace | None = None) -> int:
     """Run the projection runners until SIGTERM or SIGINT."""
-    from projections.base import create_schema, make_engine
+    from projections.base import make_engine
+    from projections.registry import create_schema
     from projections.runner import Projector
     from services.applications import Platform
 
@@ -194,7 +195,8 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
     """Sweep the recorded circulars into rq as they start waiting and every DISPATCH_INTERVAL seconds, until SIGTERM
     or SIGINT."""
     from projections import circulars as circulars_rm
-    from projections.base import create_schema, make_engine
+    from projections.base import make_engine
+    from projections.registry import create_schema
     from services import dispatcher as dispatching
 
     settings = Settings.from_env()
@@ -212,7 +214,8 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
 
 def rebuild_command(args: argparse.Namespace) -> int:
     """Drop and rebuild the named read models, printing how many events each replayed."""
-    from projections.base import create_schema, make_engine
+    from projections.base import make_engine
+    from projections.registry import create_schema
     from projections.runner import READ_MODELS, rebuild_read_models
     from services.applications import Platform
 

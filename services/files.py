@@ -1,7 +1,8 @@
-"""The bytes of documents' attached files: recognised by their content, kept in PostgreSQL by their SHA-256.
+"""Bytes the events name by their SHA-256, kept in PostgreSQL: documents' attached files (recognised by their
+content) and circulars' rendered documents.
 
-The table is the system of record for the bytes (the events record each file's hash, name, type and size),
-so it is not a read model: no rebuild drops it (ADR 010).
+The tables are the system of record for the bytes (the events record each file's hash, name, type and size; a
+circular's `Delivered` its document's hash), so they are not read models: no rebuild drops them (ADR 010, ADR 006).
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import zipfile
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, DateTime, Engine, LargeBinary, Table, Text, Uuid, func, select
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger, Column, Connection, DateTime, Engine, LargeBinary, Table, Text, Uuid, bindparam, func, select, text,
+)
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.base import InvalidValue
@@ -95,3 +100,58 @@ def fetch(engine: Engine, tenant_id: UUID, sha256: str) -> bytes | None:
             .where(document_files.c.tenant_id == tenant_id, document_files.c.sha256 == sha256)
         ).scalar()
     return bytes(content) if content is not None else None
+
+
+# Circulars' rendered documents: written by the delivery job before it records `Delivered`, served as stored.
+
+circular_documents = Table(
+    "circular_documents",
+    metadata,
+    Column("circular_id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, nullable=False),
+    Column("union_id", Uuid, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("rendered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+# One statement, one round trip (the job runs it outside a transaction): the row, unless the circular already has one;
+# then the stored row itself. Its `content` is NULL when this call stored it.
+_STORE = text(
+    "WITH inserted AS ("
+    " INSERT INTO circular_documents (circular_id, tenant_id, union_id, content_type, filename, sha256, content)"
+    " VALUES (:circular_id, :tenant_id, :union_id, :content_type, :filename, :sha256, :content)"
+    " ON CONFLICT (circular_id) DO NOTHING RETURNING sha256, NULL::bytea AS content)"
+    " SELECT sha256, content FROM inserted"
+    " UNION ALL SELECT sha256, content FROM circular_documents"
+    " WHERE circular_id = :circular_id AND NOT EXISTS (SELECT FROM inserted)"
+).bindparams(bindparam("circular_id", type_=Uuid), bindparam("tenant_id", type_=Uuid),
+             bindparam("union_id", type_=Uuid), bindparam("content", type_=LargeBinary))
+
+
+def store_circular_document(conn: Connection, *, circular_id: UUID, tenant_id: UUID, union_id: UUID, filename: str,
+                   content: bytes, content_type: str = "application/pdf") -> tuple[str, bytes]:
+    """Keep the first rendering of a circular's document; return the stored one's SHA-256 and bytes.
+
+    A retried job renders again; the first stored document wins, so the hash a `Delivered` event
+    records is always the hash of the bytes served.
+    """
+    sha256 = hashlib.sha256(content).hexdigest()
+    row = conn.execute(_STORE, dict(circular_id=circular_id, tenant_id=tenant_id, union_id=union_id,
+                                    content_type=content_type, filename=filename, sha256=sha256,
+                                    content=content)).first()
+    if row is None:  # another run stored it after this statement's snapshot was taken: read it now
+        row = conn.execute(select(circular_documents.c.sha256, circular_documents.c.content)
+                           .where(circular_documents.c.circular_id == circular_id)).one()
+    if row.content is None:
+        return sha256, content
+    return row.sha256, bytes(row.content)
+
+
+def get_circular_document(conn: Connection, tenant_id: UUID, circular_id: UUID) -> Any | None:
+    """Return the circular's stored document if it is addressed to the tenant, or None."""
+    return conn.execute(select(circular_documents).where(circular_documents.c.circular_id == circular_id,
+                                                         circular_documents.c.tenant_id == tenant_id)).first()

@@ -21,8 +21,7 @@ from sqlalchemy import Engine
 
 from domain.base import Actor, Context
 from domain.unions import ISSUED, Circular
-from projections import circulars as circulars_rm
-from services import circular_pdf, mail
+from services import circular_pdf, files, mail
 from services.commands import StaleWrite
 from services.config import Settings
 from services.unions import DELIVERY
@@ -139,7 +138,7 @@ def _deliver(rt: JobRuntime, circular: Circular) -> str:
     content = circular_pdf.render(circular)
     name = circular_pdf.filename(circular)
     with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # one statement
-        sha256, stored = circulars_rm.store_document(
+        sha256, stored = files.store_circular_document(
             conn, circular_id=circular.id, tenant_id=circular.tenant_id, union_id=circular.union_id,
             filename=name, content=content,
         )

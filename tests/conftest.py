@@ -68,9 +68,10 @@ def platform(settings: Settings) -> Iterator[Any]:
 def engine(settings: Settings, platform: Any) -> Iterator[Any]:
     """Return the read models' engine, with their tables created and the web role's limits set (after the
     platform has made the event store's tables)."""
-    from projections.base import create_schema, make_engine
+    from projections.base import make_engine
+    from projections.registry import create_schema
 
-    import services.applications  # noqa: F401 - its tables (files, kept answers) are created with the read models'
+    import services.applications  # noqa: F401 - its tables (files, rendered circulars, kept answers) are created too
     from services.database import secure
 
     engine = make_engine(settings.sqlalchemy_url(), 5)

@@ -613,7 +613,7 @@ def _unions(app: Any, scale: float, rng: random.Random, orgs: list[dict[str, Any
             engine: Any) -> tuple[int, int]:
     from domain.base import Actor, Context
     from domain.unions import Circular, Recipient, Union
-    from projections.circulars import documents as circular_documents
+    from services.files import circular_documents
 
     orgs = sorted(orgs, key=lambda o: o["tenant_id"])
     by_region = {r["region"]: r for r in regions}

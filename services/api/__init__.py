@@ -15,7 +15,8 @@ from flask_smorest import Api
 from sqlalchemy import event
 
 from domain.rules import AUDITOR
-from projections.base import create_schema, make_engine
+from projections.base import make_engine
+from projections.registry import create_schema
 from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
 from services.api import circulars, unions

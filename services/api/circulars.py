@@ -17,6 +17,7 @@ from projections import circulars as circulars_rm
 from services.api.common import PageArgs, PositionSchema, Text, caller, catch_up, context, page_after, runtime, \
     with_position
 from services.api.fastdump import respond
+from services.files import get_circular_document
 
 blp = Blueprint("circulars", __name__, url_prefix="/api/v1/tenants/<uuid:tid>/circulars",
                 description="Circulars of union decisions in a member organization's inbox (p.34)")
@@ -133,7 +134,7 @@ class Document(MethodView):
         """Return the rendered circular as a PDF (once delivered)."""
         _read_allowed(tid)
         with runtime().engine.connect() as conn:
-            row = circulars_rm.get_document(conn, tid, cid)
+            row = get_circular_document(conn, tid, cid)
         if row is None:
             raise NotFound("circular document")
         response = Response(bytes(row.content), mimetype=row.content_type)

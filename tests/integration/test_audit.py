@@ -198,7 +198,8 @@ def test_the_state_as_of_a_day_before_a_leader_changed_shows_the_old_leader(sett
 
 @pytest.fixture
 def store(servers: dict[str, str]) -> Any:
-    from projections.base import create_schema, make_engine
+    from projections.base import make_engine
+    from projections.registry import create_schema
     from services.applications import Platform
     from services.config import Settings
 

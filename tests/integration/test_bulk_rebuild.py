@@ -1,5 +1,5 @@
-"""The bulk rebuild (one pass, folded in memory, loaded with COPY) leaves exactly the rows the live projector wrote;
-the chain it links in bulk verifies."""
+"""The bulk rebuild (one pass, the read models' handlers applied to rows in memory, loaded with COPY) leaves exactly
+the rows the same handlers wrote as SQL in the live projector; the chain it links in bulk verifies."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from sqlalchemy import select, text
 
 from domain.base import Actor, Context
 from projections.base import wait_for_position
-from projections.bulk import Folder, notifications
+from projections.bulk import notifications
 from projections.chain import EVENTS_TABLE
+from projections.rows import MemoryRows
 from projections.runner import READ_MODELS, rebuild_read_models
 from support import valid_bin
 
@@ -90,12 +91,12 @@ def test_the_bulk_rebuild_frees_what_it_folded_and_leaves_the_cyclic_collector_a
     collector is left as the caller had it."""
     build_small_region(platform)
     gc.collect()
-    # The folders still held when the collector resumes: its first pass would walk every row they hold (all young).
+    # The stores still held when the collector resumes: its first pass would walk every row they hold (all young).
     held_at_resume = []
     enable = gc.enable
 
     def resume() -> None:
-        held_at_resume.append([o for o in gc.get_objects(generation=0) if isinstance(o, Folder)])
+        held_at_resume.append([o for o in gc.get_objects(generation=0) if isinstance(o, MemoryRows)])
         enable()
 
     monkeypatch.setattr(gc, "enable", resume)

@@ -244,10 +244,10 @@ def test_the_first_stored_document_of_a_circular_wins_also_when_another_run_stor
     import time
     import uuid
 
-    from projections import circulars as circulars_rm
+    from services import files
 
     def store(conn: Any, circular_id: uuid.UUID, content: bytes) -> tuple[str, bytes]:
-        return circulars_rm.store_document(conn, circular_id=circular_id, tenant_id=uuid.uuid4(),
+        return files.store_circular_document(conn, circular_id=circular_id, tenant_id=uuid.uuid4(),
                                            union_id=uuid.uuid4(), filename="c.pdf", content=content)
 
     first, second = b"%PDF first", b"%PDF second"

@@ -19,10 +19,10 @@ class Boom(Exception):
 
 
 def make(engine: Any, name: str, fail_at: int | None = None) -> tuple[ReadModel, ReadModelProjection]:
-    def record(conn: Any, event: Any, position: int) -> None:
+    def record(rows: Any, event: Any, position: int) -> None:
         if position == fail_at:
             raise Boom(position)
-        conn.execute(applied.insert().values(position=position))
+        rows.insert(applied, dict(position=position))
 
     read_model = ReadModel(name, [applied], fallback=record)
     return read_model, ReadModelProjection(ReadModelView(engine, [read_model]))
@@ -77,13 +77,14 @@ def test_a_failure_in_a_batch_rolls_the_whole_batch_back(engine, clean):
     assert positions(engine) == [20, 21, 22, 23]
 
 
-# The audit index and the chain leave their writes to the end of a batch (projections.base.defer): a batch
+# The audit index and the chain leave their writes to the end of a batch (projections.rows.defer): a batch
 # writes what event-by-event processing writes, and the chain it links verifies.
 
 @pytest.fixture
 def own_store(servers: dict[str, str]) -> Any:
     """An event store and read models of their own, so the chain holds only this test's events."""
-    from projections.base import create_schema, make_engine
+    from projections.base import make_engine
+    from projections.registry import create_schema
     from services.applications import Platform
     from services.config import Settings
     from support import fresh_database
