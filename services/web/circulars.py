@@ -15,6 +15,7 @@ from domain.base import DomainError, NotFound, NotPermitted
 from domain.unions import ACKNOWLEDGED, DELIVERED, RESPONSES
 from projections import circulars as circulars_rm
 from projections import people as people_rm
+from services import files
 from services.api.common import runtime
 from services.web import pages
 from services.web.documents import (
@@ -116,7 +117,7 @@ def circular(lang: str, cid: UUID) -> Response:
                     flash(_("The circular is acknowledged."), "success")
                 return redirect(url_for("web_circulars.circular", lang=lang, cid=cid))
     with runtime().engine.connect() as conn:
-        has_pdf = circulars_rm.get_document(conn, tenant_id, cid) is not None
+        has_pdf = files.get_circular_document(conn, tenant_id, cid) is not None
         by = {}
         if row.acknowledged_by:
             p = people_rm.people
@@ -134,7 +135,7 @@ def circular(lang: str, cid: UUID) -> Response:
 def circular_document(lang: str, cid: UUID) -> Response:
     """The rendered circular as a PDF, the same bytes the API serves, to the receiving organization's people."""
     with runtime().engine.connect() as conn:
-        row = circulars_rm.get_document(conn, g.person.tenant_id, cid)
+        row = files.get_circular_document(conn, g.person.tenant_id, cid)
     if row is None:
         return pages.not_found()
     response = Response(bytes(row.content), mimetype=row.content_type)

@@ -198,7 +198,7 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     browser, page = new_page()
     link, login = invite(tour, college_id, chair["id"], head, lang)
     sign_in(page, served, lang, link, login)
-    assert text["title"] in page.locator("#waiting-title + ul").inner_text()
+    assert text["title"] in page.locator("#docs-waiting-title + ul").inner_text()
     shots.check(page, "12-chair-home")
     page.goto(document_url)
     page.check("#conclude-no")

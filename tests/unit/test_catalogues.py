@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +68,22 @@ def test_the_application_reads_every_domains_catalogue():
     from services.web.i18n import domains
 
     assert domains()[0] == "messages" and "web_org" in domains()
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_a_message_reads_the_same_in_every_domain(lang):
+    # Flask-Babel merges the domains into one catalogue: a message translated two ways would read as whichever
+    # domain loads last, on every page.
+    first: dict[str, tuple[str, str]] = {}
+    differing = []
+    for po in sorted((TRANSLATIONS / lang / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as handle:
+            for message in read_po(handle, locale=lang):
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                said = message.string if isinstance(message.string, str) else message.string[0]
+                if not key or not said:
+                    continue
+                known = first.setdefault(key, (po.stem, said))
+                if known[1] != said:
+                    differing.append(f"{key!r}: {known[0]} {known[1]!r}, {po.stem} {said!r}")
+    assert differing == []
