@@ -53,6 +53,7 @@ def install(app: Flask, settings: Settings) -> None:
     csrf.init_app(app)
     Babel(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Almaty")
     app.register_blueprint(pages.blp)
+    app.jinja_env.filters["clause"] = i18n.clause  # "p.33.4" as the page's language writes it
     app.register_blueprint(organization.blp)
     documents.register(app)  # documents, circulars and the operator's pages
     app.register_blueprint(unions.blp)

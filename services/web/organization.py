@@ -673,12 +673,12 @@ class MeetingForm(forms.Form):
 
 def direction_choices(tenant_kind: str) -> list[tuple[str, str]]:
     """Return the directions of the organization's level and of the methodical units (p.13), in the page's
-    language where the catalogue has it (the Order's own Russian text otherwise)."""
+    language, each with its clause as the language writes it."""
     level = directions.LEVEL_OF_TENANT_KIND[tenant_kind]
     shown = [("", _("Choose a direction…"))]
     for d in directions.directions_for(level) + directions.directions_for(directions.UNIT):
-        text = d.label_en if g.lang == "en" else d.text_ru
-        shown.append((d.code, f"{d.code} — {text[:110]}{'…' if len(text) > 110 else ''}"))
+        text = d.text(g.lang)
+        shown.append((d.code, f"{i18n.clause(d.code)} — {text[:110]}{'…' if len(text) > 110 else ''}"))
     return shown
 
 

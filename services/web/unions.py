@@ -31,7 +31,7 @@ from projections import unions as unions_rm
 from services.api.common import context, runtime
 from services.unions import COORDINATOR_ROLES, involves
 from services.web.forms import Form
-from services.web import pages
+from services.web import i18n, pages
 from services.web.pages import L, not_found, page, signed_in
 
 blp = Blueprint("web_unions", __name__, template_folder="templates")
@@ -418,7 +418,8 @@ def new_decision(lang: str, nid: UUID) -> Response:
         return not_found()  # only the chair adopts (p.35): to others this page does not exist
     form = DecisionForm(formdata=request.form if request.method == "POST" else None,
                         specialties=list(union.specialties))
-    form.direction.choices = [SelectChoice(d.code, f"{d.code} — {direction_text(d)}") for d in UNION_DIRECTIONS]
+    form.direction.choices = [SelectChoice(d.code, f"{i18n.clause(d.code)} — {direction_text(d)}")
+                              for d in UNION_DIRECTIONS]
     form.specialties.choices = [SelectChoice(c, c) for c in union.specialties]
     error, status = None, 200
     if request.method == "POST" and "count" not in request.form:

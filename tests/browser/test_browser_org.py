@@ -173,5 +173,5 @@ def walk(page: Any, pages: Pages, base: str, lang: str, login: str, invitation: 
         page.get_by_label(name, exact=True).check()
     page.click("main form button[type=submit]")
     assert page.locator("h1").inner_text() == UNIT[lang]
-    assert "p.7.3" in page.locator("section[aria-labelledby=meetings-title]").inner_text()
+    assert CLAUSE[lang]("7.3") in page.locator("section[aria-labelledby=meetings-title]").inner_text()
     pages.check(page, "17-meeting-recorded")
