@@ -57,7 +57,7 @@ def check_full_name(full_name: str) -> str:
 
 LANGUAGES = ("ru", "kk", "en")
 # Sign-in: an email address is a person's login; a link (invitation, password reset) and a session are secrets
-# whose SHA-256 alone is recorded (ADR 019); passwords are never in an event, not even hashed.
+# whose SHA-256 alone is recorded (ADR 021); passwords are never in an event, not even hashed.
 _LOGIN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
@@ -270,7 +270,7 @@ class Person(Recorded):
             return []
         return [t["hash"] for t in self.tokens.values() if not t["revoked"]]
 
-    # Sign-in (ADR 019)
+    # Sign-in (ADR 021)
 
     def set_login(self, ctx: Context, login: str) -> bool:
         """Make this email address the person's login; return True if it changed."""

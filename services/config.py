@@ -57,7 +57,7 @@ class Settings:
     auth_failure_limit: str = "20 per minute"
     # The role the web process acts as (services/database.py); empty: the connecting user's own rights.
     web_role: str = ""
-    # People's sign-in in the browser (services/web, ADR 019).
+    # People's sign-in in the browser (services/web, ADR 021).
     secret_key: str | None = None  # signs the form cookie (CSRF, messages); sessions themselves are server-side
     web_cookie_secure: bool = True  # off only to serve plain HTTP on loopback
     public_url: str | None = None  # where links in emails point; unset: the address the request came to

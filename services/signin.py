@@ -1,4 +1,4 @@
-"""People's sign-in (ADR 019): logins, invitation and reset links, passwords and server-side sessions.
+"""People's sign-in (ADR 021): logins, invitation and reset links, passwords and server-side sessions.
 
 A login is an email address claimed by one person on the whole platform (domain.people.Login). Links and
 sessions are random secrets of which the Person's events record only SHA-256, as API tokens are (ADR 003), so a

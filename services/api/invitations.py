@@ -1,4 +1,4 @@
-"""Invitations to sign in: a link with which a person sets their password (ADR 019)."""
+"""Invitations to sign in: a link with which a person sets their password (ADR 021)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The web pages: people sign in and work in a browser, in Russian, Kazakh or English (ADR 019).
+"""The web pages: people sign in and work in a browser, in Russian, Kazakh or English (ADR 021).
 
 The pages live in the API's Flask application and call the same application services and read models. Their
 session, CSRF protection and security headers apply to the web's own paths only; the API's bearer tokens apply

@@ -1,6 +1,6 @@
 """The platform operator's pages: the organizations and authorities (list, search, register one, p.2, p.5), and
 one tenant's heads (add the first head, invite them to sign in). The operator signs in through the foundation's
-sign-in page (login "operator", the operator token as the password; its sessions are events, ADR 019)."""
+sign-in page (login "operator", the operator token as the password; its sessions are events, ADR 021)."""
 
 from __future__ import annotations
 
