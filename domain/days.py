@@ -8,12 +8,28 @@ field, before any arithmetic on it (a term ending in the year 10000) can fail.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from domain.base import InvalidValue
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2099, 12, 31)
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_day(text: str, field: str | None = None) -> date:
+    """Return the day a client wrote in ISO 8601's extended form YYYY-MM-DD (not 20260901), between 2000 and
+    2099; refuse anything else naming the field."""
+    try:
+        day = date.fromisoformat(text) if isinstance(text, str) and _ISO_DAY.match(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise InvalidValue("Send a date as YYYY-MM-DD.", field=field)
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidValue(f"A date lies between {EARLIEST.isoformat()} and {LATEST.isoformat()}.", field=field)
+    return day
 
 
 def years_from(day: date, years: int) -> date:

@@ -83,7 +83,6 @@ class Name(fields.String):
         return text
 
 
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$")
 
 
@@ -96,11 +95,10 @@ class Day(fields.Date):
     """A day a client sends: ISO 8601's extended form YYYY-MM-DD only (not 20260901), between 2000 and 2099."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
-        if not isinstance(value, str) or not _ISO_DAY.match(value):
-            raise ValidationError("Send a date as YYYY-MM-DD.")
-        day = super()._deserialize(value, attr, data, **kwargs)
-        _check_bounds(day)
-        return day
+        try:
+            return days.parse_day(value)
+        except InvalidValue as refused:
+            raise ValidationError(refused.detail) from None
 
 
 class Moment(fields.AwareDateTime):

@@ -20,7 +20,8 @@ from wtforms import DateField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from domain import policy, rules
-from domain.base import DomainError, NotFound, NotPermitted
+from domain.base import DomainError, InvalidValue, NotFound, NotPermitted
+from domain.days import parse_day
 from projections import audit as audit_rm
 from projections import people as people_rm
 from projections import tenants as tenants_rm
@@ -96,12 +97,12 @@ def _tenant_name(conn: Any, tid: UUID) -> str:
 
 
 def _day(raw: str | None) -> tuple[date | None, bool]:
-    """Return a YYYY-MM-DD day and whether the value was unusable."""
+    """Return a YYYY-MM-DD day (as the API takes one, domain/days.py) and whether the value was unusable."""
     if not raw:
         return None, False
     try:
-        return date.fromisoformat(raw[:10]), False
-    except ValueError:
+        return parse_day(raw), False
+    except InvalidValue:
         return None, True
 
 

@@ -240,6 +240,10 @@ def test_the_head_grants_an_auditor_who_reads_the_timeline_the_state_and_the_cha
     assert "Циркуляр: ознакомлены" in clause and "p.22" not in clause.split("<tbody>")[-1]
     refused = as_auditor.get(f"/ru/audit/{s.b['id']}/timeline?from=yesterday")
     assert refused.status_code == 422 and 'id="from-error"' in html(refused)
+    # Days as the API takes them (domain/days.py): not compact, not outside 2000-2099.
+    for day in ("20261203", "9999-12-31", "0001-01-01"):
+        assert as_auditor.get(f"/ru/audit/{s.b['id']}/as-of?at={day}").status_code == 422, day
+        assert as_auditor.get(f"/ru/audit/{s.b['id']}/timeline?from={day}").status_code == 422, day
     today = date.today().isoformat()
     state = html(as_auditor.get(f"/ru/audit/{s.b['id']}/as-of?at={today}"))
     assert "Ирина Петрова" in state and "Алматинский колледж энергетики" in state
