@@ -152,6 +152,15 @@ DISGUISING = {"right-to-left override": "Ахметова\u202e", "zero-width sp
               "zero-width joiner": "Ах\u200dметова", "tab": "a\tb", "line break": "a\nb"}
 
 
+def filled(path: str, tenant_id: str) -> str:
+    """Return a path of the document with the tenant, an academic year, and random ids for its other parts."""
+    url = path.replace("{tid}", tenant_id).replace("{academic_year}", "2026-2027")
+    while "{" in url:
+        start = url.index("{")
+        url = url[:start] + str(uuid.uuid4()) + url[url.index("}") + 1:]
+    return url
+
+
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
@@ -204,10 +213,7 @@ def test_nul_controls_and_lone_surrogates_in_every_text_field_of_every_command_a
             if "application/json" not in content:
                 continue
             commands += 1
-            url = path.replace("{tid}", tenant["id"]).replace("{academic_year}", "2026-2027")
-            while "{" in url:
-                start = url.index("{")
-                url = url[:start] + str(uuid.uuid4()) + url[url.index("}") + 1:]
+            url = filled(path, tenant["id"])
             for field, build, one_line in _text_fields(document, content["application/json"]["schema"]):
                 fields_tried += 1
                 single_lines += one_line

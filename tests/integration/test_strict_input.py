@@ -11,17 +11,9 @@ from typing import Any
 
 import pytest
 
-from test_bad_input import _resolve
+from test_bad_input import _resolve, filled
 
 HUGE = "9" * 5001
-
-
-def _url(path: str, tenant_id: str) -> str:
-    url = path.replace("{tid}", tenant_id).replace("{academic_year}", "2026-2027")
-    while "{" in url:
-        start = url.index("{")
-        url = url[:start] + str(uuid.uuid4()) + url[url.index("}") + 1:]
-    return url
 
 
 def _json_commands(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -53,7 +45,7 @@ def test_every_json_route_refuses_unreadable_bodies_with_400_and_stores_nothing(
     commands = _json_commands(document)
     wrong: list[str] = []
     for method, path, _ in commands:
-        url = _url(path, tenant["id"])
+        url = filled(path, tenant["id"])
         for what, raw in BAD_BODIES.items():
             for who in (head, tour.operator):
                 response = client.open(url, method=method, data=raw.encode(),
@@ -124,7 +116,7 @@ def test_every_date_of_every_command_and_query_refuses_compact_forms_and_impossi
         for name, build, kind in _date_fields(document, schema):
             for value in OUT_OF_FORM[kind]:
                 tried += 1
-                response = client.open(_url(path, tenant["id"]), method=method, json=build(value), headers=head)
+                response = client.open(filled(path, tenant["id"]), method=method, json=build(value), headers=head)
                 errors = (response.get_json() or {}).get("errors") or {}
                 if response.status_code != 422 or not any(key.split(".")[-1] == name for key in errors):
                     wrong.append(f"{method} {path} {name}={value}: {response.status_code} "
@@ -139,7 +131,7 @@ def test_every_date_of_every_command_and_query_refuses_compact_forms_and_impossi
                     continue
                 for value in OUT_OF_FORM[schema["format"]]:
                     tried += 1
-                    response = client.get(_url(path, tenant["id"]), query_string={parameter["name"]: value},
+                    response = client.get(filled(path, tenant["id"]), query_string={parameter["name"]: value},
                                           headers=tour.operator)
                     errors = (response.get_json() or {}).get("errors") or {}
                     if response.status_code != 422 or parameter["name"] not in errors:
