@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from services import audit_tools, heap
+from services import audit_tools, heap, logs
 from services.config import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     import_ = commands.add_parser("import", help="import an export into an empty store and rebuild the read models")
     import_.add_argument("directory", help="holding events.jsonl and manifest.json")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(args.command)  # one JSON line a record (LOG_FORMAT=text: plain lines)
     command = {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
                "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
                "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
@@ -249,6 +249,14 @@ def run(args: argparse.Namespace | None = None) -> int:
     # On loopback the pages are served over plain HTTP, where a browser drops a Secure cookie.
     if env.get("HOST", "127.0.0.1") in ("127.0.0.1", "localhost", "::1"):
         env.setdefault("WEB_COOKIE_SECURE", "0")
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every process started here counts into one directory, emptied now; the web's master serves the sum.
+        import shutil
+
+        metrics_dir = var_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ.update(env)
     children: list[subprocess.Popen[bytes]] = []
     stopping = threading.Event()
@@ -273,12 +281,16 @@ def run(args: argparse.Namespace | None = None) -> int:
             children.append(subprocess.Popen(command, env=env))
         argv_of = {child.pid: command for child, command in zip(children[1:], followers)}
         restarts: list[float] = []
+        ready = _wait_until_ready(f"http://127.0.0.1:{port}/api/v1/health/ready", stopping, children[0])
+        metrics_port = env.get("METRICS_PORT", "9120")
         print(
             f"\nThe platform listens on http://127.0.0.1:{port}/api/v1 (OpenAPI: /api/v1/openapi.json);"
             f" its pages are at http://127.0.0.1:{port}/.\n"
             + ("The operator token is in var/operator-token (cat var/operator-token).\n"
                if generated_token else "The operator token is the OPERATOR_TOKEN you set.\n")
             + ("Embedded PostgreSQL and Redis run under var/.\n" if embedded.env else "")
+            + (f"Metrics: http://127.0.0.1:{metrics_port}/metrics.\n" if metrics_port != "0" else "")
+            + ("" if ready else "It is not ready yet (GET /api/v1/health/ready says why).\n")
             + "Stop with Ctrl-C.\n",
             flush=True,
         )
@@ -301,17 +313,45 @@ def run(args: argparse.Namespace | None = None) -> int:
                 children[index] = replacement
             stopping.wait(0.5)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        # The web first: it stops taking requests and finishes those under way (their commands are appended or
+        # not at all). Then the others: each worker finishes the job it is doing, the projector its batch.
+        _stop_all(children[:1])
+        _stop_all(children[1:])
         withdraw(var_dir)
         embedded.stop()
     return 0
+
+
+def _stop_all(children: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """SIGTERM the children, wait for each to finish what it is doing, and kill one that outlasts the timeout."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("process %d did not stop within %d s; killing it", child.pid, timeout)
+            child.kill()
+            child.wait()
+
+
+def _wait_until_ready(url: str, stopping: threading.Event, web: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    """Wait until the web process says it is ready (GET /api/v1/health/ready answers 200); False past the timeout."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopping.is_set() and web.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own loopback address
+                if answer.status == 200:
+                    return True
+        except (OSError, urllib.error.URLError):
+            pass
+        stopping.wait(0.3)
+    return False
 
 
 def _saved_token(var_dir: Path) -> str | None:
