@@ -76,9 +76,12 @@ def dict_config(process: str, level: str | None = None) -> dict[str, Any]:
 
 
 def configure(process: str, level: str | None = None) -> None:
-    """Send every record of this process to stderr as JSON lines."""
+    """Send every record of this process to stderr as JSON lines (as logging.basicConfig does: unless the process
+    already has a handler, e.g. a test runner's)."""
     import logging.config
 
+    if logging.getLogger().handlers:
+        return
     logging.config.dictConfig(dict_config(process, level))
 
 
