@@ -39,12 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("directory", help="where events.jsonl and manifest.json are written")
     import_ = commands.add_parser("import", help="import an export into an empty store and rebuild the read models")
     import_.add_argument("directory", help="holding events.jsonl and manifest.json")
+    health = commands.add_parser("health", help="exit 0 when PostgreSQL and Redis answer (a container's health check)")
+    health.add_argument("--lag", action="store_true", help="and every read model is within READY_MAX_LAG seconds")
+    health.add_argument("--workers", action="store_true", help="and an rq worker of this host is registered")
     args = parser.parse_args(argv)
     logs.configure(args.command)  # one JSON line a record (LOG_FORMAT=text: plain lines)
     command = {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
                "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
                "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
-               "import": audit_tools.import_command}[args.command]
+               "import": audit_tools.import_command, "health": health_command}[args.command]
     if args.command != "run":
         # Beside a running ./scripts/run, the tools use the private servers it started (it announces them).
         from services.embedded import running
@@ -210,6 +213,47 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
     log.info("dispatcher sweeping recorded circulars into queue %s", settings.delivery_queue)
     dispatching.run(engine, settings, stop)
     return 0
+
+
+def health_command(args: argparse.Namespace) -> int:
+    """Print what the health check found as JSON; exit 0 when all is well, 1 otherwise (ADR 024)."""
+    import socket
+
+    from redis import Redis
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from services import metrics
+
+    settings = Settings.from_env()
+    report: dict[str, object] = {}
+    engine = create_engine(settings.sqlalchemy_url(), poolclass=NullPool,
+                           connect_args={"connect_timeout": settings.db_connect_timeout})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        report["postgres"] = "ok"
+        if args.lag:
+            behind = {lag["read_model"]: round(lag["seconds_behind"], 1) for lag in metrics.projection_lag(engine)
+                      if settings.ready_max_lag > 0 and lag["seconds_behind"] > settings.ready_max_lag}
+            report["lagging"] = behind
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            redis.ping()
+            report["redis"] = "ok"
+            if args.workers:
+                from rq import Worker
+
+                here = socket.gethostname()
+                report["workers_here"] = sum(1 for w in Worker.all(connection=redis) if w.hostname == here)
+    except Exception as error:  # noqa: BLE001 - a health check reports, it does not raise
+        report["error"] = _one_line(error)
+    finally:
+        engine.dispose()
+    healthy = "error" not in report and not report.get("lagging") and report.get("workers_here", 1) != 0
+    report["status"] = "ok" if healthy else "failing"
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if healthy else 1
 
 
 def rebuild_command(args: argparse.Namespace) -> int:
