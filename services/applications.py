@@ -80,3 +80,10 @@ class Platform(TenancyCommands, SignInCommands, UnitCommands, AuditCommands, Uni
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """Count the events just appended, by kind (services/metrics.py)."""
+        from services import metrics
+
+        metrics.events_appended(recordings)
+        super()._notify(recordings)

@@ -24,7 +24,10 @@ def verify_command(args: argparse.Namespace) -> int:
     """Print the chain's verification report as JSON; exit 1 when the log was altered."""
     from projections.chain import verify
 
+    from services import metrics
+
     report = verify(_engine(Settings.from_env()))
+    metrics.chain_verified(report)  # counted where the command shares the platform's metrics directory
     print(json.dumps(report))
     return 0 if report["ok"] else 1
 

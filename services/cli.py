@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from services import audit_tools, heap
+from services import audit_tools, heap, logs
 from services.config import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -39,12 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("directory", help="where events.jsonl and manifest.json are written")
     import_ = commands.add_parser("import", help="import an export into an empty store and rebuild the read models")
     import_.add_argument("directory", help="holding events.jsonl and manifest.json")
+    health = commands.add_parser("health", help="exit 0 when PostgreSQL and Redis answer (a container's health check)")
+    health.add_argument("--lag", action="store_true", help="and every read model is within READY_MAX_LAG seconds")
+    health.add_argument("--workers", action="store_true", help="and an rq worker of this host is registered")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(args.command)  # one JSON line a record (LOG_FORMAT=text: plain lines)
     command = {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
                "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
                "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
-               "import": audit_tools.import_command}[args.command]
+               "import": audit_tools.import_command, "health": health_command}[args.command]
     if args.command != "run":
         # Beside a running ./scripts/run, the tools use the private servers it started (it announces them).
         from services.embedded import running
@@ -212,6 +215,47 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
     return 0
 
 
+def health_command(args: argparse.Namespace) -> int:
+    """Print what the health check found as JSON; exit 0 when all is well, 1 otherwise (ADR 024)."""
+    import socket
+
+    from redis import Redis
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from services import metrics
+
+    settings = Settings.from_env()
+    report: dict[str, object] = {}
+    engine = create_engine(settings.sqlalchemy_url(), poolclass=NullPool,
+                           connect_args={"connect_timeout": settings.db_connect_timeout})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        report["postgres"] = "ok"
+        if args.lag:
+            behind = {lag["read_model"]: round(lag["seconds_behind"], 1) for lag in metrics.projection_lag(engine)
+                      if settings.ready_max_lag > 0 and lag["seconds_behind"] > settings.ready_max_lag}
+            report["lagging"] = behind
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            redis.ping()
+            report["redis"] = "ok"
+            if args.workers:
+                from rq import Worker
+
+                here = socket.gethostname()
+                report["workers_here"] = sum(1 for w in Worker.all(connection=redis) if w.hostname == here)
+    except Exception as error:  # noqa: BLE001 - a health check reports, it does not raise
+        report["error"] = _one_line(error)
+    finally:
+        engine.dispose()
+    healthy = "error" not in report and not report.get("lagging") and report.get("workers_here", 1) != 0
+    report["status"] = "ok" if healthy else "failing"
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if healthy else 1
+
+
 def rebuild_command(args: argparse.Namespace) -> int:
     """Drop and rebuild the named read models, printing how many events each replayed."""
     from projections.base import make_engine
@@ -249,6 +293,14 @@ def run(args: argparse.Namespace | None = None) -> int:
     # On loopback the pages are served over plain HTTP, where a browser drops a Secure cookie.
     if env.get("HOST", "127.0.0.1") in ("127.0.0.1", "localhost", "::1"):
         env.setdefault("WEB_COOKIE_SECURE", "0")
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every process started here counts into one directory, emptied now; the web's master serves the sum.
+        import shutil
+
+        metrics_dir = var_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ.update(env)
     children: list[subprocess.Popen[bytes]] = []
     stopping = threading.Event()
@@ -273,12 +325,16 @@ def run(args: argparse.Namespace | None = None) -> int:
             children.append(subprocess.Popen(command, env=env))
         argv_of = {child.pid: command for child, command in zip(children[1:], followers)}
         restarts: list[float] = []
+        ready = _wait_until_ready(f"http://127.0.0.1:{port}/api/v1/health/ready", stopping, children[0])
+        metrics_port = env.get("METRICS_PORT", "9120")
         print(
             f"\nThe platform listens on http://127.0.0.1:{port}/api/v1 (OpenAPI: /api/v1/openapi.json);"
             f" its pages are at http://127.0.0.1:{port}/.\n"
             + ("The operator token is in var/operator-token (cat var/operator-token).\n"
                if generated_token else "The operator token is the OPERATOR_TOKEN you set.\n")
             + ("Embedded PostgreSQL and Redis run under var/.\n" if embedded.env else "")
+            + (f"Metrics: http://127.0.0.1:{metrics_port}/metrics.\n" if metrics_port != "0" else "")
+            + ("" if ready else "It is not ready yet (GET /api/v1/health/ready says why).\n")
             + "Stop with Ctrl-C.\n",
             flush=True,
         )
@@ -301,17 +357,45 @@ def run(args: argparse.Namespace | None = None) -> int:
                 children[index] = replacement
             stopping.wait(0.5)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        # The web first: it stops taking requests and finishes those under way (their commands are appended or
+        # not at all). Then the others: each worker finishes the job it is doing, the projector its batch.
+        _stop_all(children[:1])
+        _stop_all(children[1:])
         withdraw(var_dir)
         embedded.stop()
     return 0
+
+
+def _stop_all(children: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """SIGTERM the children, wait for each to finish what it is doing, and kill one that outlasts the timeout."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("process %d did not stop within %d s; killing it", child.pid, timeout)
+            child.kill()
+            child.wait()
+
+
+def _wait_until_ready(url: str, stopping: threading.Event, web: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    """Wait until the web process says it is ready (GET /api/v1/health/ready answers 200); False past the timeout."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopping.is_set() and web.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own loopback address
+                if answer.status == 200:
+                    return True
+        except (OSError, urllib.error.URLError):
+            pass
+        stopping.wait(0.3)
+    return False
 
 
 def _saved_token(var_dir: Path) -> str | None:

@@ -67,6 +67,11 @@ class Settings:
     # Failed sign-ins allowed per login and per client address before the form refuses to try (limits' notation).
     signin_login_limit: str = "5 per 15 minutes"
     signin_address_limit: str = "50 per 15 minutes"
+    # Operations (ADR 024): where the gunicorn master serves /metrics (0: nowhere), and the projection lag past which
+    # a web process says it is not ready.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9120
+    ready_max_lag: float = 60.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -119,6 +124,9 @@ class Settings:
             session_hours=int(env.get("SESSION_HOURS", "12")),
             signin_login_limit=env.get("SIGNIN_LOGIN_LIMIT", "5 per 15 minutes"),
             signin_address_limit=env.get("SIGNIN_ADDRESS_LIMIT", "50 per 15 minutes"),
+            metrics_host=env.get("METRICS_HOST", "127.0.0.1"),
+            metrics_port=int(env.get("METRICS_PORT", "9120")),
+            ready_max_lag=float(env.get("READY_MAX_LAG", "60")),
         )
 
     def web_secret_key(self) -> str:

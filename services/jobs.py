@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from domain.base import Actor, Context
 from domain.unions import ISSUED, Circular
-from services import circular_pdf, files, mail
+from services import circular_pdf, files, logs, mail, metrics
 from services.commands import StaleWrite
 from services.config import Settings
 from services.unions import DELIVERY
@@ -102,9 +102,19 @@ def enqueue_deliveries(queue: Queue, circular_ids: list[UUID] | list[str], setti
 
 
 def _context(now: datetime | None = None) -> Context:
+    """The context of what a job records: its request id is the one of the request that caused the job (bound by
+    `deliver_circular`), so that the Delivered event leads to the decision's request line and to the job's line."""
     job = get_current_job()
-    return Context(actor=Actor(role=DELIVERY), request_id=f"job:{job.id}" if job else "delivery",
+    return Context(actor=Actor(role=DELIVERY),
+                   request_id=logs.current_request_id() or (f"job:{job.id}" if job else "delivery"),
                    now=now or datetime.now(timezone.utc), ids=uuid4)
+
+
+def causing_request(platform: Any, circular_id: UUID) -> str | None:
+    """Return the id of the request that issued the circular (its first event's metadata), if it names one."""
+    first = next(iter(platform.repository.event_store.get(circular_id, lte=1)), None)
+    request_id = (getattr(first, "meta", None) or {}).get("request_id") if first is not None else None
+    return request_id if isinstance(request_id, str) else None
 
 
 def _is_final_attempt() -> bool:
@@ -118,20 +128,22 @@ def deliver_circular(circular_id: str) -> str:
     rt = job_runtime()
     platform = rt.platform
     circular: Circular = platform.get_circular(UUID(circular_id))
-    if circular.status != ISSUED:
-        return circular.status
-    try:
-        return _deliver(rt, circular)
-    except StaleWrite:
-        # Another run of this job recorded first: what it recorded stands.
-        again: Circular = platform.get_circular(circular.id)
-        if again.status != ISSUED:
-            return again.status
-        raise
-    except Exception as error:
-        if _is_final_attempt():
-            _record_failure(rt, circular.id, error)
-        raise
+    # The decision's request caused this job: its id goes on the job's log lines and on what the job records.
+    with logs.bound(request_id=causing_request(platform, circular.id)):
+        if circular.status != ISSUED:
+            return circular.status
+        try:
+            return _deliver(rt, circular)
+        except StaleWrite:
+            # Another run of this job recorded first: what it recorded stands.
+            again: Circular = platform.get_circular(circular.id)
+            if again.status != ISSUED:
+                return again.status
+            raise
+        except Exception as error:
+            if _is_final_attempt():
+                _record_failure(rt, circular.id, error)
+            raise
 
 
 def _deliver(rt: JobRuntime, circular: Circular) -> str:
@@ -211,6 +223,31 @@ class DeliveryWorker(SimpleWorker):
         if pipeline is None and state == self._state:
             return
         super().set_state(state, pipeline)
+
+    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+        """Run the job with its ids bound to every record it logs, then write its one JSON line and time it."""
+        started = time.perf_counter()
+        binding = logs.bind(job_id=job.id)
+        try:
+            done = super().perform_job(job, queue, execution)
+            outcome = "finished" if done else ("retried" if job.retries_left else "failed")
+            function = job.func_name.rsplit(".", 1)[-1]
+            metrics.JOB_SECONDS.labels(function, outcome).observe(time.perf_counter() - started)
+            logs.log_job(job_id=job.id, function=function, outcome=outcome, started=started,
+                         retries_left=job.retries_left, request_id=self.request_of(job))
+            return done
+        finally:
+            logs.unbind(binding)
+
+    @staticmethod
+    def request_of(job: Any) -> str | None:
+        """Return the id of the request that caused a circular's delivery job, if the job is one."""
+        if job.func_name.endswith("deliver_circular") and job.args:
+            try:
+                return causing_request(job_runtime().platform, UUID(str(job.args[0])))
+            except Exception:  # noqa: BLE001 - a log line goes without the id rather than not at all
+                return None
+        return None
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         self.stop_requested = True

@@ -22,7 +22,7 @@ from services.api import audit, catalogue, compliance, errors, limits, people, s
 from services.api import circulars, unions
 from services.api import bodies, docs, documents, idempotency, invitations, queries
 from services.api.common import Runtime, enter_scope, runtime
-from services import database, web
+from services import database, logs, metrics, web
 from services.applications import Platform
 from services.auth import authenticate
 from services.config import Settings
@@ -30,7 +30,7 @@ from services.config import Settings
 log = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_OPEN_PATHS = ("/api/v1/openapi.json", "/api/v1/health")
+_OPEN_PATHS = ("/api/v1/openapi.json", "/api/v1/health", "/api/v1/health/live", "/api/v1/health/ready")
 
 
 class PlatformApi(Api):
@@ -83,6 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         clock=config.get("CLOCK") or (lambda: datetime.now(timezone.utc)),
     )
 
+    metrics.install(app)  # first: its clock starts before, and its log line is written after, every other hook
     failures = limits.install(app, settings)
     api = PlatformApi(app)
     api.register_blueprint(tenants.blp)
@@ -123,6 +124,7 @@ def _register_request_hooks(app: Flask, failures: limits.FailedAuthentications) 
     def identify_request() -> Response | None:
         supplied = request.headers.get("X-Request-Id", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        g.log_binding = logs.bind(request_id=g.request_id)  # every record of this request names it
         if request.path in _OPEN_PATHS or request.path.startswith(docs.PREFIX + "/"):
             return None
         if not request.path.startswith(web.API_PREFIX):
@@ -150,6 +152,12 @@ def _register_request_hooks(app: Flask, failures: limits.FailedAuthentications) 
             if charset not in ("utf-8", "utf8"):
                 return errors.problem(415, "Send the request body encoded as UTF-8.")
         return None
+
+    @app.teardown_request
+    def forget_request(error: BaseException | None = None) -> None:
+        binding = g.pop("log_binding", None)
+        if binding is not None:
+            logs.unbind(binding)
 
     @app.after_request
     def tag_response(response: Response) -> Response:

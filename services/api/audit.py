@@ -19,6 +19,7 @@ from domain.unions import Union
 from projections import audit as audit_rm
 from projections.base import page
 from projections.chain import Chainer, chain_head, list_checkpoints, verify
+from services import metrics
 from services.api.common import (
     Day, Moment, PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position,
 )
@@ -422,6 +423,7 @@ class Verify(MethodView):
         """Recompute the tamper-evidence chain; name the first bad position, if any (operator, auditor)."""
         actor = _audit_actor(policy.VERIFY_CHAIN)
         report = verify(runtime().engine)
+        metrics.chain_verified(report)
         # An auditor's read is recorded in their own organization's history; the operator's in no tenant's.
         note_read(actor, actor.tenant_id, "verify", {"ok": report["ok"]})
         return report

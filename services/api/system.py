@@ -1,4 +1,4 @@
-"""The service's own state: health of the servers it depends on."""
+"""The service itself: whether it answers (liveness), whether it can serve (readiness), and its servers' health."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from marshmallow import Schema, fields
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from services import metrics
 from services.api.common import runtime
 from services.api.errors import problem
 
@@ -25,6 +27,39 @@ class HealthOut(Schema):
     redis = fields.String()
 
 
+class LiveOut(Schema):
+    """The process answers."""
+
+    status = fields.String()
+
+
+class LagOut(Schema):
+    """How far one read model is behind the event log's head."""
+
+    read_model = fields.String()
+    events_behind = fields.Integer()
+    seconds_behind = fields.Float()
+
+
+class ReadyOut(Schema):
+    """Whether this process can serve: its servers answer and the read models are within the allowed lag."""
+
+    status = fields.String()
+    postgres = fields.String()
+    redis = fields.String()
+    max_lag_seconds = fields.Float()
+    projections = fields.List(fields.Nested(LagOut))
+
+
+def _redis_state() -> str:
+    """Return 'ok' or 'not configured'; raise RedisError when Redis does not answer."""
+    rt = runtime()
+    if not rt.settings.redis_url:
+        return "not configured"
+    Redis.from_url(rt.settings.redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
+    return "ok"
+
+
 @blp.route("/health")
 class Health(MethodView):
     @blp.response(200, HealthOut)
@@ -35,11 +70,45 @@ class Health(MethodView):
         rt = runtime()
         with rt.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        redis = "not configured"
-        if rt.settings.redis_url:
-            try:
-                Redis.from_url(rt.settings.redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
-                redis = "ok"
-            except RedisError as error:
-                return problem(503, f"Redis does not answer: {error}", {"Retry-After": "2"})
+        try:
+            redis = _redis_state()
+        except RedisError as error:
+            return problem(503, f"Redis does not answer: {error}", {"Retry-After": "2"})
         return {"status": "ok", "postgres": "ok", "redis": redis}
+
+
+@blp.route("/health/live")
+class Live(MethodView):
+    @blp.response(200, LiveOut)
+    @blp.doc(security=[])
+    def get(self) -> Any:
+        """Report that this process answers; it asks no server (a supervisor restarts a process that does not)."""
+        return {"status": "ok"}
+
+
+@blp.route("/health/ready")
+class Ready(MethodView):
+    @blp.response(200, ReadyOut)
+    @blp.alt_response(503, description="A server does not answer, or a read model lags more than READY_MAX_LAG")
+    @blp.doc(security=[])
+    def get(self) -> Any:
+        """Report whether this process can serve: PostgreSQL and Redis answer, and every read model is within
+        READY_MAX_LAG seconds of the event log's head (a load balancer sends requests only to a ready process)."""
+        rt = runtime()
+        limit = rt.settings.ready_max_lag
+        try:
+            lags = metrics.projection_lag(rt.engine)
+        except SQLAlchemyError as error:
+            return problem(503, f"PostgreSQL does not answer: {type(error).__name__}", {"Retry-After": "2"})
+        try:
+            redis = _redis_state()
+        except RedisError as error:
+            return problem(503, f"Redis does not answer: {error}", {"Retry-After": "2"})
+        projections = [{k: lag[k] for k in ("read_model", "events_behind", "seconds_behind")} for lag in lags]
+        behind = [lag for lag in lags if limit > 0 and lag["seconds_behind"] > limit]
+        if behind:
+            names = ", ".join(f"{lag['read_model']} ({lag['seconds_behind']:.0f} s)" for lag in behind)
+            return problem(503, f"Read models lag the event log by more than {limit:g} s: {names}.",
+                           {"Retry-After": "5"}, projections=projections)
+        return {"status": "ok", "postgres": "ok", "redis": redis, "max_lag_seconds": limit,
+                "projections": projections}

@@ -105,3 +105,84 @@ def test_the_access_log_writes_invitation_and_reset_links_without_their_secret()
         line = str(namespace["access_log_format"]) % atoms
         assert secret not in line and secret.partition(".")[2] not in repr(atoms)
         assert path.rsplit("/", 1)[0] + "/[redacted]" in line
+
+
+def _json_lines(records: list[logging.LogRecord]) -> str:
+    """Every record as the platform's own handler writes it: one JSON line each (services/logs.py)."""
+    from services import logs
+
+    formatter = logs.formatter()
+    bound = logs.BoundContext("test")
+    lines = []
+    for record in records:
+        bound.filter(record)
+        lines.append(formatter.format(record))
+    return "\n".join(lines)
+
+
+def test_no_password_or_document_body_appears_in_any_log_record_or_json_line(
+        client, tour, settings, platform, web_engine, caplog) -> None:
+    import dataclasses
+    import re as re_
+    from urllib.parse import urlsplit
+
+    from services.api import create_app
+
+    web = create_app({"TESTING": True, "PLATFORM": platform, "ENGINE": web_engine, "CREATE_SCHEMA": False,
+                      "SETTINGS": dataclasses.replace(settings, web_cookie_secure=False)})
+
+    def post_form(browser, path, **fields):  # noqa: ANN001, ANN202 - as a browser sends a form, with its CSRF token
+        page = browser.get(path).get_data(as_text=True)
+        csrf = re_.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf, page[:300]
+        return browser.post(path, data={"csrf_token": csrf.group(1), **fields})
+
+    caplog.set_level(logging.DEBUG)
+    tenant = tour.tenant()
+    head, head_headers = tour.head(tenant["id"])
+    teacher, teacher_headers = tour.person(tenant["id"], head_headers, ["teacher"], ["Математика"])
+    login = f"person-{secrets.token_hex(5)}@mektep.kz"
+    invited = client.post(f"/api/v1/tenants/{tenant['id']}/people/{teacher['id']}/invitations",
+                          json={"email": login}, headers=head_headers)
+    assert invited.status_code == 201, invited.get_json()
+    link_secret = urlsplit(invited.get_json()["url"]).path.rsplit("/", 1)[1]
+    password = f"жасыл алма терезе {secrets.token_hex(6)}"
+    wrong_password = f"қызыл алма есік {secrets.token_hex(6)}"
+    browser = web.test_client()
+    set_password = post_form(browser, f"/ru/invitations/{link_secret}", password=password, password_confirm=password)
+    assert set_password.status_code == 302
+    assert post_form(web.test_client(), "/ru/login", login=login, password=wrong_password).status_code == 422
+    signed_in = post_form(browser, "/ru/login", login=login, password=password)
+    assert signed_in.status_code == 302
+    from services.web.pages import SESSION_COOKIE
+
+    session_cookie = browser.get_cookie(SESSION_COOKIE).value
+    assert session_cookie
+    # Document bodies, a revision's and a refused one's.
+    body = f"Мазмұны: сызықтық теңдеулер, құпия мәтін {secrets.token_hex(8)}"
+    revision = f"Екінші нұсқа, құпия мәтін {secrets.token_hex(8)}"
+    drafted = client.post(f"/api/v1/tenants/{tenant['id']}/documents", headers=teacher_headers,
+                          json={"kind": "working_program", "title": "Алгебра 7", "body": body})
+    assert drafted.status_code == 201, drafted.get_json()
+    revised = client.post(f"/api/v1/tenants/{tenant['id']}/documents/{drafted.get_json()['id']}/revisions",
+                          headers=teacher_headers, json={"body": revision})
+    assert revised.status_code in (200, 201), revised.get_json()
+    refused_body = f"Директор жазбайды {secrets.token_hex(8)}"
+    refused = client.post(f"/api/v1/tenants/{tenant['id']}/documents", headers=head_headers,
+                          json={"kind": "working_program", "title": "x", "body": refused_body})
+    assert refused.status_code == 403
+
+    # The requests were logged, one JSON line each (the capture works), and nothing secret is in them.
+    request_lines = [r for r in caplog.records if r.name == "methodical.request"]
+    assert len(request_lines) >= 8
+    assert any(getattr(r, "route", "").endswith("/login") and r.status == 422 for r in request_lines)
+    everything = _everything_logged(caplog.records) + "\n" + _json_lines(caplog.records)
+    secret_values = {"password": password, "wrong_password": wrong_password, "invitation_link": link_secret,
+                     "document_body": body, "revision_body": revision, "refused_body": refused_body,
+                     "operator_token": settings.operator_token, "session_cookie": session_cookie}
+    leaked = [name for name, value in secret_values.items() if value in everything]
+    assert not leaked, leaked
+    # The parts of a body, and a password's words on their own, are not there either.
+    assert body.rsplit(" ", 1)[1] not in everything and password.rsplit(" ", 1)[1] not in everything
+    print(json.dumps({"test": "password_and_body_logging", "records": len(caplog.records),
+                      "request_lines": len(request_lines), "values_checked": len(secret_values), "found_in_logs": 0}))
