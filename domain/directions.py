@@ -85,9 +85,9 @@ class UnknownDirection(InvalidValue, KeyError):
 
     def __init__(self, code: str) -> None:
         super().__init__(
-            f"No direction {code!r}: a direction is named \"p.N.k\", sub-item k of clause "
+            "No direction %(code)r: a direction is named \"p.N.k\", sub-item k of clause "
             "p.7, p.8, p.9, p.13 or p.33 of the Order (e.g. \"p.33.4\").",
-            field="direction",
+            field="direction", code=code,
         )
         self.code = code
 
