@@ -143,7 +143,7 @@ def test_a_teacher_drafts_with_a_file_submits_and_the_route_concludes_in_order_t
     refused = act(teacher, did, "conclude", unit_id=school.association, positive="yes", remarks="")
     assert refused.status_code == 422
     message = general_error(text_of(refused), "conclude-form")
-    assert "руководитель" in message and "пункт 20" in message
+    assert "руководитель" in message and "п. 20" in message
     assert act(association, did, "conclude", unit_id=school.association, positive="yes",
                remarks="Ұсынылады").status_code == 302
     assert act(council, did, "conclude", unit_id=school.council, positive="yes", remarks="").status_code == 302

@@ -19,7 +19,7 @@ from services.api import errors
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "services" / "web" / "translations"
 REFUSALS = {"DomainError", "RuleViolation", "InvalidValue", "Conflict", "NotPermitted", "Unsupported",
-            "UnitKindNotAllowed", "UnreadableBody", "ValidationError", "Phrase"}
+            "UnitKindNotAllowed", "UnsupportedFile", "UnreadableBody", "ValidationError", "Phrase"}
 # Calls whose literal argument is a word of the vocabulary (a Term), and which argument it is.
 TERMS = {"NotFound": 0, "_open": 0, "_text": 2, "Term": 0}
 
