@@ -79,17 +79,81 @@ class Context:
         return self.now.astimezone(timezone.utc)
 
 
+class Phrase(str):
+    """Words the domain says, kept as their template and facts so that a service can say them in a person's
+    language: the string itself is the English, as clients and tests read it.
+
+    The template is English with gettext's placeholders (`%(count)s`); it is the message's key in the catalogues
+    (services/refusals.py translates it). A fact that is itself words of the domain is a Phrase or a Term too.
+    """
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Phrase:
+        text = template % params if params else template
+        phrase = super().__new__(cls, text)
+        phrase.template = template
+        phrase.params = params
+        return phrase
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_phrase, (self.template, self.params))
+
+
+def _phrase(template: str, params: dict[str, Any]) -> Phrase:
+    return Phrase(template, **params)
+
+
+class Term(str):
+    """A word of the domain's vocabulary (a kind, a role, a status) as a code: English writes it as today (the code,
+    or `english`), another language by its name for the code."""
+
+    code: str
+
+    def __new__(cls, code: str, english: str | None = None) -> Term:
+        term = super().__new__(cls, english if english is not None else code)
+        term.code = str(code)
+        return term
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Term, (self.code, str(self)))
+
+
+class Series(str):
+    """Several facts in a row ("a, b or c"): English joins them as written; another language says each, and its
+    own word for "or" / "and" (`joiner` None: commas only; ";": semicolons)."""
+
+    items: tuple[Any, ...]
+    joiner: str | None
+
+    def __new__(cls, items: Any, joiner: str | None = None) -> Series:
+        items = tuple(items)
+        text = {None: ", ", ";": "; "}.get(joiner, f" {joiner} ").join(str(i) for i in items)
+        series = super().__new__(cls, text)
+        series.items = items
+        series.joiner = joiner
+        return series
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Series, (self.items, self.joiner))
+
+
 class DomainError(Exception):
     """Raised when a command cannot be carried out; carries the clause where the Order refuses it.
 
     The kind of refusal is the class (a rule, a value, a conflict, a permission, a missing object); the API maps
-    each kind to its HTTP status once (services/api/errors.py).
+    each kind to its HTTP status once (services/api/errors.py). The words are a template and its facts
+    (`DomainError("The plan for %(year)s is approved.", "p.29", year=...)`): `detail` is the English, and
+    `message` the Phrase a service says in a person's language (services/refusals.py).
     """
 
     def __init__(self, detail: str, clause: str | None = None, field: str | None = None,
-                 units: list[dict[str, str]] | None = None):
-        super().__init__(detail)
-        self.detail = detail
+                 units: list[dict[str, str]] | None = None, **params: Any):
+        message = detail if isinstance(detail, Phrase) and not params else Phrase(str(detail), **params)
+        super().__init__(str(message))
+        self.message = message
+        self.detail = str(message)
         self.clause = clause
         self.field = field
         # The units a refusal speaks of: named in the words as a person knows them, with their ids here.
@@ -148,4 +212,4 @@ class NotFound(DomainError):
     """Raised when an object does not exist or belongs to a tenant the caller may not see."""
 
     def __init__(self, what: str = "resource"):
-        super().__init__(f"No such {what}.")
+        super().__init__("No such %(what)s.", what=Term(what))

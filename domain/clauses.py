@@ -28,8 +28,8 @@ def _number(code: str) -> str:
     found = _CODE.fullmatch(code) if isinstance(code, str) else None
     if found is None:
         raise InvalidValue(
-            f"No clause {code!r}: a clause of the Order is named \"p.N\", a sub-item \"p.N.k\" (e.g. \"p.33.4\").",
-            field="clause",
+            "No clause %(code)r: a clause of the Order is named \"p.N\", a sub-item \"p.N.k\" (e.g. \"p.33.4\").",
+            field="clause", code=code,
         )
     return found.group(1)
 

@@ -119,7 +119,7 @@ def check_quarters(quarters: Sequence[Sequence[str]]) -> tuple[tuple[str, str], 
                 # 2023 has no 29 February: a boundary must be a day of every year.
                 date(2023, int(match.group(1)), int(match.group(2)))
             except ValueError:
-                raise InvalidValue(f"{value} is not a day of every year.", field="quarters") from None
+                raise InvalidValue("%(value)s is not a day of every year.", field="quarters", value=str(value)) from None
         checked.append((str(pair[0]), str(pair[1])))
     spans = [quarter_dates(2024, q) for q in checked]
     for (start, end), (next_start, _) in zip(spans, spans[1:] + [(date(2025, 9, 1), None)]):

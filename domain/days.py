@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from domain.base import InvalidValue
+from domain.base import InvalidValue, Phrase
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2099, 12, 31)
@@ -28,7 +28,8 @@ def parse_day(text: str, field: str | None = None) -> date:
     if day is None:
         raise InvalidValue("Send a date as YYYY-MM-DD.", field=field)
     if not EARLIEST <= day <= LATEST:
-        raise InvalidValue(f"A date lies between {EARLIEST.isoformat()} and {LATEST.isoformat()}.", field=field)
+        raise InvalidValue("A date lies between %(earliest)s and %(latest)s.", field=field, earliest=EARLIEST.isoformat(),
+                           latest=LATEST.isoformat())
     return day
 
 
@@ -43,8 +44,9 @@ def years_from(day: date, years: int) -> date:
 def check_day(day: date, field: str, earliest: date, latest: date, what: str, clause: str | None = None) -> date:
     """Return the day if it lies between earliest and latest (both included), else refuse it naming the field."""
     if not earliest <= day <= latest:
-        raise InvalidValue(f"{what} lies between {earliest.isoformat()} and {latest.isoformat()}; "
-                           f"{day.isoformat()} does not.", clause, field)
+        raise InvalidValue("%(what)s lies between %(earliest)s and %(latest)s; %(day)s does not.", clause, field,
+                           what=Phrase(what), earliest=earliest.isoformat(), latest=latest.isoformat(),
+                           day=day.isoformat())
     return day
 
 

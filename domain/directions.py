@@ -85,9 +85,9 @@ class UnknownDirection(InvalidValue, KeyError):
 
     def __init__(self, code: str) -> None:
         super().__init__(
-            f"No direction {code!r}: a direction is named \"p.N.k\", sub-item k of clause "
+            "No direction %(code)r: a direction is named \"p.N.k\", sub-item k of clause "
             "p.7, p.8, p.9, p.13 or p.33 of the Order (e.g. \"p.33.4\").",
-            field="direction",
+            field="direction", code=code,
         )
         self.code = code
 
@@ -483,7 +483,8 @@ def directions_for(level: str | None = None) -> tuple[Direction, ...]:
     if level is None:
         return DIRECTIONS
     if level not in LEVELS:
-        raise InvalidValue(f"No level {level!r}: one of {', '.join(LEVELS)}.", field="level")
+        raise InvalidValue("No level %(level)r: one of %(levels)s.", field="level", level=level,
+                           levels=", ".join(LEVELS))
     return tuple(d for d in DIRECTIONS if d.level == level)
 
 
@@ -496,6 +497,7 @@ def fits(code: str, tenant_kind: str) -> bool:
     found = direction(code)
     if tenant_kind not in LEVEL_OF_TENANT_KIND:
         raise InvalidValue(
-            f"No tenant kind {tenant_kind!r}: one of {', '.join(LEVEL_OF_TENANT_KIND)}.", field="tenant_kind"
+            "No tenant kind %(kind)r: one of %(kinds)s.", field="tenant_kind", kind=tenant_kind,
+            kinds=", ".join(LEVEL_OF_TENANT_KIND)
         )
     return found.level in (LEVEL_OF_TENANT_KIND[tenant_kind], UNIT)

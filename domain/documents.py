@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import policy
-from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation, Unsupported
+from domain.base import Conflict, Context, InvalidValue, Phrase, Recorded, RuleViolation, Series, Term, Unsupported
 
 METHODICAL_DOCUMENTATION = "methodical_documentation"
 WORKING_CURRICULUM = "working_curriculum"
@@ -117,7 +117,8 @@ def check_kind(kind: str) -> DocumentKind:
     """Return the document kind, or refuse an unknown one."""
     found = DOCUMENT_KINDS.get(kind)
     if found is None:
-        raise InvalidValue(f"Unknown document kind {kind!r}; one of {', '.join(DOCUMENT_KINDS)}.", field="kind")
+        raise InvalidValue("Unknown document kind %(kind)r; one of %(kinds)s.", field="kind", kind=kind,
+                           kinds=", ".join(DOCUMENT_KINDS))
     return found
 
 
@@ -145,7 +146,7 @@ def check_attachment(attachment: dict[str, Any]) -> dict[str, Any]:
     if size <= 0:
         raise InvalidValue("The file is empty.", field="file")
     if size > MAX_ATTACHMENT_BYTES:
-        raise InvalidValue(f"A file is at most {MAX_ATTACHMENT_BYTES} bytes.", field="file")
+        raise InvalidValue("A file is at most %(bytes)s bytes.", field="file", bytes=MAX_ATTACHMENT_BYTES)
     sha = str(attachment.get("sha256", ""))
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise InvalidValue("A file is named by the hex SHA-256 of its bytes.", field="file")
@@ -300,8 +301,8 @@ class MethodicalDocument(Recorded):
             raise InvalidValue("The unit is not one of this organization's.", field="unit_id")
         if doc_kind.developed_by == BY_UNIT:
             if unit is None:
-                raise RuleViolation(f"A {kind} is developed by a structural unit ({doc_kind.clause}): name it.",
-                                    doc_kind.clause, "unit_id")
+                raise RuleViolation("A %(kind)s is developed by a structural unit (%(cited)s): name it.",
+                                    doc_kind.clause, "unit_id", kind=Term(kind), cited=doc_kind.clause)
             if ctx.actor.role not in UNIT_VOICES:
                 raise policy.DRAFT_UNIT_DOCUMENT.refused(doc_kind.clause)
         elif ctx.actor.role not in TEACHER_AUTHORS:
@@ -318,7 +319,7 @@ class MethodicalDocument(Recorded):
         self._open("attach files to")
         check_filename(filename)
         if len(self.current["attachments"]) >= MAX_ATTACHMENTS:
-            raise InvalidValue(f"A version has at most {MAX_ATTACHMENTS} files.", field="file")
+            raise InvalidValue("A version has at most %(files)s files.", field="file", files=MAX_ATTACHMENTS)
 
     def attach(self, ctx: Context, attachment: dict[str, Any]) -> None:
         """Add a file: to the current version of a draft, or, once submitted, as a new version."""
@@ -340,7 +341,7 @@ class MethodicalDocument(Recorded):
             wanted = {str(a) for a in keep}
             unknown = wanted - {a["id"] for a in files}
             if unknown:
-                raise InvalidValue(f"Not files of the current version: {', '.join(sorted(unknown))}.",
+                raise InvalidValue("Not files of the current version: %(files)s.", files=", ".join(sorted(unknown)),
                                    field="attachment_ids")
             files = [a for a in files if a["id"] in wanted]
         self._new_version(ctx, body, files)
@@ -361,18 +362,19 @@ class MethodicalDocument(Recorded):
         self._by_author(ctx, policy.SUBMIT_DOCUMENT)
         clause = self.rules.clause
         if self.status != DRAFT:
-            raise Conflict(f"The document is already {self.status}; its route was fixed when it was submitted.",
-                           clause)
+            raise Conflict("The document is already %(status)s; its route was fixed when it was submitted.",
+                           clause, status=Term(self.status))
         if not route:
-            raise RuleViolation(f"A {self.kind} passes review before approval ({clause}): name the reviewing "
-                                "units in order.", clause, "route")
+            raise RuleViolation("A %(kind)s passes review before approval (%(cited)s): name the reviewing "
+                                "units in order.", clause, "route", kind=Term(self.kind), cited=clause)
         seen: set[UUID] = set()
         for unit in route:
             if unit.tenant_id != self.tenant:
-                raise InvalidValue(f"The unit {unit.unit_id} is not one of this organization's units.",
+                raise InvalidValue("The unit %(unit)s is not one of this organization's units.", unit=str(unit.unit_id),
                                    field="route")
             if unit.unit_id in seen:
-                raise InvalidValue(f"The unit {unit.unit_id} appears twice in the route.", field="route")
+                raise InvalidValue("The unit %(unit)s appears twice in the route.", field="route",
+                                   unit=str(unit.unit_id))
             seen.add(unit.unit_id)
         on_route_councils = {u.unit_id for u in route if u.kind == METHODICAL_COUNCIL}
         if self.rules.route_rule == EVERY_COUNCIL:
@@ -384,11 +386,11 @@ class MethodicalDocument(Recorded):
             if missing:
                 raise RuleViolation(
                     "A working curriculum needs a positive conclusion in all the relevant methodical councils "
-                    f"(p.19); the route skips: {', '.join(missing)}.", clause, "route")
+                    "(p.19); the route skips: %(councils)s.", clause, "route", councils=", ".join(missing))
         elif not on_route_councils:
             raise RuleViolation(
-                f"A {self.kind} is reviewed by a methodical council of the organization or of its unit ({clause}); "
-                "the route names none.", clause, "route")
+                "A %(kind)s is reviewed by a methodical council of the organization or of its unit (%(cited)s); "
+                "the route names none.", clause, "route", kind=Term(self.kind), cited=clause)
         self.record(self.Submitted, ctx, clause, route=[u.unit_id for u in route], version=self.current_version)
 
     def next_step(self) -> int | None:
@@ -411,7 +413,8 @@ class MethodicalDocument(Recorded):
         """Record a unit's conclusion on the current version, in route order; never by the document's author."""
         clause = self.rules.clause
         if self.status != SUBMITTED:
-            raise Conflict(f"Conclusions are given on a submitted document; this one is {self.status}.", clause)
+            raise Conflict("Conclusions are given on a submitted document; this one is %(status)s.", clause,
+                           status=Term(self.status))
         # p.18 - p.21: a document is discussed and concluded on by the bodies that review it, not by whoever
         # developed it: its drafter, or the leader speaking for the developing unit, gives no conclusion on it.
         if by_author or (ctx.actor.person_id is not None and ctx.actor.person_id == self.author_id):
@@ -423,14 +426,19 @@ class MethodicalDocument(Recorded):
         step = self.route.index(unit_id)
         given = self.current_conclusions()
         if unit_id in given:
-            raise Conflict(f"This unit has already given its conclusion on version {self.current_version}.", clause)
+            raise Conflict("This unit has already given its conclusion on version %(version)s.", clause,
+                           version=self.current_version)
         waiting = self.next_step()
         if waiting is not None and waiting < step:
             before = self.route[waiting]
-            state = "is negative" if before in given else "is missing"
-            raise RuleViolation(f"The route is followed in order: the conclusion of step {waiting + 1} "
-                                f"({_named(names)(before)}) on version {self.current_version} {state}.", clause,
-                                "unit_id", units=_units([before], names))
+            facts = {"step": waiting + 1, "unit": _named(names)(before), "version": self.current_version}
+            if before in given:
+                raise RuleViolation("The route is followed in order: the conclusion of step %(step)s (%(unit)s) on "
+                                    "version %(version)s is negative.", clause, "unit_id",
+                                    units=_units([before], names), **facts)
+            raise RuleViolation("The route is followed in order: the conclusion of step %(step)s (%(unit)s) on "
+                                "version %(version)s is missing.", clause, "unit_id", units=_units([before], names),
+                                **facts)
         if not positive and not remarks.strip():
             raise InvalidValue("A negative conclusion states its remarks.", field="remarks")
         self.record(self.ConclusionIssued, ctx, clause, unit_id=unit_id, step=step, version=self.current_version,
@@ -459,10 +467,10 @@ class MethodicalDocument(Recorded):
         clause = self.rules.clause
         ctx = ctx.as_role(self.approving_role(ctx))
         if self.status in FINAL:
-            raise Conflict(f"The document is already {self.status}.", clause)
+            raise Conflict("The document is already %(status)s.", clause, status=Term(self.status))
         if self.status == DRAFT:
-            raise RuleViolation(f"A {self.kind} is approved after review ({clause}); it has not been submitted.",
-                                clause)
+            raise RuleViolation("A %(kind)s is approved after review (%(cited)s); it has not been submitted.",
+                                clause, kind=Term(self.kind), cited=clause)
         given = self.current_conclusions()
         missing = [u for u in self.route if u not in given]
         negative = [u for u in self.route if u in given and not given[u]["positive"]]
@@ -470,13 +478,14 @@ class MethodicalDocument(Recorded):
             named = _named(names)
             parts = []
             if negative:
-                parts.append(f"negative from {', '.join(named(u) for u in negative)}")
+                parts.append(Phrase("negative from %(units)s", units=", ".join(named(u) for u in negative)))
             if missing:
-                parts.append(f"missing from {', '.join(named(u) for u in missing)}")
+                parts.append(Phrase("missing from %(units)s", units=", ".join(named(u) for u in missing)))
             raise RuleViolation(
-                f"A {self.kind} is approved after a positive conclusion of every reviewing unit on the current "
-                f"version {self.current_version} ({clause}): {'; '.join(parts)}.", clause,
-                units=_units(negative + missing, names))
+                "A %(kind)s is approved after a positive conclusion of every reviewing unit on the current "
+                "version %(version)s (%(cited)s): %(conclusions)s.", clause,
+                units=_units(negative + missing, names), kind=Term(self.kind), version=self.current_version,
+                cited=clause, conclusions=Series(parts, ";"))
         self.record(self.Approved, ctx, clause, version=self.current_version, content_hash=self.current["content_hash"],
                     approved_by=ctx.actor.person_id)
 
@@ -485,7 +494,7 @@ class MethodicalDocument(Recorded):
         clause = self.rules.clause
         ctx = ctx.as_role(self.approving_role(ctx, rejecting=True))
         if self.status in FINAL:
-            raise Conflict(f"The document is already {self.status}.", clause)
+            raise Conflict("The document is already %(status)s.", clause, status=Term(self.status))
         if self.status != SUBMITTED:
             raise Conflict("A draft is not rejected; its author may withdraw it.", clause)
         if not reason.strip():
@@ -507,7 +516,8 @@ class MethodicalDocument(Recorded):
 
     def _open(self, what: str) -> None:
         if self.status in FINAL:
-            raise Conflict(f"The document is {self.status}; nobody can {what} it any more.", self.rules.clause)
+            raise Conflict("The document is %(status)s; nobody can %(what)s it any more.", self.rules.clause,
+                           status=Term(self.status), what=Term(what))
 
 
 

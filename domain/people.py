@@ -10,7 +10,8 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from domain import rules
-from domain.base import ADMINISTRATION, Conflict, Context, DomainError, InvalidValue, NotFound, Recorded, RuleViolation
+from domain.base import (ADMINISTRATION, Conflict, Context, DomainError, InvalidValue, NotFound, Phrase, Recorded,
+                         RuleViolation, Term)
 
 
 def check_roles(roles: Iterable[str], tenant_kind: str) -> list[str]:
@@ -18,13 +19,14 @@ def check_roles(roles: Iterable[str], tenant_kind: str) -> list[str]:
     checked: list[str] = []
     for role in roles:
         if role not in rules.ROLES:
-            raise InvalidValue(f"Unknown role {role!r}; one of {', '.join(rules.ROLES)}.", field="roles")
+            raise InvalidValue("Unknown role %(role)r; one of %(roles)s.", field="roles", role=role,
+                               roles=", ".join(rules.ROLES))
         rule = rules.ROLE_RULES[role]
         if tenant_kind not in rule.kinds:
             raise RuleViolation(
-                f"The role {role!r} does not exist in a {tenant_kind}: {rule.reason}.",
+                "The role %(role)r does not exist in a %(kind)s: %(reason)s.",
                 rule.clause or None,
-                "roles",
+                "roles", role=Term(role), kind=Term(tenant_kind), reason=Phrase(rule.reason),
             )
         if role not in checked:
             checked.append(role)
@@ -284,7 +286,8 @@ class Person(Recorded):
     def choose_language(self, ctx: Context, language: str) -> None:
         """Remember the language the person reads the platform in."""
         if language not in LANGUAGES:
-            raise InvalidValue(f"The language is one of {', '.join(LANGUAGES)}.", field="language")
+            raise InvalidValue("The language is one of %(languages)s.", field="language",
+                               languages=", ".join(LANGUAGES))
         if language != self.language:
             self.record(self.LanguageChosen, ctx, None, ADMINISTRATION, language=language)
 

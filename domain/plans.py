@@ -78,8 +78,8 @@ class AnnualPlan(Recorded):
         # p.29: the plan of the year's work is drafted for this year or one soon before or after it.
         this_year = ctx.now.year
         if not this_year - PLAN_YEARS_BACK <= first.year <= this_year + PLAN_YEARS_AHEAD:
-            raise InvalidValue(f"A plan is drafted for an academic year starting from {this_year - PLAN_YEARS_BACK} "
-                               f"to {this_year + PLAN_YEARS_AHEAD}.", "p.29", "academic_year")
+            raise InvalidValue("A plan is drafted for an academic year starting from %(first)s to %(last)s.", "p.29",
+                               "academic_year", first=this_year - PLAN_YEARS_BACK, last=this_year + PLAN_YEARS_AHEAD)
         checked = _check_items(items, tenant_kind, academic_year)
         return cls._create(
             cls.Drafted, id=cls.id_for(unit_id, academic_year), timestamp=ctx.at,
@@ -90,14 +90,14 @@ class AnnualPlan(Recorded):
     def revise(self, ctx: Context, tenant_kind: str, items: list[dict[str, Any]]) -> None:
         """Replace the items of a plan not yet approved."""
         if self.approved:
-            raise Conflict(f"The plan for {self.academic_year} is approved; it no longer changes.", "p.29")
+            raise Conflict("The plan for %(year)s is approved; it no longer changes.", "p.29", year=self.academic_year)
         self.record(self.Revised, ctx, "p.29", items=_check_items(items, tenant_kind, self.academic_year))
 
     def approve(self, ctx: Context) -> None:
         """Approve the plan: the head of the organization does, once (p.29)."""
         policy.APPROVE_PLAN.insist(ctx)
         if self.approved:
-            raise Conflict(f"The plan for {self.academic_year} is already approved.", "p.29")
+            raise Conflict("The plan for %(year)s is already approved.", "p.29", year=self.academic_year)
         self.record(self.Approved, ctx, "p.29", approved_by=ctx.actor.person_id)
 
     def meta_scope(self) -> dict[str, Any]:
@@ -115,7 +115,8 @@ def _check_items(items: list[dict[str, Any]], tenant_kind: str, academic_year: s
         if due is not None:
             due_day = due if isinstance(due, date) else date.fromisoformat(str(due))
             if not first <= due_day <= last:
-                raise InvalidValue(f"Each item is due within the academic year {academic_year}.", field="items.due")
+                raise InvalidValue("Each item is due within the academic year %(year)s.", field="items.due",
+                                   year=academic_year)
             entry["due"] = due_day.isoformat()
         checked.append(entry)
     return checked

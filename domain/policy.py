@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from domain import rules
-from domain.base import OPERATOR, NotPermitted
+from domain.base import OPERATOR, NotPermitted, Phrase, Series, Term
 
 if TYPE_CHECKING:
     from domain.base import Actor, Context
@@ -80,6 +80,15 @@ SELF = Relation("self", "the person themselves")
 GRANTED_AUDITOR = Relation("granted_auditor", "an auditor with a grant", (AUDITOR,))
 
 
+# A refusal's words, with the clause or without (the platform's own administration), and the note or without.
+NEEDS = {
+    (True, False): "%(doing)s needs %(who)s (%(cited)s).",
+    (False, False): "%(doing)s needs %(who)s.",
+    (True, True): "%(doing)s needs %(who)s (%(cited)s). %(note)s",
+    (False, True): "%(doing)s needs %(who)s. %(note)s",
+}
+
+
 @dataclass(frozen=True)
 class Action:
     """Something a person (or the operator) may do, who may do it, and the clause that says so."""
@@ -94,24 +103,28 @@ class Action:
     # Said after a refusal: what to do when nobody holds the role (e.g. no deputy head in the organization).
     note: str | None = None
 
-    def who(self) -> str:
+    def who(self) -> Phrase:
         """Return, in words, who may do this."""
-        people = [r.replace("_", " ") for r in self.roles if r != OPERATOR]
-        parts = []
+        people = [Term(r, r.replace("_", " ")) for r in self.roles if r != OPERATOR]
+        parts: list[Phrase] = []
         if people:
-            parts.append(("the role: " if len(people) == 1 else "one of the roles: ") + ", ".join(people))
-        parts += [relation.words for relation in self.relations]
+            parts.append(Phrase("the role: %(roles)s", roles=people[0]) if len(people) == 1
+                         else Phrase("one of the roles: %(roles)s", roles=Series(people)))
+        parts += [Phrase(relation.words) for relation in self.relations]
         if OPERATOR in self.roles:
-            parts.append("the platform operator")
-        return " or ".join(parts) or "nobody"
+            parts.append(Phrase("the platform operator"))
+        return Series(parts, "or") if parts else Phrase("nobody")  # type: ignore[return-value]
 
     def refused(self, clause: str | None = None, doing: str | None = None) -> NotPermitted:
         """Return the refusal of this action (under a more specific clause, when one is given; named `doing` when
         the same rule refuses a kindred act, e.g. rejecting what this action approves)."""
         clause = clause or self.clause
-        where = f" ({clause})" if clause else ""
-        note = f" {self.note}" if self.note else ""
-        return NotPermitted(f"{doing or self.doing} needs {self.who()}{where}.{note}", clause)
+        facts = {"doing": Phrase(doing or self.doing), "who": self.who()}
+        if clause:
+            facts["cited"] = clause
+        if self.note:
+            facts["note"] = Phrase(self.note)
+        return NotPermitted(NEEDS[bool(clause), bool(self.note)], clause, **facts)
 
     def admits(self, actor: Actor) -> str | None:
         """Return the role in which the actor may ask for this action before any object is loaded, or None if no

@@ -20,7 +20,7 @@ MAX_KEY_LENGTH = 200
 def check_key(key: str) -> str:
     """Return the key if it is 1 to 200 visible ASCII characters, or refuse it."""
     if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable() or key.strip() != key:
-        raise InvalidValue(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters.",
+        raise InvalidValue("Idempotency-Key must be 1 to %(most)s visible ASCII characters.", most=MAX_KEY_LENGTH,
                            field="Idempotency-Key")
     return key
 

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import rules
-from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
+from domain.base import Conflict, Context, InvalidValue, Phrase, Recorded, RuleViolation, Term
 from domain.compliance import check_quarters
 
 _BIN_WEIGHTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
@@ -43,10 +43,12 @@ def check_parent(kind: str, parent_kind: str | None) -> None:
     if parent_kind is None:
         return
     if rule.parent_kind is None:
-        raise RuleViolation(f"A {kind} reports to no authority on the platform: {rule.reason}.", rule.clause, "parent_id")
+        raise RuleViolation("A %(kind)s reports to no authority on the platform: %(reason)s.", rule.clause, "parent_id",
+                            kind=Term(kind), reason=Phrase(rule.reason))
     if parent_kind != rule.parent_kind:
         raise RuleViolation(
-            f"A {kind} cannot report to a {parent_kind}: {rule.reason}.", rule.clause, "parent_id"
+            "A %(kind)s cannot report to a %(parent)s: %(reason)s.", rule.clause, "parent_id", kind=Term(kind),
+            parent=Term(parent_kind), reason=Phrase(rule.reason)
         )
 
 
@@ -110,7 +112,8 @@ class Tenant(Recorded):
     ) -> Tenant:
         """Register an organization or authority, checking its BIN and the authority it reports to."""
         if kind not in rules.TENANT_KINDS:
-            raise InvalidValue(f"Unknown kind {kind!r}; one of {', '.join(rules.TENANT_KINDS)}.", field="kind")
+            raise InvalidValue("Unknown kind %(kind)r; one of %(kinds)s.", field="kind", kind=kind,
+                               kinds=", ".join(rules.TENANT_KINDS))
         if language not in rules.LANGUAGES:
             raise InvalidValue("The language is 'ru' or 'kk'.", field="language")
         if not name.strip():
@@ -179,4 +182,4 @@ class DuplicateBin(Conflict):
     """Raised when a BIN is already registered to another tenant."""
 
     def __init__(self, bin: str):  # noqa: A002
-        super().__init__(f"The BIN {bin} is already registered.", field="bin")
+        super().__init__("The BIN %(bin)s is already registered.", field="bin", bin=bin)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from domain.base import Phrase
+
 # Explicit bidi embeddings, overrides and isolates, and the marks (Unicode's Bidi_Control property).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # A multi-line text may break lines as any keyboard does (a browser's form sends CR LF).
@@ -29,7 +31,7 @@ def _describe(char: str) -> str:
 def unstorable(value: str) -> str | None:
     """Return why PostgreSQL or UTF-8 cannot hold the text (a NUL, a lone surrogate), or None."""
     if _UNSTORABLE.search(value):
-        return "Text must not contain NUL characters or unpaired surrogates."
+        return Phrase("Text must not contain NUL characters or unpaired surrogates.")
     return None
 
 
@@ -42,7 +44,8 @@ def single_line_problem(value: str) -> str | None:
         # Cc: C0 and C1 controls (tab and line breaks included: a name is one line); Cf: format characters,
         # the zero-width ones, bidi controls and the soft hyphen; Zl/Zp: line and paragraph separators.
         if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
-            return f"A name or title is one line of visible text: remove the character {_describe(char)}."
+            return Phrase("A name or title is one line of visible text: remove the character %(character)s.",
+                          character=_describe(char))
     return None
 
 
@@ -57,6 +60,6 @@ def multi_line_problem(value: str) -> str | None:
         return problem
     found = _NOT_IN_TEXT.search(value)
     if found:
-        return (f"Remove the control character {_describe(found.group())}: a text may hold tabs and line breaks "
-                "only.")
+        return Phrase("Remove the control character %(character)s: a text may hold tabs and line breaks only.",
+                      character=_describe(found.group()))
     return None

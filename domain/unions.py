@@ -17,7 +17,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import directions, policy, rules
-from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
+from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation, Term
 from domain.days import check_within
 
 # Who may found a union (p.22, p.24): the head of an organization that trains by specialty, or the
@@ -57,14 +57,14 @@ def check_specialties(specialties: Iterable[str], field: str = "specialties") ->
     if not checked:
         raise InvalidValue("Name at least one specialty.", field=field)
     if len(checked) > _MAX_SPECIALTIES:
-        raise InvalidValue(f"At most {_MAX_SPECIALTIES} specialties.", field=field)
+        raise InvalidValue("At most %(most)s specialties.", field=field, most=_MAX_SPECIALTIES)
     return checked
 
 
 def _text(value: str, field: str, what: str) -> str:
     value = value.strip()
     if not value:
-        raise InvalidValue(f"The {what} must not be blank.", field=field)
+        raise InvalidValue("The %(what)s must not be blank.", field=field, what=Term(what))
     return value
 
 
@@ -211,7 +211,7 @@ class Union(Recorded):
         else:
             raise RuleViolation(
                 "Unions are founded by TVET and post-secondary colleges, universities, or the regional "
-                f"department that coordinates them, not by a {founder_kind}.", "p.22", None,
+                "department that coordinates them, not by a %(kind)s.", "p.22", None, kind=Term(founder_kind),
             )
         # p.22: the regional department coordinates the organizations of its own region.
         if coordinator_kind != rules.REGIONAL_DEPARTMENT or not founder_in_region:
@@ -249,7 +249,7 @@ class Union(Recorded):
     def admit_external(self, ctx: Context, *, name: str, kind: str, specialties: list[str]) -> Member:
         """Admit an employer or social partner that has no tenant of its own (p.24)."""
         if kind not in EXTERNAL_KINDS:
-            raise InvalidValue(f"An external member is one of {', '.join(EXTERNAL_KINDS)}.", field="kind")
+            raise InvalidValue("An external member is one of %(kinds)s.", field="kind", kinds=", ".join(EXTERNAL_KINDS))
         return self._admit(ctx, ctx.new_id(), kind, _text(name, "name", "name"), specialties, None)
 
     def _admit(self, ctx: Context, member_id: UUID, kind: str, name: str, specialties: list[str],
@@ -258,8 +258,8 @@ class Union(Recorded):
         outside = [c for c in codes if c not in self.specialties]
         if outside:
             raise RuleViolation(
-                f"The union works for its own group of specialties; not for {', '.join(outside)}.",
-                "p.24", "specialties",
+                "The union works for its own group of specialties; not for %(specialties)s.",
+                "p.24", "specialties", specialties=", ".join(outside),
             )
         self.record(self.MemberAdmitted, ctx, "p.24", member_id=member_id, kind=kind, name=name,
                     specialties=codes, member_tenant_id=tenant_id)
@@ -312,15 +312,15 @@ class Union(Recorded):
         found = directions.direction(direction)
         if found.level != directions.UNION:
             raise RuleViolation(
-                f"A union's decision serves one of the 11 directions of p.33, not {direction} "
-                f"({directions.CLAUSE_OF_LEVEL[found.level]}).", "p.33", "direction",
+                "A union's decision serves one of the 11 directions of p.33, not %(direction)s (%(its)s).", "p.33",
+                "direction", direction=direction, its=directions.CLAUSE_OF_LEVEL[found.level],
             )
         codes = check_specialties(specialties)
         outside = [c for c in codes if c not in self.specialties]
         if outside:
             raise RuleViolation(
-                f"The union decides for its own group of specialties; not for {', '.join(outside)}.",
-                "p.24", "specialties",
+                "The union decides for its own group of specialties; not for %(specialties)s.",
+                "p.24", "specialties", specialties=", ".join(outside),
             )
         # p.34: brought to the attention of each member organization for the specialty concerned;
         # employers and social partners without a tenant have no inbox on the platform.
@@ -525,7 +525,7 @@ class Circular(Recorded):
     def retry(self, ctx: Context) -> None:
         """Put a failed circular back to be delivered."""
         if self.status != FAILED:
-            raise Conflict(f"Only a failed circular is retried; this one is {self.status}.")
+            raise Conflict("Only a failed circular is retried; this one is %(status)s.", status=Term(self.status))
         self.record(self.DeliveryRetried, ctx, "p.34")
 
     def acknowledge(self, ctx: Context, *, response: str, note: str | None) -> bool:
@@ -534,7 +534,7 @@ class Circular(Recorded):
         if ctx.actor.tenant_id != self.recipient_tenant_id:
             raise policy.ACKNOWLEDGE_CIRCULAR.refused()
         if response not in RESPONSES:
-            raise InvalidValue(f"The response is one of {', '.join(RESPONSES)}.", field="response")
+            raise InvalidValue("The response is one of %(responses)s.", field="response", responses=", ".join(RESPONSES))
         if self.status == ACKNOWLEDGED:
             return False
         if self.status != DELIVERED:

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import directions, rules
-from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation
+from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation, Series, Term
 from domain.days import check_within, years_from
 
 METHODICAL_ASSOCIATION = "methodical_association"
@@ -221,8 +221,8 @@ class Unit(Recorded):
         subject = (subject or "").strip() or None
         if unit_kind.needs_subject and subject is None:
             clause = unit_kind.minimum_clause or unit_kind.clause
-            raise InvalidValue(f"A {kind} unites teachers of one subject or discipline: name it ({clause}).",
-                               clause, "subject")
+            raise InvalidValue("A %(kind)s unites teachers of one subject or discipline: name it (%(cited)s).",
+                               clause, "subject", kind=Term(kind), cited=clause)
         members = []
         seen: set[UUID] = set()
         reporting = set(reporting_tenants)
@@ -233,10 +233,9 @@ class Unit(Recorded):
             members.append(_admit(unit_kind, tenant_id, subject, candidate, reporting))
         if len(members) < unit_kind.minimum:
             raise RuleViolation(
-                f"A {kind} is formed when at least {unit_kind.minimum} teachers of one subject"
-                f" ({subject}) join it; {len(members)} do.",
-                unit_kind.minimum_clause,
-                "member_ids",
+                "A %(kind)s is formed when at least %(minimum)s teachers of one subject (%(subject)s) join it; "
+                "%(count)s do.", unit_kind.minimum_clause, "member_ids", kind=Term(kind), minimum=unit_kind.minimum,
+                subject=subject, count=len(members),
             )
         unit_id = ctx.new_id()
         return cls._create(
@@ -273,10 +272,12 @@ class Unit(Recorded):
         """Record an elected or appointed leader with a one-year term (p.30; chairs p.17)."""
         unit_kind = self.rules
         if not unit_kind.has_leader:
-            raise RuleViolation(f"A {self.kind} has no leader under the Rules.", unit_kind.clause, "person_id")
+            raise RuleViolation("A %(kind)s has no leader under the Rules.", unit_kind.clause, "person_id",
+                                kind=Term(self.kind))
         if person_id.hex not in self.members:
             clause = unit_kind.leader_clause or "p.30"
-            raise RuleViolation(f"The leader is chosen from the unit's members ({clause}).", clause, "person_id")
+            raise RuleViolation("The leader is chosen from the unit's members (%(cited)s).", clause, "person_id",
+                                cited=clause)
         # A term is recorded when it is elected or appointed: it starts within a few years of today (p.30).
         check_within(starts_on, "starts_on", ctx.now.date(), back=5, ahead=1, what="A leader's term start",
                      clause=unit_kind.leader_clause or "p.30")
@@ -285,8 +286,8 @@ class Unit(Recorded):
             raise InvalidValue("The method is 'elected' or 'appointed'.", field="method")
         if unit_kind.appointed_only and (method != APPOINTED or not by_unit_tenant):
             raise RuleViolation(
-                f"The leader of a {self.kind} is appointed by the education department.",
-                unit_kind.leader_clause, "method",
+                "The leader of a %(kind)s is appointed by the education department.",
+                unit_kind.leader_clause, "method", kind=Term(self.kind),
             )
         current = self.current_leader(starts_on)
         if current and current["person_id"] == person_id and current["starts_on"] == starts_on:
@@ -304,12 +305,13 @@ class Unit(Recorded):
             raise InvalidValue("A meeting is recorded once it has been held; this date is in the future.",
                                clause, "held_on")
         if held_on < self.created_on.date():
-            raise InvalidValue(f"The unit was formed on {self.created_on.date()}; it held no meeting before.",
-                               clause, "held_on")
+            raise InvalidValue("The unit was formed on %(day)s; it held no meeting before.",
+                               clause, "held_on", day=str(self.created_on.date()))
         strangers = [str(p) for p in attendee_ids if p.hex not in self.members]
         if strangers:
-            raise RuleViolation(f"Only members attend the unit's meetings; not members: {', '.join(strangers)}.",
-                                self.rules.meets_clause or self.rules.clause, "attendee_ids")
+            raise RuleViolation("Only members attend the unit's meetings; not members: %(people)s.",
+                                self.rules.meets_clause or self.rules.clause, "attendee_ids",
+                                people=", ".join(strangers))
         checked_agenda = [check_item(item, tenant_kind, ("direction", "title")) for item in agenda]
         meeting_id = ctx.new_id()
         self.record(self.MeetingHeld, ctx, self.rules.meets_clause or self.rules.clause, meeting_id=meeting_id,
@@ -339,11 +341,13 @@ def check_kind(kind: str, tenant_kind: str) -> UnitKind:
     """Return the unit kind if the tenant may have it; refuse it citing the clause otherwise."""
     unit_kind = UNIT_KINDS.get(kind)
     if unit_kind is None:
-        raise InvalidValue(f"Unknown unit kind {kind!r}; one of {', '.join(UNIT_KINDS)}.", field="kind")
+        raise InvalidValue("Unknown unit kind %(kind)r; one of %(kinds)s.", field="kind", kind=kind,
+                           kinds=", ".join(UNIT_KINDS))
     if tenant_kind not in unit_kind.tenant_kinds:
-        where = ", ".join(unit_kind.tenant_kinds)
+        where = Series(Term(k) for k in unit_kind.tenant_kinds)
         clause = unit_kind.leader_clause if unit_kind.appointed_only and kind == INTERSCHOOL_ASSOCIATION else unit_kind.clause
-        raise UnitKindNotAllowed(f"A {tenant_kind} cannot have a {kind}; it is formed in: {where}.", clause, "kind")
+        raise UnitKindNotAllowed("A %(tenant_kind)s cannot have a %(kind)s; it is formed in: %(where)s.", clause, "kind",
+                                 tenant_kind=Term(tenant_kind), kind=Term(kind), where=where)
     return unit_kind
 
 
@@ -351,16 +355,16 @@ def check_item(item: dict[str, Any], tenant_kind: str, required: Sequence[str]) 
     """Return a plan or agenda item whose direction is one the tenant's level works in (p.7–p.9, p.13)."""
     for name in required:
         if not str(item.get(name) or "").strip():
-            raise InvalidValue(f"Each item needs a {name}.", field=f"items.{name}")
+            raise InvalidValue("Each item needs a %(what)s.", field=f"items.{name}", what=Term(name))
     code = str(item["direction"])
     found = directions.direction(code)
     if not directions.fits(code, tenant_kind):
         # Refused by the clause that lists this organization's directions, not by the one the code names.
         own = directions.CLAUSE_OF_LEVEL[directions.LEVEL_OF_TENANT_KIND[tenant_kind]]
         raise RuleViolation(
-            f"The direction {code} ({found.clause}) is not one of this organization's: it works in the "
-            f"directions of {own} and p.13.",
-            own, "direction",
+            "The direction %(code)s (%(its)s) is not one of this organization's: it works in the directions of "
+            "%(own)s and p.13.",
+            own, "direction", code=code, its=found.clause, own=own,
         )
     return {k: str(v) for k, v in item.items() if v is not None}
 
@@ -373,26 +377,27 @@ def _admit(unit_kind: UnitKind, unit_tenant: UUID, subject: str | None, candidat
         # p.16, p.25, p.27: members come from the organizations that report to the department.
         if candidate.tenant_id not in reporting:
             raise RuleViolation(
-                f"Members of a {unit_kind.code} are people of the organizations that report to this department.",
-                unit_kind.clause, field,
+                "Members of a %(kind)s are people of the organizations that report to this department.",
+                unit_kind.clause, field, kind=Term(unit_kind.code),
             )
         # p.16: a commission shared by several colleges is for colleges with fewer than three such teachers.
         if (unit_kind.code == INTERCOLLEGE_COMMISSION and candidate.colleagues_teaching is not None
                 and candidate.colleagues_teaching >= 3):
             raise RuleViolation(
-                f"The college of person {candidate.person_id} has {candidate.colleagues_teaching} teachers of"
-                f" {subject}: it forms its own commission; an inter-college commission is for colleges with"
-                " fewer than three.",
-                "p.16", field,
+                "The college of person %(person)s has %(count)s teachers of %(subject)s: it forms its own "
+                "commission; an inter-college commission is for colleges with fewer than three.",
+                "p.16", field, person=str(candidate.person_id), count=candidate.colleagues_teaching, subject=subject,
             )
     elif candidate.tenant_id != unit_tenant:
         raise InvalidValue("Members are people of the unit's own organization.", membership_clause(unit_kind), field)
     if not teaches(candidate, subject, unit_kind.member_roles):
-        what = f"teach {subject}" if subject else "hold a role this unit admits"
-        raise RuleViolation(
-            f"Members of a {unit_kind.code} {what}; person {candidate.person_id} does not.",
-            unit_kind.minimum_clause or unit_kind.clause, field,
-        )
+        if subject:
+            raise RuleViolation("Members of a %(kind)s teach %(subject)s; person %(person)s does not.",
+                                unit_kind.minimum_clause or unit_kind.clause, field, kind=Term(unit_kind.code),
+                                subject=subject, person=str(candidate.person_id))
+        raise RuleViolation("Members of a %(kind)s hold a role this unit admits; person %(person)s does not.",
+                            unit_kind.minimum_clause or unit_kind.clause, field, kind=Term(unit_kind.code),
+                            person=str(candidate.person_id))
     return {"person_id": str(candidate.person_id), "tenant_id": str(candidate.tenant_id)}
 
 

@@ -125,7 +125,7 @@ class DocumentCommands(Commands):
             unit = None
         if unit is None or unit.tenant != tenant_id:
             # Another organization's unit reads exactly as a missing one.
-            raise InvalidValue(f"No unit of this organization has the id {unit_id}.", field=field)
+            raise InvalidValue("No unit of this organization has the id %(unit)s.", field=field, unit=str(unit_id))
         return unit
 
     def _unit_name(self, unit_id: UUID) -> str:

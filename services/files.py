@@ -80,7 +80,7 @@ def store(engine: Engine, tenant_id: UUID, data: bytes) -> StoredFile:
     Called before the event that references the file is saved: an event never names bytes that are not kept.
     """
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise InvalidValue(f"A file is at most {MAX_ATTACHMENT_BYTES} bytes.", field="file")
+        raise InvalidValue("A file is at most %(bytes)s bytes.", field="file", bytes=MAX_ATTACHMENT_BYTES)
     media_type = sniff(data)
     digest = hashlib.sha256(data).hexdigest()
     with engine.begin() as conn:

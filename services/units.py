@@ -127,17 +127,18 @@ class UnitCommands(Commands):
         except NotFound:
             person = None
         if person is None or person.tenant_id not in within:
-            raise InvalidValue(f"No person has the id {person_id}.", clause, field)
+            raise InvalidValue("No person has the id %(person)s.", clause, field, person=str(person_id))
         if not person.active:
-            raise InvalidValue(f"The person {person_id} has left their organization.", clause, field)
+            raise InvalidValue("The person %(person)s has left their organization.", clause, field,
+                               person=str(person_id))
         return person
 
     def _candidate(self, person_id: UUID, tenant: Tenant, unit_kind: UnitKind,
                    field: str = "member_ids", subject: str | None = None) -> Candidate:
         # The clause that says whose people the members are; a person the caller may not know is as if unknown.
-        where = " or those reporting to it" if unit_kind.cross_organization else ""
-        unknown = InvalidValue(f"No person of this organization{where} has the id {person_id}.",
-                               membership_clause(unit_kind), field)
+        template = ("No person of this organization or those reporting to it has the id %(person)s."
+                    if unit_kind.cross_organization else "No person of this organization has the id %(person)s.")
+        unknown = InvalidValue(template, membership_clause(unit_kind), field, person=str(person_id))
         try:
             person = self.load(person_id, Person, "person", read_only=True)  # read into a Candidate only
         except NotFound:

@@ -17,6 +17,7 @@ from flask import Flask, Response
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from domain.base import Phrase
 from services.api import errors
 
 # An integer of the body fits PostgreSQL's bigint (19 digits); a decimal number is a few dozen characters.
@@ -36,26 +37,28 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise UnreadableBody(f"The key {key!r} appears more than once in one object; send it once.")
+            raise UnreadableBody(Phrase("The key %(key)r appears more than once in one object; send it once.", key=key))
         result[key] = value
     return result
 
 
 def _integer(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise UnreadableBody(f"A number in the body has more than {MAX_INTEGER_DIGITS} digits.")
+        raise UnreadableBody(Phrase("A number in the body has more than %(digits)s digits.",
+                                    digits=MAX_INTEGER_DIGITS))
     return int(text)
 
 
 def _number(text: str) -> float:
     value = float(text) if len(text) <= MAX_NUMBER_CHARS else math.inf
     if not math.isfinite(value):
-        raise UnreadableBody(f"A number in the body is too long or too large ({text[:20]}...).")
+        raise UnreadableBody(Phrase("A number in the body is too long or too large (%(number)s...).",
+                                    number=text[:20]))
     return value
 
 
 def _constant(name: str) -> Any:
-    raise UnreadableBody(f"{name} is not a JSON number; send a finite number.")
+    raise UnreadableBody(Phrase("%(name)s is not a JSON number; send a finite number.", name=name))
 
 
 def loads(text: str | bytes) -> Any:
@@ -69,8 +72,8 @@ def loads(text: str | bytes) -> Any:
     except UnicodeDecodeError:
         raise UnreadableBody("The request body is not valid UTF-8.") from None
     except json.JSONDecodeError as error:
-        raise UnreadableBody(f"The request body is not valid JSON ({error.msg} at line {error.lineno}, "
-                             f"column {error.colno}).") from None
+        raise UnreadableBody(Phrase("The request body is not valid JSON (%(why)s at line %(line)s, column "
+                                    "%(column)s).", why=error.msg, line=error.lineno, column=error.colno)) from None
 
 
 class StrictJsonParser(FlaskParser):

@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import Connection, Engine
 
 from domain import days
-from domain.base import Actor, Context, InvalidValue
+from domain.base import Actor, Context, InvalidValue, Phrase
 from domain.text import multi_line_problem, single_line_problem
 from projections import security
 from projections.base import ReadModel, decode_cursor, wait_for_position
@@ -88,7 +88,8 @@ _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)
 
 def _check_bounds(day: date) -> None:
     if not days.EARLIEST <= day <= days.LATEST:
-        raise ValidationError(f"A date lies between {days.EARLIEST.isoformat()} and {days.LATEST.isoformat()}.")
+        raise ValidationError(Phrase("A date lies between %(earliest)s and %(latest)s.",
+                                     earliest=days.EARLIEST.isoformat(), latest=days.LATEST.isoformat()))
 
 
 class Day(fields.Date):
@@ -98,7 +99,7 @@ class Day(fields.Date):
         try:
             return days.parse_day(value)
         except InvalidValue as refused:
-            raise ValidationError(refused.detail) from None
+            raise ValidationError(refused.message) from None
 
 
 class Moment(fields.AwareDateTime):

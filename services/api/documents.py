@@ -389,7 +389,7 @@ class Attachments(MethodView):
         else:
             data = request.get_data(cache=False)
         if len(data) > MAX_ATTACHMENT_BYTES:
-            raise InvalidValue(f"A file is at most {MAX_ATTACHMENT_BYTES} bytes.", field="file")
+            raise InvalidValue("A file is at most %(bytes)s bytes.", field="file", bytes=MAX_ATTACHMENT_BYTES)
         if not filename:
             raise InvalidValue("Name the file with ?filename=.", field="filename")
         engine = runtime().engine

@@ -7,12 +7,13 @@ from typing import Any
 
 import psycopg
 import sqlalchemy.exc
-from flask import Flask, Response, json
+from flask import Flask, Response, has_request_context, json, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from domain.base import Conflict, DomainError, NotFound, NotPermitted, Unsupported
 from projections.base import BadCursor, PositionNotReached
+from services import refusals
 from services.applications import StaleWrite
 from services.internals import apispec as apispec_internals
 
@@ -54,23 +55,37 @@ TITLES = {
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    """Return a problem+json response."""
+    """Return a problem+json response, its `title`, `detail` and field messages in the language the request's
+    Accept-Language asks for (English when it asks for none of ours: as clients have always read them)."""
+    language = refusals.language_of(request.accept_languages) if has_request_context() else refusals.ENGLISH
     body = {
         "type": "about:blank",
-        "title": TITLES.get(status, "Error"),
+        "title": _said(TITLES.get(status, "Error"), language),
         "status": status,
-        "detail": detail,
+        "detail": _said(detail, language),
     }
     body.update({k: v for k, v in extra.items() if v is not None})
+    if language != refusals.ENGLISH and isinstance(body.get("errors"), dict):
+        body["errors"] = {field: [_said(m, language) for m in messages] if isinstance(messages, list) else messages
+                          for field, messages in body["errors"].items()}
     try:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         # A client's lone surrogate echoed back (e.g. as an unknown field's name) has no UTF-8 form: escape it.
         data = json.dumps(body, ensure_ascii=True).encode("ascii")
     response = Response(data, status=status, mimetype=PROBLEM)
+    response.headers["Content-Language"] = language
+    response.vary.add("Accept-Language")
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def _said(text: Any, language: str) -> Any:
+    """Return a problem's words in the language; in English exactly as written."""
+    if language == refusals.ENGLISH or not isinstance(text, str):
+        return text
+    return refusals.say(text, language)
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -132,8 +147,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Response:
-        errors = {error.field: [error.detail]} if error.field else None
-        return problem(status_of(error), error.detail, clause=error.clause, errors=errors, units=error.units)
+        errors = {error.field: [error.message]} if error.field else None
+        return problem(status_of(error), error.message, clause=error.clause, errors=errors, units=error.units)
 
     @app.errorhandler(StaleWrite)
     def stale_write(error: StaleWrite) -> Response:

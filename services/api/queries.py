@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, request
 from flask_smorest import Api
 
+from domain.base import Phrase
 from services.api import errors
 
 _PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -42,5 +43,7 @@ def install(app: Flask, api: Api) -> None:
             return None
         offered = ", ".join(sorted(names)) or "none"
         problems: dict[str, Any] = {
-            name: [f"This route takes no parameter {name!r}; it takes: {offered}."] for name in unknown}
-        return errors.problem(422, f"Unknown query parameter(s): {', '.join(unknown)}.", errors=problems)
+            name: [Phrase("This route takes no parameter %(name)r; it takes: %(offered)s.", name=name,
+                          offered=offered)] for name in unknown}
+        return errors.problem(422, Phrase("Unknown query parameter(s): %(names)s.", names=", ".join(unknown)),
+                              errors=problems)

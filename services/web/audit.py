@@ -31,7 +31,7 @@ from services.api.common import context, runtime
 from services.audit import day_end
 from services.web.forms import Form
 from services.web.pages import L, not_found, page, role_name, signed_in
-from services.web.unions import _int, _refused, _uuid, _wait, like_the_foundations
+from services.web.unions import _int, _refused, _uuid, _wait, like_the_foundations, refusal_text
 
 blp = like_the_foundations(Blueprint("web_audit", __name__, template_folder="templates"))
 ROWS = 50
@@ -358,7 +358,7 @@ def audit_grants(lang: str) -> Response:
             except NotFound:
                 return not_found()
             except DomainError as refusal:
-                error = refusal.detail
+                error = refusal_text(refusal)
             else:
                 flash(_("The grant is revoked; it stops working at once."), "success")
                 return redirect(url_for("web_audit.audit_grants", lang=lang, at=done.position))

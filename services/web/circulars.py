@@ -44,11 +44,6 @@ def response_names() -> dict[str, str]:
             "declined": _("Declined")}
 
 
-CIRCULAR_REFUSALS = [
-    (r"head or deputy head acknowledges|This needs one of the roles|Acknowledging a circular needs", lambda: _("The head or the deputy head acknowledges a circular.")),
-    (r"not reached the inbox", lambda: _("The circular has not reached the inbox yet.")),
-    (r"The response is one of", lambda: _("Choose one of the answers.")),
-]
 
 
 def _inbox_query(tenant_id: UUID, q: str) -> Any:
@@ -108,7 +103,7 @@ def circular(lang: str, cid: UUID) -> Response:
                 field = error.field if error.field in ("response", "note") else "form"
                 if isinstance(error, NotPermitted) and error.field is None:
                     field = "form"
-                errors[field] = refusal_text(error, CIRCULAR_REFUSALS)
+                errors[field] = refusal_text(error)
             else:
                 if already:
                     flash(_("The circular was acknowledged already; nothing has changed."), "info")

@@ -8,8 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -33,7 +32,7 @@ from projections.base import PositionNotReached, ReadModel, wait_for_position
 from services import files
 from services.api.common import runtime
 from services.auth import Caller
-from services.web import pages
+from services.web import i18n, pages
 
 log = logging.getLogger(__name__)
 
@@ -134,17 +133,10 @@ def name_matches(column: Any, q: str) -> Any:
     return func.strpos(func.lower(column), func.lower(q)) > 0
 
 
-def refusal_text(error: DomainError, messages: Sequence[tuple[str, Callable[[], str]]]) -> str:
-    """Return a refusal in the page's language (the domain's own words where no translation matches), with
-    the clause of the Order that refuses it."""
-    text = error.detail
-    for pattern, message in messages:
-        if re.search(pattern, error.detail):
-            text = message()
-            break
-    if error.clause and error.clause not in text:
-        text = f"{text} ({clause_name(error.clause)})"
-    return text
+def refusal_text(error: DomainError) -> str:
+    """Return a refusal in the page's language, as the API says it (services/refusals.py), with the clause of the
+    Order that refuses it."""
+    return i18n.refusal(error)
 
 
 def clause_name(clause: str) -> str:
@@ -190,55 +182,6 @@ def unit_kind_name(kind: str) -> str:
     }.get(kind, kind)
 
 
-DOCUMENT_REFUSALS: list[tuple[str, Callable[[], str]]] = [
-    (r"developed by the structural unit .*its leader drafts it|structural unit .*: its leader drafts",
-     lambda: _("This kind of document is developed by a structural unit: its leader drafts it.")),
-    (r"developed by a structural unit .*: name it",
-     lambda: _("This kind of document is developed by a structural unit: choose the unit.")),
-    (r"developed by teachers", lambda: _("This kind of document is developed by teachers.")),
-    (r"title must not be blank", lambda: _("Enter the title.")),
-    (r"No unit of this organization|not one of this organization", lambda: _("Choose a unit of your organization.")),
-    (r"appears twice in the route", lambda: _("A unit appears only once in the route.")),
-    (r"name the reviewing units in order", lambda: _("Name the reviewing units, in the order they conclude.")),
-    (r"reviewed by a methodical council .* the route names none",
-     lambda: _("The route must include a methodical council of the organization or of its unit.")),
-    (r"all the relevant methodical councils .* no methodical council yet",
-     lambda: _("A working curriculum needs a positive conclusion of every methodical council; the organization "
-               "has none yet.")),
-    (r"all the relevant methodical councils .* the route skips",
-     lambda: _("A working curriculum needs a positive conclusion of every methodical council; the route skips "
-               "one.")),
-    (r"already .*; its route was fixed", lambda: _("The document has been submitted already; its route is fixed.")),
-    (r"Conclusions are given on a submitted document",
-     lambda: _("Conclusions are given on a submitted document only.")),
-    (r"not on the document's route", lambda: _("This unit is not on the document's route.")),
-    # The policy's refusals (domain/policy.py) name the act: "Giving a unit's conclusion on a document needs ...".
-    (r"conclusion is given by its leader|Giving a unit's conclusion on a document needs",
-     lambda: _("The unit's conclusion is given by its leader (chair, head); the author and others do not give "
-               "it.")),
-    (r"already given its conclusion", lambda: _("This unit has already given its conclusion on this version.")),
-    (r"The route is followed in order",
-     lambda: _("The route is followed in order: an earlier step has no positive conclusion on this version yet.")),
-    (r"negative conclusion states its remarks", lambda: _("A negative conclusion states its remarks.")),
-    (r"is approved by the|^(Approving|Rejecting) .* needs", lambda: _("This kind of document is approved by another role.")),
-    (r"author does not approve", lambda: _("The author does not approve or reject their own document.")),
-    (r"has not been submitted", lambda: _("The document is approved after review; it has not been submitted.")),
-    (r"after a positive conclusion of every reviewing unit",
-     lambda: _("The document is approved after a positive conclusion of every unit of the route on the current "
-               "version.")),
-    (r"The document is already", lambda: _("The document's fate is decided already.")),
-    (r"Only the document's author|^(Submitting|Revising|Withdrawing|Attaching) .* needs the document's author", lambda: _("Only the document's author (its drafter, or the leader of the "
-                                              "developing unit) does this.")),
-    (r"content is not a PDF|neither a DOCX nor|cannot be read as a DOCX|PDF, DOCX or ODT documents only",
-     lambda: _("Attach PDF, DOCX or ODT documents only (checked by their content, whatever the name says).")),
-    (r"The file is empty", lambda: _("The file is empty.")),
-    (r"A file is at most", lambda: _("A file is at most 20 MB.")),
-    (r"Name the file", lambda: _("The file's name is not usable: up to 255 characters, no folders.")),
-    (r"at most \d+ files", lambda: _("A version has at most 20 files.")),
-    (r"State the reason for the rejection", lambda: _("State the reason.")),
-    (r"A draft is not rejected", lambda: _("A draft is not rejected; its author may withdraw it.")),
-    (r"nobody can .* any more", lambda: _("The document's fate is decided already; nothing can change it.")),
-]
 
 
 # Queries of these pages (over the documents read model's tables)
@@ -378,8 +321,7 @@ def new_document(lang: str) -> Response:
                                                kind=typed["kind"], title=typed["title"],
                                                body=_storable(typed["body"]), unit_id=unit_id)
             except DomainError as error:
-                errors[_field(error, ("kind", "title", "body", "unit_id"), "kind")] = refusal_text(
-                    error, DOCUMENT_REFUSALS)
+                errors[_field(error, ("kind", "title", "body", "unit_id"), "kind")] = refusal_text(error)
             else:
                 position = done.position
                 document_id = done.aggregate.id
@@ -388,7 +330,7 @@ def new_document(lang: str) -> Response:
                     try:
                         position = _attach(command_context(policy.ATTACH_FILE), document_id, upload)
                     except DomainError as error:
-                        failed.append(f"{upload.filename}: {refusal_text(error, DOCUMENT_REFUSALS)}")
+                        failed.append(f"{upload.filename}: {refusal_text(error)}")
                 shown(documents_rm.read_model, position)
                 flash(_("The draft is saved."), "success")
                 for problem in failed:
@@ -441,7 +383,7 @@ def document(lang: str, did: UUID) -> Response:
             fields = {"submit": ("route",), "conclude": ("unit_id", "positive", "remarks"),
                       "revise": ("body", "attachment_ids"), "reject": ("reason",), "withdraw": ("reason",),
                       "attach": ("file",)}.get(action, ())
-            errors[f"{action}.{_field(error, fields, 'form')}"] = refusal_text(error, DOCUMENT_REFUSALS)
+            errors[f"{action}.{_field(error, fields, 'form')}"] = refusal_text(error)
         else:
             shown(documents_rm.read_model, position)
             flash(message, "success")

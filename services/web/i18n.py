@@ -11,6 +11,7 @@ import os
 import tempfile
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -79,3 +80,20 @@ def clause(code: str | None) -> str:
         return reference(code, select_locale() if has_request_context() else DEFAULT)
     except DomainError:
         return code  # not a clause of the Order's form: shown as recorded
+
+
+def refusal(error: Any, facts: dict[str, Any] | None = None) -> str:
+    """Return a refusal in the page's language (services/refusals.py, as the API says it), followed by its clause
+    of the Order as the language writes it when the words do not already name it; `facts` shows some of the
+    refusal's facts otherwise on a page (a person's name for their id)."""
+    from domain.base import Phrase
+    from services import refusals
+
+    message = error.message
+    if facts:
+        message = Phrase(message.template, **{**message.params, **{k: v for k, v in facts.items()
+                                                                    if k in message.params}})
+    language = select_locale()
+    text = refusals.say(message, language)
+    cited = clause(error.clause)
+    return f"{text} ({cited})" if error.clause and cited not in text and error.clause not in text else text

@@ -45,18 +45,6 @@ def language_names() -> dict[str, str]:
     return {"ru": _("Russian"), "kk": _("Kazakh")}
 
 
-TENANT_REFUSALS = [
-    (r"check digit", lambda: _("The BIN's check digit (its 12th digit) is wrong: check the number.")),
-    (r"exactly 12 digits", lambda: _("A BIN is exactly 12 digits.")),
-    (r"already registered", lambda: _("An organization with this BIN is registered already.")),
-    (r"reports to no authority", lambda: _("This kind of organization reports to no authority on the platform.")),
-    (r"cannot report to", lambda: _("This kind of organization cannot report to that authority.")),
-]
-
-PERSON_REFUSALS = [
-    (r"[Ll]ogin|already signs in|taken", lambda: _("Another person already signs in with this email address.")),
-    (r"email", lambda: _("Enter an email address, like name@school.kz.")),
-]
 
 
 # The operator's session: the foundation's sign-in (login "operator", the operator token as password) marks it
@@ -108,7 +96,7 @@ def tenants(lang: str) -> Response:
             except DomainError as error:
                 field = error.field if error.field in fields else ("parent_id" if isinstance(error, NotFound)
                                                                      else "name")
-                errors[field] = refusal_text(error, TENANT_REFUSALS)
+                errors[field] = refusal_text(error)
             else:
                 shown(tenants_rm.read_model, done.position)
                 flash(_("%(name)s is registered.", name=done.aggregate.name), "success")
@@ -177,7 +165,7 @@ def tenant(lang: str, tid: UUID) -> Response:
                 done = rt.platform.add_person(_context(), tid, full_name=typed["full_name"], roles=[rules.HEAD],
                                               subjects=[])
             except DomainError as error:
-                errors["full_name"] = refusal_text(error, [])
+                errors["full_name"] = refusal_text(error)
             else:
                 shown(people_rm.read_model, done.position)
                 flash(_("%(name)s is added as the head.", name=typed["full_name"]), "success")
@@ -196,7 +184,7 @@ def tenant(lang: str, tid: UUID) -> Response:
                 issued = rt.platform.invite(_context(), tid, person_id, email=typed["email"] or None,
                                             days=rt.settings.invitation_days)
             except DomainError as error:
-                errors["email"] = refusal_text(error, PERSON_REFUSALS)
+                errors["email"] = refusal_text(error)
             else:
                 language = language or issued.person.language or row.language or "ru"
                 base = rt.settings.public_url or request.host_url.rstrip("/")

@@ -8,10 +8,9 @@ beside the field they concern, with their clause, in the page's language.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 from flask import Blueprint, Response, flash, g, redirect, request, url_for
@@ -130,86 +129,12 @@ def _contains(column: Any, q: str) -> Any:
     return func.strpos(func.lower(column), func.lower(q)) > 0
 
 
-# The Order's refusals in the page's language. The domain words them in English; each known one is told here
-# again, the clause always kept; an unknown one is shown as the domain words it.
-
-_TOLD: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"^A (\w+) is formed when at least (\d+) teachers of one subject \((.*)\) join it; (\d+) do\.$"),
-     lambda m: _("A unit of this kind is formed when at least %(minimum)s teachers of one subject (%(subject)s) "
-                 "join it; %(count)s chosen.", minimum=m[2], subject=m[3], count=m[4])),
-    (re.compile(r"^A (\w+) cannot have a (\w+); it is formed in: (.*)\.$"),
-     lambda m: _("An organization of this kind does not form a %(kind)s.", kind=kind_name(m[2]).lower())),
-    (re.compile(r"^A (\w+) unites teachers of one subject or discipline"),
-     lambda m: _("This unit unites teachers of one subject or discipline: name it.")),
-    (re.compile(r"^Members of a (\w+) teach (.*); person (\S+) does not\.$"),
-     lambda m: _("Every member teaches the unit's subject (%(subject)s); %(name)s does not.",
-                 subject=m[2], name=_name_of(m[3]))),
-    (re.compile(r"^Members of a (\w+) hold a role this unit admits; person (\S+) does not\.$"),
-     lambda m: _("%(name)s holds no role this unit admits.", name=_name_of(m[2]))),
-    (re.compile(r"^This person is already a member of the unit\.$"),
-     lambda m: _("This person is already a member of the unit.")),
-    (re.compile(r"^This person has left their organization\.$|^The person \S+ has left their organization\.$"),
-     lambda m: _("This person has left the organization.")),
-    (re.compile(r"^The leader is chosen from the unit's members"),
-     lambda m: _("The leader is chosen from the unit's members.")),
-    (re.compile(r"^This leader's term is already recorded\.$"),
-     lambda m: _("This leader's term is already recorded.")),
-    (re.compile(r"^A (\w+) has no leader under the Rules\.$"),
-     lambda m: _("A unit of this kind has no leader under the Rules.")),
-    (re.compile(r"^The unit's leader is elected or appointed through the head or deputy head"),
-     lambda m: _("The leader is elected or appointed through the head or deputy head of the organization.")),
-    (re.compile(r"^The head or deputy head of the organization that formed the unit does this\.$"),
-     lambda m: _("The head or deputy head of the organization that formed the unit does this.")),
-    (re.compile(r"^The direction (\S+) \((\S+)\) is not one of this organization's: it works in the directions "
-                r"of (\S+) and p\.13\.$"),
-     lambda m: _("The direction %(code)s is not one of this organization's: it works in the directions of "
-                 "%(own)s and p.13.", code=m[1], own=m[3])),
-    (re.compile(r"^No direction "), lambda m: _("Choose a direction from the list.")),
-    (re.compile(r"^Unknown unit kind "), lambda m: _("Choose the kind of unit from the list.")),
-    (re.compile(r"^Each item needs a title\.$"), lambda m: _("Each item needs a title.")),
-    (re.compile(r"^Each item needs a direction\.$"), lambda m: _("Each item needs a direction.")),
-    (re.compile(r"^Each item is due within the academic year (\S+)\.$"),
-     lambda m: _("Each item is due within the academic year %(year)s.", year=m[1])),
-    (re.compile(r"^A plan has at least one item\.$"), lambda m: _("A plan has at least one item.")),
-    (re.compile(r"^The plan for (\S+) is approved; it no longer changes\.$"),
-     lambda m: _("The plan for %(year)s is approved; it no longer changes.", year=m[1])),
-    (re.compile(r"^The plan for (\S+) is already approved\.$"),
-     lambda m: _("The plan for %(year)s is already approved.", year=m[1])),
-    (re.compile(r"^The annual plan .*is approved by the head of the organization"),
-     lambda m: _("The annual plan is approved by the head of the organization.")),
-    (re.compile(r"^The unit's leader \(or the deputy head\) drafts its annual plan\.$"),
-     lambda m: _("The unit's leader (or the deputy head) drafts its annual plan.")),
-    (re.compile(r"^The unit's leader \(or the deputy head\) records its meetings\.$"),
-     lambda m: _("The unit's leader (or the deputy head) records its meetings.")),
-    (re.compile(r"^A meeting is recorded once it has been held"),
-     lambda m: _("A meeting is recorded once it has been held; this date is in the future.")),
-    (re.compile(r"^The unit was formed on (\S+); it held no meeting before\.$"),
-     lambda m: _("The unit was formed on %(day)s; it held no meeting before.", day=m[1])),
-    (re.compile(r"^Only members attend the unit's meetings"),
-     lambda m: _("Only members attend the unit's meetings.")),
-    (re.compile(r"^The role '(\w+)' does not exist in a (\w+): "),
-     lambda m: _("The role “%(role)s” does not exist in an organization of this kind.", role=pages.role_name(m[1]))),
-    (re.compile(r"^A person has at least one role\.$"), lambda m: _("Choose at least one role.")),
-    (re.compile(r"^The auditor role is held alone"),
-     lambda m: _("The auditor role is held alone: auditors read, they do not act.")),
-    (re.compile(r"^The full name must not be blank\.$"), lambda m: _("Enter the full name.")),
-    (re.compile(r"^A subject must not be blank\.$"), lambda m: _("A subject must not be blank.")),
-    (re.compile(r"^Only the head"), lambda m: _("Only the head does this for the head.")),
-    (re.compile(r"^The login is an email address"), lambda m: _("Enter an email address, like name@school.kz.")),
-    (re.compile(r"^The person has no login yet"), lambda m: _("Enter the person's email address.")),
-    (re.compile(r"^This needs one of the roles"), lambda m: _("Your role does not allow this.")),
-]
-
+# The Order's refusals in the page's language, as the API says them (services/refusals.py), the clause always kept.
 
 def told(error: DomainError) -> str:
-    """Return a refusal in the page's language, followed by its clause of the Order."""
-    text = error.detail
-    for pattern, say in _TOLD:
-        found = pattern.search(error.detail)
-        if found:
-            text = say(found)
-            break
-    return f"{text} ({i18n.clause(error.clause)})" if error.clause and error.clause not in text else text
+    """Return a refusal in the page's language, followed by its clause of the Order; a person by their name."""
+    person = error.message.params.get("person")
+    return i18n.refusal(error, {"person": _name_of(str(person))} if person else None)
 
 
 def _name_of(person_id: str) -> str:

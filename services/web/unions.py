@@ -186,29 +186,9 @@ def _is_coordinator(union: Union) -> bool:
 
 
 def refusal_text(error: DomainError) -> str:
-    """Say a refusal in the page's language with the clause of the Order that refuses it (the domain's own words,
-    in English, where this page does not know the refusal)."""
-    known = {
-        ("p.22", "coordinator_id"): lambda: _(
-            "A union is coordinated by the methodical cabinet of a regional (city) education department: choose one."),
-        ("p.22", None): lambda: _(
-            "Unions are founded by TVET and post-secondary colleges, universities, or the regional department that "
-            "coordinates them."),
-        ("p.24", "tenant_id"): lambda: _(
-            "Members are education organizations, employers and social partners: choose an education organization "
-            "(a regional department coordinates)."),
-        ("p.24", "specialties"): lambda: _("The union works for its own group of specialties only."),
-        ("p.33", "direction"): lambda: _("A union's decision serves one of the 11 directions of p.33."),
-        ("p.35", "person_id"): lambda: _("The chair is a person of a member organization."),
-        (None, "council_decision.date"): lambda: _("The council's decision cannot be dated in the future."),
-        (None, "tenant_id"): lambda: _("This organization is already a member of the union."),
-        (None, "until"): lambda: _("A grant ends on a future day."),
-        (None, "person_id"): lambda: _("This person is not an auditor, or has left."),
-        (None, "specialties"): lambda: _("Name 1 to 100 specialty codes of 1 to 32 characters."),
-    }
-    told = known.get((error.clause, error.field))
-    message = told() if told else error.detail
-    return message + (f" ({error.clause})" if error.clause else "")
+    """Say a refusal in the page's language with the clause of the Order that refuses it, as the API says it
+    (services/refusals.py)."""
+    return i18n.refusal(error)
 
 
 def _refused(form: Form, error: DomainError, fields: dict[str, str] | None = None) -> str | None:

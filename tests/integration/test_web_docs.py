@@ -138,19 +138,19 @@ def test_a_teacher_drafts_with_a_file_submits_and_the_route_concludes_in_order_t
     early = act(council, did, "conclude", unit_id=school.council, positive="yes", remarks="")
     assert early.status_code == 422
     assert "по порядку" in inline_error(text_of(early), "conclude-unit")
-    assert "пункт 20" in text_of(early)
+    assert "п. 20" in text_of(early)
     # The author is refused: the unit's leader gives its conclusion (p.20).
     refused = act(teacher, did, "conclude", unit_id=school.association, positive="yes", remarks="")
     assert refused.status_code == 422
     message = general_error(text_of(refused), "conclude-form")
-    assert "руководитель" in message and "пункт 20" in message
+    assert "руководитель" in message and "п. 20" in message
     assert act(association, did, "conclude", unit_id=school.association, positive="yes",
                remarks="Ұсынылады").status_code == 302
     assert act(council, did, "conclude", unit_id=school.council, positive="yes", remarks="").status_code == 302
 
     # The head is not the approver of a working program (p.20): the deputy head is.
     wrong = act(people["head"], did, "approve")
-    assert wrong.status_code == 422 and "пункт 20" in general_error(text_of(wrong), "approve-form")
+    assert wrong.status_code == 422 and "п. 20" in general_error(text_of(wrong), "approve-form")
     assert act(people["deputy"], did, "approve").status_code == 302
     page = text_of(people["deputy"].get(f"{DOCS}/{did}"))
     assert "Утверждён" in page and "Ұсынылады" in page
@@ -190,7 +190,7 @@ def test_a_file_is_checked_by_its_content_and_a_unit_kind_needs_its_unit(school,
     curriculum = draft_through_the_page(teacher, "Рабочий учебный план", kind="working_curriculum")
     assert curriculum.status_code == 422
     html = text_of(curriculum)
-    assert "пункт 19" in inline_error(html, "unit_id") and 'value="Рабочий учебный план"' in html
+    assert "п. 19" in inline_error(html, "unit_id") and 'value="Рабочий учебный план"' in html
 
 
 def test_a_file_beyond_the_limit_is_a_clear_413_page_and_changes_nothing(school, people):

@@ -260,7 +260,7 @@ def test_the_leader_drafts_the_plan_a_foreign_direction_is_refused_and_the_head_
     refused = send(browser, path, {"section": "save", "items-0-direction": "p.9.1", "items-0-title": "Семинар",
                                    "items-1-direction": "p.7.3", "items-1-title": "Ашық сабақтар"})
     assert refused.status_code == 422
-    assert "p.7" in error_beside(refused.get_data(as_text=True), "items-0-direction")
+    assert "п. 7" in error_beside(refused.get_data(as_text=True), "items-0-direction")
     saved = send(browser, path, {"section": "save", "items-0-direction": "p.7.1", "items-0-title": "Семинар",
                                  "items-0-due": f"{start}-11-15", "items-1-direction": "p.13.1",
                                  "items-1-title": "Ашық сабақтар", "items-2-direction": "", "items-2-title": ""})

@@ -83,7 +83,7 @@ def test_the_chair_sees_the_unions_and_founding_one_refuses_a_coordinator_that_i
                    coordinator_id=s.b["id"])
     assert refused.status_code == 422
     text = html(refused)
-    assert "p.22" in text and 'id="coordinator_id-error"' in text and 'value="Жаңа ОӘБ"' in text
+    assert "п. 22" in text and 'id="coordinator_id-error"' in text and 'value="Жаңа ОӘБ"' in text
     assert 'aria-describedby="coordinator_id-error"' in text
     done = send(chair, "/ru/unions", name="Құрылыс ОӘБ " + secrets.token_hex(2), sector="Құрылыс",
                 specialties="0911000, 1304000", coordinator_id=s.department["id"])
@@ -98,7 +98,7 @@ def test_the_coordinator_admits_members_and_records_the_chair_refusals_named_by_
     assert page.status_code == 200 and "Алматинский колледж энергетики" in html(page)
     outside = send(coordinator, path, section="external", name="ТОО «Құрылыс»", kind="employer",
                    specialties="9999999")
-    assert outside.status_code == 422 and "p.24" in html(outside) and 'id="specialties-error"' in html(outside)
+    assert outside.status_code == 422 and "п. 24" in html(outside) and 'id="specialties-error"' in html(outside)
     joined = send(coordinator, path, section="external", name="ТОО «Құрылыс»", kind="social_partner",
                   specialties=WELDING)
     assert "ТОО «Құрылыс»" in follow(coordinator, joined)
