@@ -190,7 +190,8 @@ def _who(row: Any, names: dict[UUID, str]) -> dict[str, str]:
         return {"who": _("the platform operator"), "role": ""}
     if row.actor_role == "delivery":
         return {"who": _("the delivery service"), "role": ""}
-    role = _("union chair") if row.actor_role == "union_chair" else role_name(row.actor_role or "")
+    role = {"union_chair": _("union chair"), "unit_leader": _("unit leader")}.get(
+        row.actor_role or "") or role_name(row.actor_role or "")
     if row.actor_person_id is None:
         return {"who": _("the platform"), "role": role}
     # A person of another organization (a union's chair) is outside what the grant shows: named by role only.
