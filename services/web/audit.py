@@ -7,6 +7,7 @@ as an audit read exactly as the API records it.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -74,6 +75,13 @@ def event_words(aggregate_type: str, event_type: str) -> str:
     return f"{aggregate_name(aggregate_type)}: {_happened(event_type.rsplit('.', 1)[-1])}"
 
 
+def clause_code(typed: str) -> str:
+    """Return the code of a clause typed as any of the pages' languages writes it ("п. 26", "26-тармақ", "p.26",
+    "26"): "p.26"; anything else as typed."""
+    found = re.fullmatch(r"(?:p\.|п\.|пункт)?\s*(\d+(?:\.\d+)*)\s*(?:-?\s*тармақ)?", typed.strip(), re.IGNORECASE)
+    return f"p.{found.group(1)}" if found else typed
+
+
 def _history_or_404(tid: UUID) -> Any:
     """Return the auditor acting on the tenant's history; the 404 page for anyone without a grant (the API's
     check; its 403 for a person who is no auditor is a 404 here, as a page the person may not see)."""
@@ -131,6 +139,7 @@ def timeline(lang: str, tid: UUID) -> Response:
     kind = args.get("kind", "")[:100]
     who = _uuid(args.get("actor"))
     clause = args.get("clause", "")[:50].strip()
+    code = clause_code(clause)
     since, bad_from = _day(args.get("from"))
     until, bad_to = _day(args.get("to"))
     errors = {}
@@ -151,7 +160,7 @@ def timeline(lang: str, tid: UUID) -> Response:
         if who is not None:
             query = query.where(e.c.actor_person_id == who)
         if clause:
-            query = query.where(e.c.clause == clause)
+            query = query.where(e.c.clause == code)
         if since and not errors:
             query = query.where(e.c.recorded_at >= datetime.combine(since, datetime.min.time(), tzinfo=timezone.utc))
         if until and not errors:
