@@ -243,9 +243,9 @@ def _summary(state: dict[str, Any]) -> dict[str, str]:
         status = _("active") if state.get("active", True) else _("left")
         detail = ", ".join(role_name(r) for r in state.get("roles") or [])
     elif kind == "Unit":
-        detail = f"{detail}; {_('members')}: {len(state.get('members') or {})}"
+        detail = _("%(kind)s; members: %(count)s", kind=detail, count=len(state.get("members") or {}))
     elif kind == "MethodicalDocument":
-        detail = f"{detail}; {_('version')} {len(state.get('versions') or [])}"
+        detail = _("%(kind)s; version %(number)s", kind=detail, number=len(state.get("versions") or []))
     elif kind == "AuditGrant":
         name = str(state.get("auditor_id") or "")
         status = _("revoked") if state.get("revoked_at") else _("until %(day)s", day=state.get("until") or "")

@@ -47,11 +47,12 @@ WORDS = {
     "ru": {"registered": "Организация: зарегистрировано", "joined": "Человек: вступил",
            "formed": "Методическое подразделение: создано", "submitted": "Методический документ: направлено на рассмотрение",
            "concluded": "Методический документ: выдано заключение", "approved": "Методический документ: утверждён",
-           "acknowledged": "Циркуляр: ознакомлены", "delivered": "доставлен", "nothing": "ничего не было записано"},
+           "acknowledged": "Циркуляр: ознакомлены", "delivered": "доставлен", "nothing": "ничего не было записано",
+           "three": "участников: 3"},
     "kk": {"registered": "Ұйым: тіркелді", "joined": "Адам: қосылды", "formed": "Әдістемелік бөлім: құрылды",
            "submitted": "Әдістемелік құжат: қарауға жіберілді", "concluded": "Әдістемелік құжат: қорытынды берілді",
            "approved": "Әдістемелік құжат: бекітілді", "acknowledged": "Циркуляр: танысты", "delivered": "жеткізілді",
-           "nothing": "ештеңе жазылмаған"},
+           "nothing": "ештеңе жазылмаған", "three": "мүшелері: 3"},
 }
 
 
@@ -328,6 +329,7 @@ def test_the_journey_of_web_md(chromium, served, tour, platform, settings, engin
     go(page, "main form button")
     state = page.locator("main").inner_text()
     assert text["commission"] in state and text["title"] in state and words["nothing"] not in state
+    assert words["three"] in page.locator("tr", has_text=text["commission"]).inner_text()
     shots.check(page, "28-as-of-today")
     browser.close()
 
