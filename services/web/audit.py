@@ -7,6 +7,7 @@ as an audit read exactly as the API records it.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -74,6 +75,13 @@ def event_words(aggregate_type: str, event_type: str) -> str:
     return f"{aggregate_name(aggregate_type)}: {_happened(event_type.rsplit('.', 1)[-1])}"
 
 
+def clause_code(typed: str) -> str:
+    """Return the code of a clause typed as any of the pages' languages writes it ("п. 26", "26-тармақ", "p.26",
+    "26"): "p.26"; anything else as typed."""
+    found = re.fullmatch(r"(?:p\.|п\.|пункт)?\s*(\d+(?:\.\d+)*)\s*(?:-?\s*тармақ)?", typed.strip(), re.IGNORECASE)
+    return f"p.{found.group(1)}" if found else typed
+
+
 def _history_or_404(tid: UUID) -> Any:
     """Return the auditor acting on the tenant's history; the 404 page for anyone without a grant (the API's
     check; its 403 for a person who is no auditor is a 404 here, as a page the person may not see)."""
@@ -131,6 +139,7 @@ def timeline(lang: str, tid: UUID) -> Response:
     kind = args.get("kind", "")[:100]
     who = _uuid(args.get("actor"))
     clause = args.get("clause", "")[:50].strip()
+    code = clause_code(clause)
     since, bad_from = _day(args.get("from"))
     until, bad_to = _day(args.get("to"))
     errors = {}
@@ -151,7 +160,7 @@ def timeline(lang: str, tid: UUID) -> Response:
         if who is not None:
             query = query.where(e.c.actor_person_id == who)
         if clause:
-            query = query.where(e.c.clause == clause)
+            query = query.where(e.c.clause == code)
         if since and not errors:
             query = query.where(e.c.recorded_at >= datetime.combine(since, datetime.min.time(), tzinfo=timezone.utc))
         if until and not errors:
@@ -190,7 +199,8 @@ def _who(row: Any, names: dict[UUID, str]) -> dict[str, str]:
         return {"who": _("the platform operator"), "role": ""}
     if row.actor_role == "delivery":
         return {"who": _("the delivery service"), "role": ""}
-    role = _("union chair") if row.actor_role == "union_chair" else role_name(row.actor_role or "")
+    role = {"union_chair": _("union chair"), "unit_leader": _("unit leader")}.get(
+        row.actor_role or "") or role_name(row.actor_role or "")
     if row.actor_person_id is None:
         return {"who": _("the platform"), "role": role}
     # A person of another organization (a union's chair) is outside what the grant shows: named by role only.
@@ -233,9 +243,9 @@ def _summary(state: dict[str, Any]) -> dict[str, str]:
         status = _("active") if state.get("active", True) else _("left")
         detail = ", ".join(role_name(r) for r in state.get("roles") or [])
     elif kind == "Unit":
-        detail = f"{detail}; {_('members')}: {len(state.get('members') or {})}"
+        detail = _("%(kind)s; members: %(count)s", kind=detail, count=len(state.get("members") or {}))
     elif kind == "MethodicalDocument":
-        detail = f"{detail}; {_('version')} {len(state.get('versions') or [])}"
+        detail = _("%(kind)s; version %(number)s", kind=detail, number=len(state.get("versions") or []))
     elif kind == "AuditGrant":
         name = str(state.get("auditor_id") or "")
         status = _("revoked") if state.get("revoked_at") else _("until %(day)s", day=state.get("until") or "")

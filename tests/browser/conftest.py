@@ -82,3 +82,85 @@ class Pages:
         # Nothing a page shows overflows the screen sideways (text cut or pushed out at a phone's width).
         overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, f"{self.prefix}-{name}: the page is {overflow}px wider than the screen"
+
+
+# What the journeys share: a person's pass phrase, the browser's locale, the widths a page is checked at.
+PASSWORD = {"ru": "зелёный чайник под дождём", "kk": "жасыл шәйнек жаңбыр астында", "en": "green kettle in the rain"}
+LOCALES = {"ru": "ru-RU", "kk": "kk-KZ", "en": "en-GB"}
+WIDTHS = {"phone": 360, "desktop": 1100}
+
+
+class Shots:
+    """Checks each page at a phone's and a desktop's width (screenshot, axe-core, no sideways overflow), then
+    gives the page back at the width it had."""
+
+    def __init__(self, prefix: str):
+        self.by_width = {name: Pages(f"{prefix}-{name}") for name in WIDTHS}
+
+    def check(self, page: Any, name: str) -> None:
+        before = page.viewport_size
+        for width_name, width in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": 800})
+            self.by_width[width_name].check(page, name)
+        page.set_viewport_size(before)
+
+    def violations(self) -> list[str]:
+        return [v for pages in self.by_width.values() for v in pages.violations]
+
+
+def new_page(chromium: Any, lang: str, width: int = WIDTHS["phone"]) -> tuple[Any, Any]:
+    """Return a fresh browser context (no cookies) in the language's locale, and a page in it."""
+    context = chromium.new_context(viewport={"width": width, "height": 800}, bypass_csp=True, locale=LOCALES[lang])
+    return context, context.new_page()
+
+
+def go(page: Any, selector: str) -> None:
+    """Click a link or a form's button and wait until the page it leads to has loaded."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
+def sign_in(page: Any, base: str, lang: str, login: str, password: str | None = None) -> None:
+    """Sign in through the login form, as a person does; land on the dashboard."""
+    page.goto(f"{base}/{lang}/login")
+    page.fill("#login", login)
+    page.fill("#password", password or PASSWORD[lang])
+    go(page, "main button[type=submit]")
+    assert page.url.endswith(f"/{lang}/"), page.url
+
+
+def accept_invitation(page: Any, base: str, lang: str, login: str, invitation: str) -> None:
+    """Set the password through the invitation's link (its path), then sign in through the form."""
+    page.goto(base + invitation)
+    page.fill("#password", PASSWORD[lang])
+    page.fill("#password_confirm", PASSWORD[lang])
+    go(page, "main button[type=submit]")
+    assert page.url.endswith(f"/{lang}/login"), page.url
+    sign_in(page, base, lang, login)
+
+
+def invited(tour: Any, tenant_id: str, person_id: str, lang: str, by: dict[str, str] | None = None
+            ) -> tuple[str, str]:
+    """Invite a person through the API (a head by the operator, others by their head); return a new login and
+    the invitation's path."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    login = f"p-{secrets.token_hex(4)}@college.kz"
+    answer = tour.client.post(f"/api/v1/tenants/{tenant_id}/people/{person_id}/invitations",
+                              headers=by or tour.operator, json={"email": login, "language": lang})
+    assert answer.status_code == 201, answer.get_json()
+    return login, urlsplit(answer.get_json()["url"]).path
+
+
+def context_of(platform: Any, tenant_id: str, person_id: str, role: str) -> Any:
+    """Return the context of a command by a person in a role, as the services receive it from a page."""
+    from datetime import datetime, timezone
+    from uuid import UUID, uuid4
+
+    from domain.base import Actor, Context
+
+    person = platform.get_person(UUID(tenant_id), UUID(person_id))
+    assert role in person.roles
+    return Context(actor=Actor(role=role, person_id=person.id, tenant_id=person.tenant_id, roles=tuple(person.roles)),
+                   request_id="browser-test-setup", now=datetime.now(timezone.utc), ids=uuid4)

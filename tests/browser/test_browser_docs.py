@@ -6,7 +6,7 @@ screenshotted at a phone's and a desktop's width and checked by axe-core."""
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -14,13 +14,11 @@ from uuid import UUID
 import pytest
 from playwright.sync_api import expect
 
-from conftest import Pages
+from conftest import Shots, accept_invitation, context_of, invited, new_page
 from support import invalid_bin, valid_bin
 from unions_support import WELDING, UnionScenario, delivery, smtp  # noqa: F401 - fixtures
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
-PASSWORD = {"ru": "зелёный чайник под дождём", "kk": "жасыл шәйнек жаңбыр астында"}
-WIDTHS = {"phone": 360, "desktop": 1100}
 TEXT = {
     "ru": {"college": "Карагандинский политехнический колледж", "head": "Бауыржан Сейтказиевич Омаров",
            "title": "Рабочая учебная программа по дисциплине «Сварочное производство»",
@@ -29,58 +27,6 @@ TEXT = {
            "title": "«Дәнекерлеу өндірісі» пәні бойынша жұмыс оқу бағдарламасы",
            "note": "Тренажерлерді келесі оқу жылынан енгіземіз"},
 }
-
-
-class Shots:
-    """Checks every page at both widths: a screenshot and axe-core at a phone's, then at a desktop's."""
-
-    def __init__(self, lang: str):
-        self.by_width = {name: Pages(f"docs-{lang}-{name}") for name in WIDTHS}
-
-    def check(self, page: Any, name: str) -> None:
-        for width_name, width in WIDTHS.items():
-            page.set_viewport_size({"width": width, "height": 800})
-            self.by_width[width_name].check(page, name)
-        page.set_viewport_size({"width": WIDTHS["phone"], "height": 800})
-
-    def violations(self) -> list[str]:
-        return [v for pages in self.by_width.values() for v in pages.violations]
-
-
-def context_of(platform: Any, tenant_id: str, person_id: str, role: str) -> Any:
-    """Return the context of a command by a person in a role, as the services receive it from a page."""
-    from uuid import uuid4
-
-    from domain.base import Actor, Context
-
-    person = platform.get_person(UUID(tenant_id), UUID(person_id))
-    assert role in person.roles
-    return Context(actor=Actor(role=role, person_id=person.id, tenant_id=person.tenant_id, roles=tuple(person.roles)),
-                   request_id="browser-test-setup", now=datetime.now(timezone.utc), ids=uuid4)
-
-
-def sign_in(page: Any, base: str, lang: str, link_path: str, login: str, shots: Shots | None = None,
-            name: str = "") -> None:
-    """Set the password with the invitation, then sign in through the login form."""
-    page.goto(f"{base}{link_path}")
-    page.fill("#password", PASSWORD[lang])
-    page.fill("#password_confirm", PASSWORD[lang])
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"**/{lang}/login")
-    page.fill("#login", login)
-    page.fill("#password", PASSWORD[lang])
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"**/{lang}/")
-    if shots:
-        shots.check(page, name)
-
-
-def invite(tour: Any, tenant_id: str, person_id: str, by: dict[str, str], lang: str) -> tuple[str, str]:
-    login = f"p-{secrets.token_hex(4)}@college.kz"
-    answer = tour.client.post(f"/api/v1/tenants/{tenant_id}/people/{person_id}/invitations", headers=by,
-                              json={"email": login, "language": lang})
-    assert answer.status_code == 201, answer.get_json()
-    return urlsplit(answer.get_json()["url"]).path, login
 
 
 def submit_form(page: Any, action: str) -> None:
@@ -97,13 +43,8 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     text = TEXT[lang]
     union = UnionScenario(tour.client, tour)  # the regional department the college reports to, and its union
     wait_for_position(engine, tenants_rm.read_model, platform.recorder.max_notification_id(), 10)
-    shots = Shots(lang)
-    def new_page() -> tuple[Any, Any]:
-        context = chromium.new_context(viewport={"width": WIDTHS["phone"], "height": 800}, bypass_csp=True,
-                                       locale={"ru": "ru-RU", "kk": "kk-KZ"}[lang])
-        return context, context.new_page()
-
-    browser, page = new_page()
+    shots = Shots(f"docs-{lang}")
+    browser, page = new_page(chromium, lang)
 
     # The operator signs in with the token, registers the college (a wrong BIN first) and invites its head.
     page.goto(f"{served}/{lang}/tenants")
@@ -171,9 +112,9 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     delivery.run(adopted.position)
 
     # The teacher drafts the working program with its file and submits it to the council.
-    browser, page = new_page()
-    link, login = invite(tour, college_id, teacher["id"], head, lang)
-    sign_in(page, served, lang, link, login, shots, "07-teacher-home")
+    browser, page = new_page(chromium, lang)
+    accept_invitation(page, served, lang, *invited(tour, college_id, teacher["id"], lang, head))
+    shots.check(page, "07-teacher-home")
     page.goto(f"{served}/{lang}/documents/new")
     shots.check(page, "08-document-new")
     page.select_option("#kind", "working_program")
@@ -195,9 +136,8 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     browser.close()
 
     # The council's chair gives a positive conclusion (after trying a negative one without remarks).
-    browser, page = new_page()
-    link, login = invite(tour, college_id, chair["id"], head, lang)
-    sign_in(page, served, lang, link, login)
+    browser, page = new_page(chromium, lang)
+    accept_invitation(page, served, lang, *invited(tour, college_id, chair["id"], lang, head))
     assert text["title"] in page.locator("#docs-waiting-title + ul").inner_text()
     shots.check(page, "12-chair-home")
     page.goto(document_url)
@@ -213,9 +153,8 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     browser.close()
 
     # The deputy head approves it from the documents waiting for her.
-    browser, page = new_page()
-    link, login = invite(tour, college_id, deputy["id"], head, lang)
-    sign_in(page, served, lang, link, login)
+    browser, page = new_page(chromium, lang)
+    accept_invitation(page, served, lang, *invited(tour, college_id, deputy["id"], lang, head))
     page.goto(f"{served}/{lang}/documents?waiting=me")
     shots.check(page, "15-deputy-waiting")
     page.click(f"table a:has-text('{text['title'][:20]}')")
@@ -227,8 +166,8 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     browser.close()
 
     # The head signs in with the operator's invitation and acknowledges the circular from the inbox.
-    browser, page = new_page()
-    sign_in(page, served, lang, head_link, head_login)
+    browser, page = new_page(chromium, lang)
+    accept_invitation(page, served, lang, head_login, head_link)
     expect(page.locator("#circulars-title")).to_be_visible()
     shots.check(page, "17-head-home")
     page.goto(f"{served}/{lang}/circulars")
