@@ -25,7 +25,6 @@ import logging
 import operator
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -39,7 +38,8 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from projections import security
 from projections.audit import json_safe
-from projections.base import Follower, Handler, ReadModel, metadata, record_fingerprint, tracking
+from projections.base import (Follower, Handler, ReadModel, RebuildReport, RebuildRunning, metadata,
+                              record_fingerprint, tracking)
 from projections.chain import APPLICATION_NAME, EVENTS_TABLE, GENESIS, Chainer, canonical, chain, next_link
 from projections.registry import READ_MODELS
 from projections.rows import DEFERRED, MemoryRows
@@ -168,25 +168,6 @@ def rebuild_all(app: Any, engine: Engine, names: Sequence[str] | None = None,
         return {}
     report = rebuild_beside(app, engine, chosen)
     return {rm.name: report.events for rm in chosen}
-
-
-@dataclass
-class RebuildReport:
-    """What a rebuild beside the live tables did, and how long its phases took (seconds)."""
-
-    read_models: list[str]
-    events: int = 0  # every event replayed: folded, then caught up
-    folded: int = 0
-    caught_up: int = 0
-    position: int = 0  # the log position the swapped-in tables are at
-    build_seconds: float = 0.0
-    catch_up_seconds: float = 0.0
-    swap_seconds: float = 0.0  # the one transaction that holds the tracking rows and the live tables' locks
-    lock_attempts: int = 0
-
-
-class RebuildRunning(RuntimeError):
-    """Raised when another rebuild holds the rebuild lock (one at a time per database)."""
 
 
 # The schema a rebuild builds its tables in, beside the live ones (one rebuild at a time: REBUILD_LOCK).
