@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("projector", help="follow the event log and keep the read models up to date")
     commands.add_parser("worker", help="run an rq worker that renders and delivers circulars")
     commands.add_parser("dispatcher", help="move recorded circulars into rq (again, whenever Redis lost them)")
-    rebuild = commands.add_parser("rebuild", help="drop and rebuild read models from the events")
+    rebuild = commands.add_parser("rebuild", help="rebuild read models from the events beside the live ones; swap them in")
     rebuild.add_argument("read_models", nargs="*", help="names (default: all)")
     commands.add_parser("verify", help="recompute the tamper-evidence chain; name the first bad position")
     commands.add_parser("checkpoint", help="record (and sign) a checkpoint of the chain's head; print it")
@@ -274,7 +274,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def rebuild_command(args: argparse.Namespace) -> int:
-    """Drop and rebuild the named read models, printing how many events each replayed."""
+    """Rebuild the named read models beside the live ones, printing how many events each replayed."""
     from projections.base import make_engine
     from projections.registry import create_schema
     from projections.runner import READ_MODELS, rebuild_read_models
