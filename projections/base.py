@@ -307,7 +307,10 @@ class RebuildRunning(RuntimeError):
 
 
 def rebuild(engine: Engine, read_model: Follower, events: Iterable[tuple[int, Any]], application_name: str) -> int:
-    """Drop and recreate the read model's tables, then replay the events; return how many were replayed.
+    """Drop and recreate the read model's tables, then replay the events one by one as SQL; return how many.
+
+    The per-event reference replay (the tests hold the bulk rebuild equal to it). The operator's rebuilds go
+    beside the live tables instead (projections/bulk.py `rebuild_beside`, ADR 025): this one stalls the live runner.
 
     All in one transaction that holds the tracking row's lock: a live runner that meets a new event
     meanwhile waits, then skips what the rebuild replayed, so no row is lost or applied twice; and
