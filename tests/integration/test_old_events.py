@@ -34,8 +34,7 @@ def test_a_calendar_stored_in_the_first_form_is_read_in_the_second(settings, pla
     # The stored form of version 1, written raw into the store: the current event's stored state with its quarters
     # as positional pairs and no class_version (version 1 never wrote one).
     current = Tenant.CalendarSet(originator_id=tenant.id, originator_version=tenant.version + 1,
-                                 timestamp=datetime.now(timezone.utc), meta={"tenant_id": str(tenant.id),
-                                                                             "clause": "p.25"},
+                                 timestamp=datetime.now(timezone.utc), meta=_ctx().meta(tenant.id, "p.25"),
                                  quarters=[{"start": a, "end": b} for a, b in OLD_QUARTERS])
     stored = platform.mapper.to_stored_event(current)
     state = json.loads(stored.state)
