@@ -67,10 +67,21 @@ class Tenant(Recorded):
     # The registration above never changes (services.tenancy.get_tenant relies on it): an event that would change
     # any of its facts needs get_tenant to ask the store for newer events again.
     class CalendarSet(Recorded.Event):
-        quarters: list[list[str]]
+        """The academic quarters, each {"start": "MM-DD", "end": "MM-DD"} (version 2; ADR 025).
+
+        Version 1 (stored without a class_version) held each quarter as a positional [start, end] pair, which an
+        auditor reading the export had to know the order of; eventsourcing's mapper upcasts it on reading.
+        """
+
+        class_version = 2
+        quarters: list[dict[str, str]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["quarters"] = [{"start": start, "end": end} for start, end in state["quarters"]]
 
         def apply(self, tenant: Tenant) -> None:
-            tenant.quarters = [list(q) for q in self.quarters]
+            tenant.quarters = quarter_pairs(self.quarters)
 
     def __init__(
         self,
@@ -142,7 +153,12 @@ class Tenant(Recorded):
         """Set the academic quarters this organization's association meetings are counted by (p.25)."""
         checked = [list(q) for q in check_quarters(quarters)]
         if checked != self.quarters:
-            self.record(self.CalendarSet, ctx, "p.25", quarters=checked)
+            self.record(self.CalendarSet, ctx, "p.25", quarters=[{"start": a, "end": b} for a, b in checked])
+
+
+def quarter_pairs(quarters: list[dict[str, str]]) -> list[list[str]]:
+    """Return a CalendarSet's quarters as the [start, end] pairs the compliance rules count by."""
+    return [[quarter["start"], quarter["end"]] for quarter in quarters]
 
 
 class BinRegistration(Recorded):

@@ -77,6 +77,10 @@ class ReadModel(Follower):
     # The tables whose rows only `Rows.append` writes (no handler reads them back): the bulk rebuild streams them
     # into their COPY as it reads the log.
     appended: list[Table] = field(default_factory=list)
+    # The version of what the handlers write: bumped when they write other rows from the same events (a column
+    # computed another way, say) with the same tables, so that `methodical migrate` rebuilds the read model beside
+    # the live one (ADR 025). A change of the tables' definitions needs no bump: the fingerprint sees it.
+    version: int = 1
 
     def on(self, *event_classes: type) -> Callable[[Handler], Handler]:
         """Register a handler for the given event classes."""
@@ -176,7 +180,7 @@ schemas = Table(
 
 
 def fingerprint(read_model: Follower) -> str:
-    """Return a digest of the read model's table definitions: it changes when the tables do."""
+    """Return a digest of the read model's table definitions and version: it changes when either does."""
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -185,6 +189,9 @@ def fingerprint(read_model: Follower) -> str:
         ddl.append(str(CreateTable(table).compile(dialect=postgresql.dialect())))
         ddl.extend(str(CreateIndex(index).compile(dialect=postgresql.dialect())) for index in sorted(
             table.indexes, key=lambda i: i.name or ""))
+    version = getattr(read_model, "version", 1)
+    if version > 1:  # version 1 adds nothing: the fingerprints recorded before versions existed still hold
+        ddl.append(f"-- version {version}")
     return hashlib.sha256("\n".join(ddl).encode()).hexdigest()
 
 
@@ -280,8 +287,30 @@ class ReadModelProjection(Projection[ReadModelView]):
                                     "position": batch[-1][1].notification_id})
 
 
+@dataclass
+class RebuildReport:
+    """What a rebuild beside the live tables did, and how long its phases took (seconds)."""
+
+    read_models: list[str]
+    events: int = 0  # every event replayed: folded, then caught up
+    folded: int = 0
+    caught_up: int = 0
+    position: int = 0  # the log position the swapped-in tables are at
+    build_seconds: float = 0.0
+    catch_up_seconds: float = 0.0
+    swap_seconds: float = 0.0  # the one transaction that holds the tracking rows and the live tables' locks
+    lock_attempts: int = 0
+
+
+class RebuildRunning(RuntimeError):
+    """Raised when another rebuild holds the rebuild lock (one at a time per database)."""
+
+
 def rebuild(engine: Engine, read_model: Follower, events: Iterable[tuple[int, Any]], application_name: str) -> int:
-    """Drop and recreate the read model's tables, then replay the events; return how many were replayed.
+    """Drop and recreate the read model's tables, then replay the events one by one as SQL; return how many.
+
+    The per-event reference replay (the tests hold the bulk rebuild equal to it). The operator's rebuilds go
+    beside the live tables instead (projections/bulk.py `rebuild_beside`, ADR 025): this one stalls the live runner.
 
     All in one transaction that holds the tracking row's lock: a live runner that meets a new event
     meanwhile waits, then skips what the rebuild replayed, so no row is lost or applied twice; and

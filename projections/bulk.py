@@ -7,10 +7,10 @@ an index per column the handlers look rows up by), and at the end the rows are w
 tables created without their secondary indexes, which are built afterwards. Rows that never change once written
 (the audit index, `Rows.append`) go into their COPY while the log is read.
 
-The events are read and decoded once for all read models. Everything happens in one transaction that
-first locks the read models' tracking rows: a live runner that meets a new event meanwhile waits, then skips
-what the rebuild covered, exactly as with the per-event rebuild (projections/base.py `rebuild`), and readers
-never see a half-built read model.
+The events are read and decoded once for all read models. The tables are built beside the live ones, in a schema
+of their own, while the live projector keeps the live tables current; then the events appended meanwhile are caught
+up, and the new tables are swapped in, with the tracking positions, in one short transaction (`rebuild_beside`,
+ADR 025): readers never see a half-built read model, and no read model stalls while one is rebuilt.
 
 `tests/integration/test_bulk_rebuild.py` checks that every table equals what the same handlers write as SQL.
 """
@@ -33,14 +33,16 @@ from psycopg import Copy
 from psycopg.types.json import set_json_dumps
 from sqlalchemy import Connection, Engine, Table, select, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateIndex, DropIndex
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from projections import security
 from projections.audit import json_safe
-from projections.base import Follower, Handler, ReadModel, metadata, record_fingerprint, tracking
+from projections.base import (Follower, Handler, ReadModel, RebuildReport, RebuildRunning, metadata,
+                              record_fingerprint, tracking)
 from projections.chain import APPLICATION_NAME, EVENTS_TABLE, GENESIS, Chainer, canonical, chain, next_link
 from projections.registry import READ_MODELS
-from projections.rows import MemoryRows
+from projections.rows import DEFERRED, MemoryRows
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +160,178 @@ def notifications(app: Any, batch: int = READ_BATCH, stop: int | None = None, st
 
 def rebuild_all(app: Any, engine: Engine, names: Sequence[str] | None = None,
                 read_models: dict[str, ReadModel] | None = None) -> dict[str, int]:
-    """Drop and rebuild the named read models (default: all those of projections/registry.py) from one pass over
-    the log; return the events each replayed."""
+    """Rebuild the named read models (default: all those of projections/registry.py) beside the live ones, from one
+    pass over the log, and swap them in; return the events each replayed."""
     read_models = READ_MODELS if read_models is None else read_models
     chosen = [read_models[n] for n in (names or list(read_models))]
     if not chosen:
         return {}
-    count = _rebuild_bulk(app, engine, chosen)
-    return {rm.name: count for rm in chosen}
+    report = rebuild_beside(app, engine, chosen)
+    return {rm.name: report.events for rm in chosen}
+
+
+# The schema a rebuild builds its tables in, beside the live ones (one rebuild at a time: REBUILD_LOCK).
+SHADOW_SCHEMA = "rm_rebuild"
+# pg_advisory_lock's key of the rebuild (a session lock, held on a connection of its own for the whole rebuild).
+REBUILD_LOCK = 0x6D_72_65_62  # "mreb"
+# Catching up outside the swap repeats while more than this many events are behind: the swap then applies few.
+CATCH_UP_LEFT = 500
+# The swap waits this long for each live table's lock, then lets readers through and tries again.
+SWAP_LOCK_TIMEOUT_MS = 100
+SWAP_ATTEMPTS = 50
+
+
+@contextlib.contextmanager
+def _rebuild_lock(engine: Engine) -> Iterator[None]:
+    with engine.connect() as guard:
+        if not guard.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": REBUILD_LOCK}).scalar_one():
+            raise RebuildRunning("another rebuild of the read models is running on this database")
+        guard.commit()
+        try:
+            yield
+        finally:
+            guard.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": REBUILD_LOCK})
+            guard.commit()
+
+
+def _live_schema(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT current_schema()")).scalar_one())
+
+
+def _in_shadow(conn: Connection, live: str) -> None:
+    """Make this transaction's unqualified names find the shadow tables first (and everything else where it is)."""
+    conn.execute(text(f'SET LOCAL search_path = "{SHADOW_SCHEMA}", "{live}"'))
+
+
+def rebuild_beside(app: Any, engine: Engine, read_models: Sequence[ReadModel]) -> RebuildReport:
+    """Rebuild the read models in new tables beside the live ones, then swap them in (ADR 025).
+
+    1. Build: in the schema `SHADOW_SCHEMA`, the read models' tables are created (the handlers' unqualified names find
+       them first on this transaction's search_path), folded in memory from the log as it is committed now, loaded
+       with COPY, indexed and analyzed (`_fold_and_load`). The live projector meanwhile keeps the live tables
+       current: nothing of this holds their tracking rows or their tables.
+    2. Catch up: the events appended since are applied to the new tables as SQL, the live projector's way, until
+       few are left.
+    3. Swap, in one transaction: take the read models' tracking rows (the live projector waits from here), apply
+       the last events, take the live tables' locks (readers wait from here, briefly), drop them, move the new
+       tables into the live schema with the live tables' grants and their row-level security, and move the
+       tracking positions. A reader sees the old tables or the new ones, both complete; the live projector goes on
+       from the new position and skips what the rebuild covered.
+    """
+    report = RebuildReport([rm.name for rm in read_models])
+    live = _live_schema(engine)
+    tables = [table for rm in read_models for table in rm.tables]
+    # Every live table exists before the swap (a read model new to this database gets empty ones), so the new
+    # tables take its grants; and the listeners that put a created table under row security are attached.
+    security.protect(metadata)
+    metadata.create_all(engine, tables=tables)
+    with _rebuild_lock(engine):
+        started = time.perf_counter()
+        with _without_cyclic_collection():
+            rows = MemoryRows(tables)
+            try:
+                report.folded, position = _fold_and_load(app, engine, read_models, rows, live)
+            finally:
+                # Freed while the collector still rests: all of it is young (never examined since the fold began),
+                # and the collector's first pass after it resumed walked every row still held.
+                rows.clear()
+                del rows
+        report.build_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        while (app.recorder.max_notification_id() or 0) - position > CATCH_UP_LEFT:
+            with engine.begin() as conn:
+                _in_shadow(conn, live)
+                head = app.recorder.max_notification_id() or 0
+                report.caught_up += _apply_range(app, conn, read_models, position, head)
+                position = head
+        report.catch_up_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        position = _swap(app, engine, read_models, position, live, report)
+        report.swap_seconds = time.perf_counter() - started
+        report.position = position
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{SHADOW_SCHEMA}" CASCADE'))
+    report.events = report.folded + report.caught_up
+    log.info("rebuild of %s beside the live tables: %d events folded and loaded in %.1f s, %d caught up in %.2f s,"
+             " swapped in at position %d in %.3f s (%d lock attempts)", ", ".join(report.read_models),
+             report.folded, report.build_seconds, report.caught_up, report.catch_up_seconds, report.position,
+             report.swap_seconds, report.lock_attempts)
+    return report
+
+
+def _apply_range(app: Any, conn: Connection, read_models: Sequence[ReadModel], after: int, stop: int) -> int:
+    """Apply the events after `after` up to `stop` to the read models' tables as SQL, in this transaction, as the
+    live projector applies a batch (append-only rows deferred to one statement per batch); return how many."""
+    mapper = app.mapper
+    applied = 0
+    for batch in notifications(app, stop=stop, start=after + 1):
+        pending: dict[Any, list[Any]] = {}
+        conn.info[DEFERRED] = pending
+        try:
+            for notification in batch:
+                event = mapper.to_domain_event(notification)
+                for read_model in read_models:
+                    read_model.apply(conn, event, notification.id)
+        finally:
+            conn.info.pop(DEFERRED, None)
+        for flush, items in pending.items():
+            flush(conn, items)
+        applied += len(batch)
+    return applied
+
+
+_GRANTS = text(
+    "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END"
+    " FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a"
+    " WHERE c.oid = CAST(:table AS regclass) AND a.grantee <> c.relowner"
+)
+
+
+def _swap(app: Any, engine: Engine, read_models: Sequence[ReadModel], position: int, live: str,
+          report: RebuildReport) -> int:
+    tables = [table for rm in read_models for table in rm.tables]
+    names = [rm.name for rm in read_models]
+    with engine.begin() as conn:
+        _in_shadow(conn, live)
+        _lock(conn, read_models, app.name)  # the live projector waits from here to the commit
+        head = app.recorder.max_notification_id() or 0
+        report.caught_up += _apply_range(app, conn, read_models, position, head)
+        conn.execute(text(f'SET LOCAL search_path = "{live}"'))
+        quoted = ", ".join(f'"{live}"."{t.name}"' for t in tables)
+        # Each attempt waits briefly for readers to leave the live tables; between attempts they go on (a lock
+        # queued behind a long wait would hold every new reader back, and two waits may deadlock with a reader).
+        conn.execute(text(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'"))
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            report.lock_attempts = attempt
+            savepoint = conn.begin_nested()
+            try:
+                conn.execute(text(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE"))
+            except OperationalError:
+                savepoint.rollback()
+                if attempt == SWAP_ATTEMPTS:
+                    conn.execute(text("SET LOCAL lock_timeout = 0"))  # the last try waits as long as it takes
+                    conn.execute(text(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE"))
+                    break
+                time.sleep(0.01)
+                continue
+            savepoint.commit()
+            break
+        for table in tables:
+            grants = conn.execute(_GRANTS, {"table": f'"{live}"."{table.name}"'}).all()
+            conn.execute(text(f'DROP TABLE "{live}"."{table.name}"'))
+            conn.execute(text(f'ALTER TABLE "{SHADOW_SCHEMA}"."{table.name}" SET SCHEMA "{live}"'))
+            for privilege, grantee in grants:
+                conn.execute(text(f'GRANT {privilege} ON "{live}"."{table.name}" TO {grantee}'))
+            # What listens to the table's creation (its row-level security, the circulars' trigger) runs on the
+            # table as it now stands in the live schema.
+            table.dispatch.after_create(table, conn, checkfirst=False, _ddl_runner=None,
+                                        _is_metadata_operation=False)
+        conn.execute(tracking.update().where(tracking.c.read_model.in_(names))
+                     .values(notification_id=head, application_name=app.name))
+        for rm in read_models:
+            record_fingerprint(conn, rm)
+    return head
 
 
 @contextlib.contextmanager
@@ -183,19 +349,10 @@ def _without_cyclic_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _rebuild_bulk(app: Any, engine: Engine, read_models: Sequence[ReadModel]) -> int:
-    with _without_cyclic_collection():
-        rows = MemoryRows(table for rm in read_models for table in rm.tables)
-        try:
-            return _fold_and_load(app, engine, read_models, rows)
-        finally:
-            # Freed while the collector still rests: all of it is young (never examined since the fold began), and
-            # the collector's first pass after it resumed walked every row still held (0.6 of 9.8 s at 200,000).
-            rows.clear()
-            del rows
-
-
-def _fold_and_load(app: Any, engine: Engine, read_models: Sequence[ReadModel], rows: MemoryRows) -> int:
+def _fold_and_load(app: Any, engine: Engine, read_models: Sequence[ReadModel], rows: MemoryRows,
+                   live: str) -> tuple[int, int]:
+    """Build the read models' tables in the shadow schema from the log as committed now; return the events folded
+    and the position they reach."""
     tables = [table for rm in read_models for table in rm.tables]
     mapper = app.mapper
     replayed = 0
@@ -203,20 +360,16 @@ def _fold_and_load(app: Any, engine: Engine, read_models: Sequence[ReadModel], r
         # The transaction waits on the log between its statements, and its last statements load every row.
         conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
         conn.execute(text("SET LOCAL statement_timeout = 0"))
-        _lock(conn, read_models, app.name)
-        # What this rebuild covers: the log as committed now (ids commit in order); the live runners, waiting on
-        # the tracking rows, go on from there.
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{SHADOW_SCHEMA}" CASCADE'))  # what a stopped rebuild left
+        conn.execute(text(f'CREATE SCHEMA "{SHADOW_SCHEMA}"'))
+        _in_shadow(conn, live)
+        # What this rebuild folds: the log as committed now (ids commit in order); the rest is caught up after.
         stop = app.recorder.max_notification_id() or 0
-        for table in reversed(tables):
-            table.drop(conn, checkfirst=True)
-        security.protect(metadata)
         for table in tables:
-            # Created as the live path creates them (with whatever listens to their creation), then without their
-            # secondary indexes until the rows are in: building an index once is cheaper than maintaining it.
-            table.create(conn)
-            for index in table.indexes:
-                _ddl(conn, DropIndex(index))
-        forced = _unforce_row_security(conn, tables)
+            # Created without what listens to a table's creation (row security, triggers: the swap adds them in the
+            # live schema) and without secondary indexes until the rows are in: building an index once is cheaper
+            # than maintaining it.
+            _ddl(conn, CreateTable(table))
         started = time.perf_counter()
         # Which handlers follow which event class, worked out once per class.
         routes: dict[type, list[Handler]] = {}
@@ -253,15 +406,10 @@ def _fold_and_load(app: Any, engine: Engine, read_models: Sequence[ReadModel], r
                 _ddl(conn, CreateIndex(index))
             # Statistics now, not whenever autovacuum comes: the first reads are planned on the real row counts.
             conn.execute(text(f"ANALYZE {table.name}"))
-        log.info("rebuild of %s: %d events read and folded in %.1f s, the rows loaded in %.1f s, indexed and analyzed"
+        log.info("build of %s: %d events read and folded in %.1f s, the rows loaded in %.1f s, indexed and analyzed"
                  " in %.1f s", ", ".join(rm.name for rm in read_models), replayed, folded - started, loaded - folded,
                  time.perf_counter() - loaded)
-        _force_row_security(conn, forced)
-        conn.execute(tracking.update().where(tracking.c.read_model.in_([rm.name for rm in read_models]))
-                     .values(notification_id=stop, application_name=app.name))
-        for rm in read_models:
-            record_fingerprint(conn, rm)
-    return replayed
+    return replayed, stop
 
 
 # The tamper-evidence chain, computed in bulk for the events it has not linked yet

@@ -160,13 +160,13 @@ def stored_events(app: Application[Any], batch: int = 2000) -> Iterator[tuple[in
 
 
 def rebuild_read_model(app: Application[Any], engine: Engine, name: str) -> int:
-    """Drop and rebuild one read model from the whole event log; return the events replayed."""
+    """Rebuild one read model from the whole event log beside its live tables; return the events replayed."""
     return rebuild_read_models(app, engine, [name])[name]
 
 
 def rebuild_read_models(app: Application[Any], engine: Engine, names: Sequence[str] | None = None) -> dict[str, int]:
-    """Drop and rebuild the named read models (default: all) in one pass over the log (projections/bulk.py);
-    return the events each replayed."""
+    """Rebuild the named read models (default: all) in one pass over the log, beside the live tables, and swap them
+    in (projections/bulk.py, ADR 025); return the events each replayed."""
     return bulk.rebuild_all(app, engine, names)
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Column, Connection, DateTime, Table, Text, Uuid, select
 from sqlalchemy.dialects.postgresql import JSONB
 
-from domain.tenants import Tenant
+from domain.tenants import Tenant, quarter_pairs
 from projections.base import ReadModel, metadata, page
 from projections.rows import Rows
 
@@ -45,7 +45,7 @@ def _registered(rows: Rows, event: Tenant.Registered, position: int) -> None:
 
 @read_model.on(Tenant.CalendarSet)
 def _calendar(rows: Rows, event: Tenant.CalendarSet, position: int) -> None:
-    rows.update(tenants, event.originator_id, quarters=event.quarters, updated_at=event.timestamp)
+    rows.update(tenants, event.originator_id, quarters=quarter_pairs(event.quarters), updated_at=event.timestamp)
 
 
 def list_tenants(

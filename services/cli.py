@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("projector", help="follow the event log and keep the read models up to date")
     commands.add_parser("worker", help="run an rq worker that renders and delivers circulars")
     commands.add_parser("dispatcher", help="move recorded circulars into rq (again, whenever Redis lost them)")
-    rebuild = commands.add_parser("rebuild", help="drop and rebuild read models from the events")
+    rebuild = commands.add_parser("rebuild", help="rebuild read models from the events beside the live ones; swap them in")
     rebuild.add_argument("read_models", nargs="*", help="names (default: all)")
     commands.add_parser("verify", help="recompute the tamper-evidence chain; name the first bad position")
     commands.add_parser("checkpoint", help="record (and sign) a checkpoint of the chain's head; print it")
@@ -42,12 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     health = commands.add_parser("health", help="exit 0 when PostgreSQL and Redis answer (a container's health check)")
     health.add_argument("--lag", action="store_true", help="and every read model is within READY_MAX_LAG seconds")
     health.add_argument("--workers", action="store_true", help="and an rq worker of this host is registered")
+    backup = commands.add_parser("backup", help="dump the event store and the chain consistently, with a manifest")
+    backup.add_argument("directory", help="an empty directory: database.dump and manifest.json are written there")
+    restore = commands.add_parser("restore", help="restore a backup into an empty database; rebuild and verify")
+    restore.add_argument("directory", help="holding database.dump and manifest.json")
     args = parser.parse_args(argv)
     logs.configure(args.command)  # one JSON line a record (LOG_FORMAT=text: plain lines)
     command = {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
                "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
                "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
-               "import": audit_tools.import_command, "health": health_command}[args.command]
+               "import": audit_tools.import_command, "health": health_command, "backup": _backup,
+               "restore": _restore}[args.command]
     if args.command != "run":
         # Beside a running ./scripts/run, the tools use the private servers it started (it announces them).
         from services.embedded import running
@@ -256,8 +261,20 @@ def health_command(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from services.backup import backup_command
+
+    return backup_command(args)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from services.backup import restore_command
+
+    return restore_command(args)
+
+
 def rebuild_command(args: argparse.Namespace) -> int:
-    """Drop and rebuild the named read models, printing how many events each replayed."""
+    """Rebuild the named read models beside the live ones, printing how many events each replayed."""
     from projections.base import make_engine
     from projections.registry import create_schema
     from projections.runner import READ_MODELS, rebuild_read_models

@@ -52,7 +52,8 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                      events=generated["events"], seconds=generated["seconds"], processes=generated["processes"])
 
         from projections.base import make_engine
-        from projections.runner import rebuild_read_models
+        from projections.bulk import rebuild_beside
+        from projections.registry import READ_MODELS
         from services.config import Settings
 
         # The rebuild logs its phases (read and folded, loaded, indexed): shown with the benchmark's own lines.
@@ -68,8 +69,9 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
             raw_events, before = read_and_decode(app)
             log("rebuilding every read model")
             started = time.perf_counter()
-            replayed = rebuild_read_models(app, engine)
+            report = rebuild_beside(app, engine, list(READ_MODELS.values()))
             seconds = time.perf_counter() - started
+            replayed = {name: report.events for name in report.read_models}
             log("reading and decoding the log again (baseline)")
             _, after = read_and_decode(app)
         finally:
@@ -85,6 +87,11 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         per_million = seconds * 1_000_000 / events
         yield figure(NAME, "rebuild time per 1,000,000 events", per_million, "s", target="<= 300 s",
                      met=per_million <= 300, events=events, measured_seconds=round(seconds, 2))
+        # Built beside the live tables, then swapped in: the one transaction that holds the tracking rows (the live
+        # projector waits) and the live tables' locks (their readers wait).
+        yield figure(NAME, "rebuild swap (tracking rows and live tables held)", report.swap_seconds, "s",
+                     target="<= 1 s", met=report.swap_seconds <= 1.0, build_seconds=round(report.build_seconds, 2),
+                     caught_up=report.caught_up, lock_attempts=report.lock_attempts)
     finally:
         platform.stop()
 
