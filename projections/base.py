@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, Table, Text, create_engine, event, exc, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 
 from projections import security
@@ -179,15 +180,18 @@ schemas = Table(
 )
 
 
+# One dialect to write DDL text with: each new one builds caches that only the cyclic collector frees.
+DDL_DIALECT = postgresql.dialect()
+
+
 def fingerprint(read_model: Follower) -> str:
     """Return a digest of the read model's table definitions and version: it changes when either does."""
-    from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     ddl = []
     for table in read_model.tables:
-        ddl.append(str(CreateTable(table).compile(dialect=postgresql.dialect())))
-        ddl.extend(str(CreateIndex(index).compile(dialect=postgresql.dialect())) for index in sorted(
+        ddl.append(str(CreateTable(table).compile(dialect=DDL_DIALECT)))
+        ddl.extend(str(CreateIndex(index).compile(dialect=DDL_DIALECT)) for index in sorted(
             table.indexes, key=lambda i: i.name or ""))
     version = getattr(read_model, "version", 1)
     if version > 1:  # version 1 adds nothing: the fingerprints recorded before versions existed still hold

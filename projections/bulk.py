@@ -32,13 +32,12 @@ from uuid import UUID
 from psycopg import Copy
 from psycopg.types.json import set_json_dumps
 from sqlalchemy import Connection, Engine, Table, select, text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from projections import security
 from projections.audit import json_safe
-from projections.base import (Follower, Handler, ReadModel, RebuildReport, RebuildRunning, metadata,
+from projections.base import (DDL_DIALECT, Follower, Handler, ReadModel, RebuildReport, RebuildRunning, metadata,
                               record_fingerprint, tracking)
 from projections.chain import APPLICATION_NAME, EVENTS_TABLE, GENESIS, Chainer, canonical, chain, next_link
 from projections.registry import READ_MODELS
@@ -52,7 +51,7 @@ READ_BATCH = 5_000  # notifications read per query
 # COPY
 
 
-_DIALECT = postgresql.dialect()
+_DIALECT = DDL_DIALECT
 
 
 def _type_name(column: Any) -> str:
