@@ -184,7 +184,6 @@ CHOOSE_MAIL = Action("choose_mail", "Choosing how reminders come by email", None
 SET_REMINDERS = Action("set_reminders", "Setting when the platform reminds", None, (HEAD, DEPUTY_HEAD))
 READ_REMINDERS = Action("read_reminders", "Reading when the platform reminds", None, MEMBERS)
 LIST_FAILED_MAIL = Action("list_failed_mail", "Listing the emails that could not be sent", None, (OPERATOR,))
-RETRY_MAIL = Action("retry_mail", "Sending a failed email again", None, (OPERATOR,))
 
 # The platform's own administration: the Order says nothing of tenants, accounts or credentials.
 REGISTER_TENANT = Action("register_tenant", "Registering an organization or authority", None, (OPERATOR,))

@@ -73,6 +73,7 @@ POLICIES: dict[str, str] = {
     "rm_mail_recipients": _BY_TENANT,
     "rm_reminder_settings": _BY_TENANT,
     "mail_outbox": _BY_TENANT,
+    "reminder_passes": _BY_TENANT,
 }
 # Tables the web role also appends to: only within its caller's own scope.
 INSERTS: dict[str, str] = {"document_files": _BY_TENANT, "idempotent_responses": _BY_TENANT}

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("projector", help="follow the event log and keep the read models up to date")
     commands.add_parser("worker", help="run an rq worker that renders and delivers circulars")
     commands.add_parser("dispatcher", help="move recorded circulars into rq (again, whenever Redis lost them)")
+    commands.add_parser("cron", help="run rq's cron scheduler: the reminders' tick every quarter hour (ADR 023)")
     rebuild = commands.add_parser("rebuild", help="drop and rebuild read models from the events")
     rebuild.add_argument("read_models", nargs="*", help="names (default: all)")
     commands.add_parser("verify", help="recompute the tamper-evidence chain; name the first bad position")
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     command = {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
-               "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
+               "worker": worker, "dispatcher": dispatcher, "cron": cron, "verify": audit_tools.verify_command,
                "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
                "import": audit_tools.import_command}[args.command]
     if args.command != "run":
@@ -169,6 +170,9 @@ def worker(args: argparse.Namespace | None = None) -> int:
     heap.settle()
     connection = Redis.from_url(settings.redis_url)
     queue = jobs.delivery_queue(connection, settings)
+    from services import reminders
+
+    work_queues = [queue, *reminders.queues(connection)]  # circulars first, then reminders' passes and emails
     attempt = 0
     while True:
         attempt += 1
@@ -176,7 +180,7 @@ def worker(args: argparse.Namespace | None = None) -> int:
         try:
             # Registering the worker (its name on the connection) needs Redis already: a worker started, or
             # started again, while Redis is down waits here with the rest.
-            running = DeliveryWorker([queue], connection=connection, serializer=JSONSerializer, name=name)
+            running = DeliveryWorker(work_queues, connection=connection, serializer=JSONSerializer, name=name)
             log.info("worker %s delivering circulars from queue %s", name, settings.delivery_queue)
             running.work(with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
             if running.stop_requested:
@@ -209,6 +213,23 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     log.info("dispatcher sweeping recorded circulars into queue %s", settings.delivery_queue)
     dispatching.run(engine, settings, stop)
+    return 0
+
+
+def cron(args: argparse.Namespace | None = None) -> int:
+    """Run rq's cron scheduler with the reminders' tick until SIGTERM or SIGINT (rq's own loop: ADR 023)."""
+    from redis import Redis
+
+    from services import reminders
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        log.error("REDIS_URL is not set: the scheduler has no queue to feed")
+        return 2
+    scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url))
+    log.info("cron scheduler enqueueing the reminders' tick (%s) on queue %s", reminders.TICK_CRON,
+             reminders.PASS_QUEUE)
+    scheduler.start()
     return 0
 
 
@@ -266,7 +287,8 @@ def run(args: argparse.Namespace | None = None) -> int:
         # The followers are restarted when they exit (they resume from their records); gunicorn supervises
         # its own workers, and if it exits the platform stops.
         followers = [[sys.executable, "-m", "services.cli", "projector"],
-                     [sys.executable, "-m", "services.cli", "dispatcher"]]
+                     [sys.executable, "-m", "services.cli", "dispatcher"],
+                     [sys.executable, "-m", "services.cli", "cron"]]
         followers += [[sys.executable, "-m", "services.cli", "worker"]
                       for _ in range(int(env.get("DELIVERY_WORKERS", "2")))]
         for command in followers:
