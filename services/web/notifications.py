@@ -9,15 +9,41 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from wtforms import HiddenField, RadioField
+from wtforms.fields.choices import SelectChoice
 
 from domain import policy
 from projections import notifications as notifications_rm
 from services.api.common import runtime
+from domain.reminders import DEFAULT_MAIL, MAIL_CHOICES
 from services.web import pages
+from services.web.forms import Form
 from services.web.documents import L, command_context, use_foundation
 
 blp = Blueprint("web_notifications", __name__, template_folder="templates")
 use_foundation(blp)
+
+
+class MailForm(Form):
+    """How reminders come by email (the profile's section "mail")."""
+
+    section = HiddenField(default="mail")
+    mail = RadioField(_l("Reminders by email"), choices=[
+        SelectChoice("at_once", _l("Each reminder at once")), SelectChoice("daily", _l("A daily digest")),
+        SelectChoice("weekly", _l("A weekly digest")), SelectChoice("none", _l("No email"))])
+
+
+def mail_section(posted: str | None) -> tuple[MailForm, Response | None]:
+    """Return the profile's email-choice form, and the redirect once a posted choice is saved (else None)."""
+    person = g.person
+    form = MailForm(formdata=request.form if posted == "mail" else None, mail=person.mail or DEFAULT_MAIL)
+    if posted == "mail" and form.validate() and form.mail.data in MAIL_CHOICES:
+        runtime().platform.choose_mail(command_context(policy.CHOOSE_MAIL), person.tenant_id, person.id,
+                                       form.mail.data)
+        flash(gettext("How reminders come by email is saved."), "success")
+        return form, redirect(url_for("web.profile", lang=g.lang))
+    return form, None
 
 
 def _day(value: Any) -> str:

@@ -235,3 +235,60 @@ def test_marking_read_puts_a_notification_after_the_unread_and_all_read_clears_t
     after = ok(client.get("/api/v1/me/notifications", headers=dict(school["head"], **{
         "X-Min-Position": cleared["position"]})))
     assert after["unread"] == 0
+
+
+# The pages: the notifications with their count in every page's header; the email choice on the profile
+
+
+@pytest.fixture
+def web(settings: Any, platform: Any, web_engine: Any, projector: Any) -> Any:
+    from test_signin import web_app
+
+    return web_app(settings, platform, web_engine)
+
+
+def test_the_notifications_page_lists_the_reminder_and_every_page_counts_the_unread(
+        web, tour, platform, engine, client):
+    from test_signin import post_form, signed_in_person
+
+    today = datetime.now(ALMATY).date()
+    browser, head, _, tenant = signed_in_person(web, tour, None, lang="kk")
+    reminders.run_pass(platform, engine, UUID(tenant["id"]), at(today))  # nothing due yet: no unit
+    teachers = [tour.person(tenant["id"], tour.token(tenant["id"], head["id"], tour.operator), ["teacher"], [MATHS])
+                for _ in range(3)]
+    head_headers = tour.token(tenant["id"], head["id"], tour.operator)
+    unit = ok(client.post(f"/api/v1/tenants/{tenant['id']}/units", headers=head_headers, json={
+        "kind": "methodical_association", "name": "Математика ӘБ", "subject": MATHS,
+        "member_ids": [p["id"] for p, _ in teachers]}), 201)
+    ok(client.post(f"/api/v1/tenants/{tenant['id']}/units/{unit['id']}/leaders", headers=head_headers,
+                   json={"person_id": teachers[0][0]["id"],
+                         "starts_on": (today - timedelta(days=351)).isoformat()}), 201)
+    caught_up(engine, platform)
+    reminders.run_pass(platform, engine, UUID(tenant["id"]), at(today))
+    caught_up(engine, platform)
+    page = browser.get("/kk/notifications").get_data(as_text=True)
+    assert "Хабарламалар" in page and "мерзімі" in page and "30-тармақ" in page
+    home = browser.get("/kk/").get_data(as_text=True)
+    assert "оқылмағаны" in home  # the count, in the header of another page
+    marked = post_form(browser, "/kk/notifications")
+    assert marked.status_code == 302
+    caught_up(engine, platform)
+    assert "оқылмағаны" not in browser.get("/kk/").get_data(as_text=True)
+
+
+def test_the_email_choice_is_set_on_the_profile_and_read_through_the_api(web, tour, platform, engine, client):
+    from test_signin import post_form, signed_in_person
+
+    browser, person, _, tenant = signed_in_person(web, tour, ["teacher"], lang="ru")
+    saved = post_form(browser, "/ru/profile", section="mail", mail="weekly")
+    assert saved.status_code == 302
+    import re
+
+    assert re.search(r'<input checked[^>]*value="weekly"', browser.get("/ru/profile").get_data(as_text=True))
+    from uuid import uuid4
+
+    ctx = Context(actor=Actor(role="operator"), request_id="test", now=datetime.now(timezone.utc), ids=uuid4)
+    own = bearer(platform.issue_token(ctx, UUID(tenant["id"]), UUID(person["id"])).token)
+    assert ok(client.get("/api/v1/me/mail", headers=own))["mail"] == "weekly"
+    refused = post_form(browser, "/ru/profile", section="mail", mail="hourly")
+    assert refused.status_code == 422
