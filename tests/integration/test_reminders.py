@@ -47,6 +47,7 @@ def worker(mail_settings: Any, platform: Any, engine: Any, projector: Any) -> An
     jobs.configure(jobs.JobRuntime(mail_settings, platform, engine))
     redis = Redis.from_url(mail_settings.redis_url)
     tag = secrets.token_hex(4)
+    names = reminders.PASS_QUEUE, reminders.MAIL_QUEUE
     reminders.PASS_QUEUE, reminders.MAIL_QUEUE = f"reminders-{tag}", f"mail-{tag}"
 
     class Run:
@@ -65,6 +66,7 @@ def worker(mail_settings: Any, platform: Any, engine: Any, projector: Any) -> An
     yield Run()
     for queue in reminders.queues(redis):
         queue.empty()
+    reminders.PASS_QUEUE, reminders.MAIL_QUEUE = names
     jobs.configure(None)
 
 
