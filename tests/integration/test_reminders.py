@@ -294,3 +294,55 @@ def test_the_email_choice_is_set_on_the_profile_and_read_through_the_api(web, to
     assert ok(client.get("/api/v1/me/mail", headers=own))["mail"] == "weekly"
     refused = post_form(browser, "/ru/profile", section="mail", mail="hourly")
     assert refused.status_code == 422
+
+
+class Refusing:
+    """An SMTP handler that refuses every message, as a relay that is failing does."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.tries += 1
+        return "451 Try again later"
+
+
+def test_an_email_the_relay_refuses_is_retried_then_listed_for_the_operator_never_lost(
+        client, tour, platform, engine, worker, settings, mail_settings):
+    from aiosmtpd.controller import Controller
+    from redis import Redis
+    from rq.serializers import JSONSerializer
+
+    from services import jobs
+    from support import free_port
+
+    today = datetime.now(ALMATY).date()
+    school = school_with_leader(client, tour, platform, today - timedelta(days=351))
+    ok(client.put("/api/v1/me/mail", headers=school["head"], json={"mail": "at_once"}))
+    caught_up(engine, platform)
+    refusing, port = Refusing(), free_port()
+    controller = Controller(refusing, hostname="127.0.0.1", port=port)
+    controller.start()
+    failing = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_from="r@methodical.kz",
+                                  smtp_timeout=5, delivery_retries=2, delivery_retry_intervals=(0, 0))
+    jobs.configure(jobs.JobRuntime(failing, platform, engine))
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        passed = reminders.run_pass(platform, engine, UUID(school["tenant"]["id"]), at(today))
+        ours = [k for k in passed.emails if k.startswith("reminder:")]
+        assert ours
+        _, mail_queue = reminders.queues(redis)
+        reminders._enqueue(mail_queue, reminders.send_mail, [(reminders.mail_job_id(k), (k,)) for k in ours],
+                           reminders._mail_retry(failing))
+        for _ in range(3):  # the attempt and its two retries (intervals of 0 s)
+            jobs.DeliveryWorker([mail_queue], connection=redis, serializer=JSONSerializer).work(burst=True)
+    finally:
+        controller.stop()
+        jobs.configure(jobs.JobRuntime(mail_settings, platform, engine))
+    assert refusing.tries == 3 * len(ours)
+    listed = ok(client.get("/api/v1/mail/failed", headers=bearer(settings.operator_token),
+                           query_string={"limit": 500}))["items"]
+    mine = {i["key"]: i for i in listed if i["key"] in ours}
+    assert set(mine) == set(ours)
+    assert all(i["attempts"] == 3 and "451" in i["error"] for i in mine.values())
+    assert client.get("/api/v1/mail/failed", headers=school["head"]).status_code == 403
