@@ -172,7 +172,7 @@ def worker(args: argparse.Namespace | None = None) -> int:
     queue = jobs.delivery_queue(connection, settings)
     from services import reminders
 
-    work_queues = [queue, *reminders.queues(connection)]  # circulars first, then reminders' passes and emails
+    work_queues = [queue, *reminders.queues(connection, settings)]  # circulars first, then reminders' passes and emails
     attempt = 0
     while True:
         attempt += 1
@@ -226,9 +226,9 @@ def cron(args: argparse.Namespace | None = None) -> int:
     if not settings.redis_url:
         log.error("REDIS_URL is not set: the scheduler has no queue to feed")
         return 2
-    scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url))
+    scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url), settings)
     log.info("cron scheduler enqueueing the reminders' tick (%s) on queue %s", reminders.TICK_CRON,
-             reminders.PASS_QUEUE)
+             settings.reminders_queue)
     scheduler.start()
     return 0
 

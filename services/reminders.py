@@ -431,18 +431,17 @@ def age(now: datetime, days: int) -> datetime:
 
 # rq: the cron tick, the passes and the emails as jobs (ids in, JSON serializer, idempotent)
 
-PASS_QUEUE = "reminders"
-MAIL_QUEUE = "mail"
 TICK_CRON = "*/15 * * * *"  # every quarter hour: a zone's 07:00 comes on the hour or the half or quarter hour
 _ACTIVE = {b"queued", b"started", b"deferred", b"scheduled"}
 
 
-def queues(connection: Any) -> list[Any]:
+def queues(connection: Any, settings: Settings) -> list[Any]:
     """Return the queues of the reminders: the passes first, then the emails they leave."""
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    return [Queue(name, connection=connection, serializer=JSONSerializer) for name in (PASS_QUEUE, MAIL_QUEUE)]
+    return [Queue(name, connection=connection, serializer=JSONSerializer)
+            for name in (settings.reminders_queue, settings.mail_queue)]
 
 
 def _enqueue(queue: Any, func: Any, jobs: list[tuple[str, tuple[Any, ...]]], retry: Any = None,
@@ -472,7 +471,7 @@ def _mail_retry(settings: Settings) -> Any:
 
 def enqueue_due(connection: Any, engine: Engine, settings: Settings, now: datetime) -> dict[str, int]:
     """Enqueue every pass due and not done, and every email written and not sent (what an emptied Redis lost)."""
-    pass_queue, mail_queue = queues(connection)
+    pass_queue, mail_queue = queues(connection, settings)
     stamp = now.isoformat()
     passes = _enqueue(pass_queue, daily_pass, [(pass_job_id(tid, day), (str(tid), stamp))
                                                for tid, day in passes_due(engine, now)])
@@ -505,7 +504,7 @@ def daily_pass(tenant_id: str, now: str) -> dict[str, Any]:
     done = run_pass(rt.platform, rt.engine, UUID(tenant_id), datetime.fromisoformat(now))
     job = get_current_job()
     if done.emails and job is not None:
-        _, mail_queue = queues(job.connection)
+        _, mail_queue = queues(job.connection, rt.settings)
         _enqueue(mail_queue, send_mail, [(mail_job_id(k), (k,)) for k in done.emails], _mail_retry(rt.settings))
     return {"day": done.day.isoformat(), "due": done.due, "new": done.new, "emails": len(done.emails)}
 
@@ -520,7 +519,7 @@ def daily_digests(tenant_id: str, day: str, now: str) -> int:
     keys = run_digests(rt.engine, UUID(tenant_id), date.fromisoformat(day), datetime.fromisoformat(now))
     job = get_current_job()
     if keys and job is not None:
-        _, mail_queue = queues(job.connection)
+        _, mail_queue = queues(job.connection, rt.settings)
         _enqueue(mail_queue, send_mail, [(mail_job_id(k), (k,)) for k in keys], _mail_retry(rt.settings))
     return len(keys)
 
@@ -541,7 +540,7 @@ def _redis(settings: Settings) -> Any:
     return Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
 
 
-def cron_scheduler(connection: Any) -> Any:
+def cron_scheduler(connection: Any, settings: Settings) -> Any:
     """Return rq's cron scheduler with the reminders' tick registered (JSON serializer: never pickle)."""
     from rq import Queue
     from rq.cron import CronJob, CronScheduler
@@ -563,5 +562,5 @@ def cron_scheduler(connection: Any) -> Any:
             return cron_job
 
     scheduler = Scheduler(connection=connection, name=f"methodical-reminders-{uuid4().hex[:8]}")
-    scheduler.register(tick, PASS_QUEUE, cron=TICK_CRON, job_timeout=600, result_ttl=3600)
+    scheduler.register(tick, settings.reminders_queue, cron=TICK_CRON, job_timeout=600, result_ttl=3600)
     return scheduler

@@ -33,7 +33,8 @@ def mail_settings(settings: Any, smtp: Any) -> Any:
     _, port = smtp
     return dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_from="reminders@methodical.kz",
                                smtp_timeout=5, delivery_retries=1, delivery_retry_intervals=(0,),
-                               public_url="https://methodical.example.kz")
+                               public_url="https://methodical.example.kz",
+                               reminders_queue=f"reminders-{secrets.token_hex(4)}", mail_queue=f"mail-{secrets.token_hex(4)}")
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +47,16 @@ def worker(mail_settings: Any, platform: Any, engine: Any, projector: Any) -> An
 
     jobs.configure(jobs.JobRuntime(mail_settings, platform, engine))
     redis = Redis.from_url(mail_settings.redis_url)
-    tag = secrets.token_hex(4)
-    names = reminders.PASS_QUEUE, reminders.MAIL_QUEUE
-    reminders.PASS_QUEUE, reminders.MAIL_QUEUE = f"reminders-{tag}", f"mail-{tag}"
 
     class Run:
         def tick(self, now: datetime) -> dict[str, int]:
             return reminders.enqueue_due(redis, engine, mail_settings, now)
 
         def work(self) -> None:
-            jobs.DeliveryWorker(reminders.queues(redis), connection=redis, serializer=JSONSerializer).work(burst=True)
+            # Another fixture (the circulars' delivery) may have set the jobs' runtime since: these settings.
+            if jobs.job_runtime().settings is not mail_settings:
+                jobs.configure(jobs.JobRuntime(mail_settings, platform, engine))
+            jobs.DeliveryWorker(reminders.queues(redis, mail_settings), connection=redis, serializer=JSONSerializer).work(burst=True)
 
         def day(self, now: datetime) -> None:
             self.tick(now)
@@ -64,9 +65,8 @@ def worker(mail_settings: Any, platform: Any, engine: Any, projector: Any) -> An
             self.work()
 
     yield Run()
-    for queue in reminders.queues(redis):
+    for queue in reminders.queues(redis, mail_settings):
         queue.empty()
-    reminders.PASS_QUEUE, reminders.MAIL_QUEUE = names
     jobs.configure(None)
 
 
@@ -323,7 +323,7 @@ def test_an_email_the_relay_refuses_is_retried_then_listed_for_the_operator_neve
     refusing, port = Refusing(), free_port()
     controller = Controller(refusing, hostname="127.0.0.1", port=port)
     controller.start()
-    failing = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_from="r@methodical.kz",
+    failing = dataclasses.replace(mail_settings, smtp_port=port,
                                   smtp_timeout=5, delivery_retries=2, delivery_retry_intervals=(0, 0))
     jobs.configure(jobs.JobRuntime(failing, platform, engine))
     redis = Redis.from_url(settings.redis_url)
@@ -331,7 +331,7 @@ def test_an_email_the_relay_refuses_is_retried_then_listed_for_the_operator_neve
         passed = reminders.run_pass(platform, engine, UUID(school["tenant"]["id"]), at(today))
         ours = [k for k in passed.emails if k.startswith("reminder:")]
         assert ours
-        _, mail_queue = reminders.queues(redis)
+        _, mail_queue = reminders.queues(redis, failing)
         reminders._enqueue(mail_queue, reminders.send_mail, [(reminders.mail_job_id(k), (k,)) for k in ours],
                            reminders._mail_retry(failing))
         for _ in range(3):  # the attempt and its two retries (intervals of 0 s)

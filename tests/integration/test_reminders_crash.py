@@ -41,14 +41,17 @@ def test_a_worker_killed_mid_pass_and_redis_emptied_still_send_each_reminder_exa
     caught_up(engine, platform)
     mail_settings = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port,
                                         smtp_from="reminders@methodical.kz", delivery_retries=1,
-                                        delivery_retry_intervals=(0,))
+                                        delivery_retry_intervals=(0,),
+                                        reminders_queue=f"reminders-crash-{secrets.token_hex(3)}",
+                                        mail_queue=f"mail-crash-{secrets.token_hex(3)}")
     redis = Redis.from_url(settings.redis_url)
     now = at(today)
     enqueued = reminders.enqueue_due(redis, engine, mail_settings, now)
     assert enqueued["passes"] >= SCHOOLS
     env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_FROM": "reminders@methodical.kz",
-           "DELIVERY_QUEUE": f"circulars-crash-{secrets.token_hex(3)}", "LOG_LEVEL": "WARNING",
+           "DELIVERY_QUEUE": f"circulars-crash-{secrets.token_hex(3)}",
+           "REMINDERS_QUEUE": mail_settings.reminders_queue, "MAIL_QUEUE": mail_settings.mail_queue, "LOG_LEVEL": "WARNING",
            "OPERATOR_TOKEN": settings.operator_token or "x"}
     worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env, cwd=ROOT)
     try:
@@ -74,7 +77,7 @@ def test_a_worker_killed_mid_pass_and_redis_emptied_still_send_each_reminder_exa
     try:
         for _ in range(2):  # the next ticks: passes not done, digests, emails not sent
             reminders.enqueue_due(redis, engine, mail_settings, now)
-            jobs.DeliveryWorker(reminders.queues(redis), connection=redis, serializer=JSONSerializer
+            jobs.DeliveryWorker(reminders.queues(redis, mail_settings), connection=redis, serializer=JSONSerializer
                                 ).work(burst=True)
     finally:
         jobs.configure(None)
