@@ -166,6 +166,14 @@ def of_person(conn: Connection, person_id: UUID) -> list[Any]:
     return [(row, reminder_key(row.reminder_id) in keys) for row in rows]
 
 
+def known(conn: Connection, reminder_ids: Sequence[UUID]) -> set[UUID]:
+    """Return which of the reminders the read model has (recorded for sure; the others may be too)."""
+    if not reminder_ids:
+        return set()
+    return {row.reminder_id for row in conn.execute(
+        select(notifications.c.reminder_id).where(notifications.c.reminder_id.in_(list(reminder_ids))).distinct())}
+
+
 def read_keys(conn: Connection, person_id: UUID, keys: Sequence[str]) -> set[str]:
     """Return which of the keys the person has read."""
     if not keys:

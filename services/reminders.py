@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import (
-    Column, Connection, Date, DateTime, Engine, Integer, Table, Text, Uuid, and_, func, select, text, update,
+    BigInteger, Column, Connection, Date, DateTime, Engine, Integer, Table, Text, Uuid, and_, func, select, text, update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
@@ -85,6 +85,8 @@ reminder_passes = Table(
     Column("done_at", DateTime(timezone=True), nullable=False),
     # The digests are written once every pass of the day is done (a union's chair hears of other members' reminders).
     Column("digested_at", DateTime(timezone=True)),
+    # The log position of the reminders the pass recorded: the digests wait for the read model to reach it.
+    Column("position", BigInteger),
 )
 
 
@@ -123,9 +125,11 @@ class ReminderCommands(Commands):
                     raise
         raise AssertionError("unreachable")
 
-    def raise_reminders(self, ctx: Context, tenant_id: UUID, dues: Sequence[Due], today: date) -> tuple[int, int]:
-        """Record the reminders not recorded yet; return how many were new and the log position after them."""
-        missing = [d for d in dues if not self._recorded(d.reminder_id)]
+    def raise_reminders(self, ctx: Context, tenant_id: UUID, dues: Sequence[Due], today: date,
+                        known: set[UUID] = frozenset()) -> tuple[int, int]:  # type: ignore[assignment]
+        """Record the reminders not recorded yet (`known`: ids the read model already has); return how many were
+        new and the log position after them."""
+        missing = [d for d in dues if d.reminder_id not in known and not self._recorded(d.reminder_id)]
         if not missing:
             return 0, 0
         try:
@@ -234,15 +238,14 @@ def run_pass(platform: Any, engine: Engine, tenant_id: UUID, now: datetime, wait
         settings = settings_of_tenant(conn, tenant_id)
         today = settings.today(now)
         dues = due_reminders(tenant_facts(conn, tenant_id, today, settings), today, settings)
+        # Those the read model has are recorded for sure; only the others are asked of the event store.
+        known = notifications_rm.known(conn, [d.reminder_id for d in dues])
     new, position = platform.raise_reminders(pass_context(now, f"reminders:{tenant_id}:{today}"), tenant_id, dues,
-                                             today)
-    if position:
-        # The digests read the notifications read model: it must have the reminders just recorded.
-        wait_for_position(engine, notifications_rm.read_model, position, wait)
+                                             today, known)
     emails = write_emails(engine, tenant_id, dues, today, now, digests=False)
     with engine.begin() as conn:
-        conn.execute(insert(reminder_passes).values(tenant_id=tenant_id, day=today, reminders=len(dues), done_at=now)
-                     .on_conflict_do_nothing())
+        conn.execute(insert(reminder_passes).values(tenant_id=tenant_id, day=today, reminders=len(dues), done_at=now,
+                                                    position=position or None).on_conflict_do_nothing())
     return PassDone(tenant_id, today, len(dues), new, emails)
 
 
@@ -277,6 +280,12 @@ def write_emails(engine: Engine, tenant_id: UUID, dues: Sequence[Due], today: da
 
 def run_digests(engine: Engine, tenant_id: UUID, day: date, now: datetime) -> list[str]:
     """Write the digests of the tenant's people for its day (after every pass of the day), and record it."""
+    with engine.connect() as conn:
+        position = conn.execute(select(func.max(reminder_passes.c.position)).where(
+            reminder_passes.c.day == day)).scalar()
+    if position:
+        # The digests read the notifications read model: it must have every reminder the day's passes recorded.
+        wait_for_position(engine, notifications_rm.read_model, int(position), 60.0)
     keys = write_digests(engine, tenant_id, day, now)
     with engine.begin() as conn:
         conn.execute(update(reminder_passes).where(reminder_passes.c.tenant_id == tenant_id,
@@ -414,9 +423,9 @@ def mail_job_id(key: str) -> str:
     return "mail-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def pass_job_id(tenant_id: UUID | str, day: date | str) -> str:
-    """Return the rq job id of a tenant's pass on a day."""
-    return f"reminders-{tenant_id}-{day}"
+def pass_job_id(tenant_ids: Sequence[str], now: str) -> str:
+    """Return the rq job id of the passes of these tenants at this moment: the same for the same work."""
+    return "reminders-" + hashlib.sha256("|".join([now, *tenant_ids]).encode()).hexdigest()[:32]
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -431,7 +440,8 @@ def age(now: datetime, days: int) -> datetime:
 
 # rq: the cron tick, the passes and the emails as jobs (ids in, JSON serializer, idempotent)
 
-TICK_CRON = "*/15 * * * *"  # every quarter hour: a zone's 07:00 comes on the hour or the half or quarter hour
+TICK_CRON = "*/15 * * * *"
+PASSES_PER_JOB = 25  # a job's own cost in rq (a score of Redis round trips) shared by this many tenants  # every quarter hour: a zone's 07:00 comes on the hour or the half or quarter hour
 _ACTIVE = {b"queued", b"started", b"deferred", b"scheduled"}
 
 
@@ -473,10 +483,13 @@ def enqueue_due(connection: Any, engine: Engine, settings: Settings, now: dateti
     """Enqueue every pass due and not done, and every email written and not sent (what an emptied Redis lost)."""
     pass_queue, mail_queue = queues(connection, settings)
     stamp = now.isoformat()
-    passes = _enqueue(pass_queue, daily_pass, [(pass_job_id(tid, day), (str(tid), stamp))
-                                               for tid, day in passes_due(engine, now)])
-    digests = _enqueue(pass_queue, daily_digests, [(f"digests-{tid}-{day}", (str(tid), day.isoformat(), stamp))
-                                                   for tid, day in digests_due(engine, now)])
+    due = [str(tid) for tid, _ in passes_due(engine, now)]
+    passes = _enqueue(pass_queue, daily_passes, [(pass_job_id(chunk, stamp), (list(chunk), stamp))
+                                                 for chunk in _chunks(due, PASSES_PER_JOB)])
+    waiting = [[str(tid), day.isoformat()] for tid, day in digests_due(engine, now)]
+    digests = _enqueue(pass_queue, daily_digests, [
+        ("digests-" + hashlib.sha256(repr(chunk).encode()).hexdigest()[:32], (list(chunk), stamp))
+        for chunk in _chunks(waiting, PASSES_PER_JOB)])
     mails = _enqueue(mail_queue, send_mail, [(mail_job_id(k), (k,)) for k in unsent(engine)], _mail_retry(settings))
     return {"passes": passes, "digests": digests, "emails": mails}
 
@@ -494,29 +507,36 @@ def tick(now: str | None = None) -> dict[str, int]:
     return enqueue_due(connection, rt.engine, rt.settings, moment)
 
 
-def daily_pass(tenant_id: str, now: str) -> dict[str, Any]:
-    """Run one tenant's pass as of the moment the tick saw, then enqueue the emails it wrote."""
+def daily_passes(tenant_ids: list[str], now: str) -> dict[str, int]:
+    """Run these tenants' passes as of the moment the tick saw, then enqueue the emails they wrote."""
     from rq import get_current_job
 
     from services import jobs
 
     rt = jobs.job_runtime()
-    done = run_pass(rt.platform, rt.engine, UUID(tenant_id), datetime.fromisoformat(now))
+    moment = datetime.fromisoformat(now)
+    due = new = 0
+    emails: list[str] = []
+    for tenant_id in tenant_ids:
+        done = run_pass(rt.platform, rt.engine, UUID(tenant_id), moment)
+        due, new, emails = due + done.due, new + done.new, emails + done.emails
     job = get_current_job()
-    if done.emails and job is not None:
+    if emails and job is not None:
         _, mail_queue = queues(job.connection, rt.settings)
-        _enqueue(mail_queue, send_mail, [(mail_job_id(k), (k,)) for k in done.emails], _mail_retry(rt.settings))
-    return {"day": done.day.isoformat(), "due": done.due, "new": done.new, "emails": len(done.emails)}
+        _enqueue(mail_queue, send_mail, [(mail_job_id(k), (k,)) for k in emails], _mail_retry(rt.settings))
+    return {"tenants": len(tenant_ids), "due": due, "new": new, "emails": len(emails)}
 
 
-def daily_digests(tenant_id: str, day: str, now: str) -> int:
-    """Write the digests of a tenant's day, then enqueue them."""
+def daily_digests(days: list[list[str]], now: str) -> int:
+    """Write the digests of these (tenant, day) pairs, then enqueue them."""
     from rq import get_current_job
 
     from services import jobs
 
     rt = jobs.job_runtime()
-    keys = run_digests(rt.engine, UUID(tenant_id), date.fromisoformat(day), datetime.fromisoformat(now))
+    keys: list[str] = []
+    for tenant_id, day in days:
+        keys += run_digests(rt.engine, UUID(tenant_id), date.fromisoformat(day), datetime.fromisoformat(now))
     job = get_current_job()
     if keys and job is not None:
         _, mail_queue = queues(job.connection, rt.settings)

@@ -16,7 +16,7 @@ from projections import notifications as notifications_rm
 from projections.base import decode_cursor, encode_cursor
 from services import reminders
 from services.api.bodies import Blueprint
-from services.api.common import PageArgs, PositionSchema, caller, catch_up, context, runtime, with_position
+from services.api.common import Name, PageArgs, PositionSchema, caller, catch_up, context, runtime, with_position
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1",
                 description="Notifications, reminders by email, and the reminders' calendar (ADR 023)")
@@ -76,7 +76,8 @@ class RemindersIn(Schema):
     """When the platform reminds: the tenant's time zone, the plans' due day (MM-DD), days a document or a
     circular may wait."""
 
-    time_zone = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    time_zone = Name(required=True, validate=validate.Length(min=1, max=64),
+                     metadata={"description": "A zone of the tz database, e.g. Asia/Almaty"})
     plan_due = fields.String(required=True, validate=validate.Regexp(r"^\d{2}-\d{2}$"))
     document_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=365))
     circular_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=365))

@@ -47,7 +47,7 @@ def test_a_worker_killed_mid_pass_and_redis_emptied_still_send_each_reminder_exa
     redis = Redis.from_url(settings.redis_url)
     now = at(today)
     enqueued = reminders.enqueue_due(redis, engine, mail_settings, now)
-    assert enqueued["passes"] >= SCHOOLS
+    assert enqueued["passes"] >= 1  # jobs of up to PASSES_PER_JOB tenants
     env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_FROM": "reminders@methodical.kz",
            "DELIVERY_QUEUE": f"circulars-crash-{secrets.token_hex(3)}",
