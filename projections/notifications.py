@@ -190,7 +190,7 @@ def recipients_of(conn: Connection, person_ids: Sequence[UUID]) -> dict[UUID, An
         select(recipients).where(recipients.c.person_id.in_(list(person_ids))))}
 
 
-def undigested(conn: Connection, person_id: UUID, digested: Any, until_seq: int | None = None) -> list[Any]:
+def undigested(conn: Connection, person_id: UUID, digested: Any) -> list[Any]:
     """Return the person's reminders no digest or email has carried yet (`digested`: the table of those)."""
     query = (select(notifications)
              .where(notifications.c.person_id == person_id,
@@ -199,14 +199,6 @@ def undigested(conn: Connection, person_id: UUID, digested: Any, until_seq: int 
                     .exists())
              .order_by(notifications.c.seq))
     return list(conn.execute(query))
-
-
-def count_of(conn: Connection, person_id: UUID) -> int:
-    """Return how many of the person's reminders are unread."""
-    read = select(reads.c.key).where(reads.c.person_id == person_id).scalar_subquery()
-    return int(conn.execute(select(func.count()).select_from(notifications).where(
-        notifications.c.person_id == person_id,
-        ~(func.concat("reminder:", notifications.c.reminder_id).in_(read)))).scalar_one())
 
 
 def waiting_for(conn: Connection, tenant_id: UUID, person_id: UUID, roles: Sequence[str], today: date

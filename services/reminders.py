@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import smtplib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from email import policy as email_policy
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
 from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import (
-    BigInteger, Column, Connection, Date, DateTime, Engine, Integer, Table, Text, Uuid, and_, func, select, text, update,
+    BigInteger, Column, Connection, Date, DateTime, Engine, Integer, Table, Text, Uuid, func, select, text, update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
@@ -432,10 +428,6 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
-
-def age(now: datetime, days: int) -> datetime:
-    """Return the moment `days` before now."""
-    return now - timedelta(days=days)
 
 
 # rq: the cron tick, the passes and the emails as jobs (ids in, JSON serializer, idempotent)
