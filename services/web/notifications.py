@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 
 from domain import policy
 from projections import notifications as notifications_rm
+from projections.base import PositionNotReached, wait_for_position
 from services.api.common import runtime
 from domain.reminders import DEFAULT_MAIL, MAIL_CHOICES
 from services.web import pages
@@ -29,7 +30,7 @@ class MailForm(Form):
     """How reminders come by email (the profile's section "mail")."""
 
     section = HiddenField(default="mail")
-    mail = RadioField(_l("Reminders by email"), choices=[
+    mail = RadioField(_l("How reminders come by email"), choices=[
         SelectChoice("at_once", _l("Each reminder at once")), SelectChoice("daily", _l("A daily digest")),
         SelectChoice("weekly", _l("A weekly digest")), SelectChoice("none", _l("No email"))])
 
@@ -141,7 +142,11 @@ def notifications(lang: str) -> Response:
         wanted = request.form.get("key")
         keys = [i["key"] for i in items if not i["read"] and (wanted is None or i["key"] == wanted)]
         ctx = command_context(policy.MARK_NOTIFICATIONS_READ)
-        rt.platform.mark_read(ctx, person.tenant_id, person.id, keys)
+        done = rt.platform.mark_read(ctx, person.tenant_id, person.id, keys)
+        try:  # the page it redirects to shows them read (and the header's count without them)
+            wait_for_position(rt.engine, notifications_rm.read_model, done.position, 3.0)
+        except PositionNotReached:
+            pass  # shown read a moment later; the reads are recorded
         flash(gettext("Marked as read."), "success")
         return redirect(url_for("web_notifications.notifications", lang=lang))
     shown = items[:50]
