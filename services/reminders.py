@@ -3,8 +3,9 @@
 Every step is safe to repeat. A pass reads the facts from the read models, computes the reminders due on the
 tenant's own day (domain/reminders.py), records the ones not yet recorded (each `Reminder` has the id of its
 rule, subject and period, so a second recording fails and is skipped), then writes the emails they call for
-into `mail_outbox` under keys that name them (a reminder for a person; a person's digest for a period), and
-records the pass as done for that day. A pass that died halfway is not done: the next tick runs it again and it
+into `mail_outbox` under keys that name them (a reminder for a person sent at once), and records the pass as
+done for that day; once every pass due is done, each person's digest for the period is written the same way. A
+pass that died halfway is not done: the next tick runs it again and it
 finishes what is missing. Redis only carries wake-ups: a tick re-enqueues every pass not done and every email
 not sent, so an emptied Redis loses nothing.
 """
