@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.base import Context, InvalidValue, Recorded
 from domain.compliance import DEFAULT_QUARTERS, quarter_dates
-from domain.units import UNIT_KINDS, academic_year_of
+from domain.units import INTERSCHOOL_ASSOCIATION, UNIT_KINDS, academic_year_of
 
 # How a person wants reminders by email: each at once, a daily digest, a weekly digest, or none.
 AT_ONCE, DAILY, WEEKLY, NO_MAIL = "at_once", "daily", "weekly", "none"
@@ -272,13 +272,16 @@ def _unit_reminders(unit: UnitState, today: date, settings: ReminderSettings, he
                 yield Due(NO_MEETING_THIS_QUARTER, kind.meets_clause or "p.25", unit.unit_id, f"{year}:q{number}",
                           acting, {**named, "quarter": number, "ends_on": end.isoformat(),
                                    "days": (end - today).days})
-    elif kind.meets == "year":
+    if kind.meets == "year" or unit.kind == INTERSCHOOL_ASSOCIATION:
+        # p.27: district associations meet two or three times a year; the platform holds inter-school ones, which
+        # serve several schools' teachers as district ones do, to the same two a year besides their quarters.
+        minimum = kind.min_meetings_per_year or 2
         start_year = int(year[:4])
         first, last = date(start_year, 9, 1), date(start_year + 1, 8, 31)
         held = sum(1 for day in unit.meetings if first <= day <= last)
-        if today >= date(start_year + 1, *LAST_MONTHS_FROM) and held < kind.min_meetings_per_year:
-            yield Due(FEW_MEETINGS_THIS_YEAR, kind.meets_clause or "p.27", unit.unit_id, year, acting,
-                      {**named, "held": held, "minimum": kind.min_meetings_per_year, "year": year})
+        if today >= date(start_year + 1, *LAST_MONTHS_FROM) and held < minimum:
+            yield Due(FEW_MEETINGS_THIS_YEAR, "p.27", unit.unit_id, year, acting,
+                      {**named, "held": held, "minimum": minimum, "year": year})
 
 
 def period_of_digest(choice: str, today: date) -> str | None:

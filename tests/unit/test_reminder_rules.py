@@ -61,6 +61,11 @@ def test_a_district_association_with_fewer_than_two_meetings_is_reminded_in_the_
     facts = school(unit)
     assert FEW_MEETINGS_THIS_YEAR not in rules_on(facts, date(2027, 6, 30))
     assert rules_on(facts, date(2027, 7, 1))[FEW_MEETINGS_THIS_YEAR].clause == "p.27"
+    interschool = association(kind="interschool_association", plan_status="approved", meetings=[date(2026, 10, 1)])
+    assert rules_on(school(interschool), date(2027, 7, 1))[FEW_MEETINGS_THIS_YEAR].clause == "p.27"
+    met = association(kind="district_association", members=5, plan_status="approved",
+                      meetings=[date(2026, 10, 1), date(2027, 3, 1)])
+    assert FEW_MEETINGS_THIS_YEAR not in rules_on(school(met), date(2027, 7, 1))
 
 
 def test_a_plan_not_approved_by_the_tenants_date_is_reminded_p29():
