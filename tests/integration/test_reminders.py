@@ -346,3 +346,20 @@ def test_an_email_the_relay_refuses_is_retried_then_listed_for_the_operator_neve
     assert set(mine) == set(ours)
     assert all(i["attempts"] == 3 and "451" in i["error"] for i in mine.values())
     assert client.get("/api/v1/mail/failed", headers=school["head"]).status_code == 403
+
+
+def test_rqs_cron_enqueues_the_tick_every_quarter_hour_in_json_and_a_worker_runs_it(mail_settings, worker):
+    from redis import Redis
+    from rq.job import JobStatus
+
+    redis = Redis.from_url(mail_settings.redis_url)
+    scheduler = reminders.cron_scheduler(redis, mail_settings)
+    [tick] = scheduler.get_jobs()
+    assert tick.cron == "*/15 * * * *" and tick.func_name == "services.reminders.tick"
+    nxt = tick.get_next_enqueue_time()
+    assert nxt.minute % 15 == 0 and nxt > datetime.now(timezone.utc)
+    job = tick.enqueue(redis)
+    worker.work()  # workers read JSON only: a pickled job would fail here
+    pass_queue, _ = reminders.queues(redis, mail_settings)
+    ran = pass_queue.fetch_job(job.id)
+    assert ran.get_status() == JobStatus.FINISHED and set(ran.return_value()) >= {"passes", "emails"}
