@@ -539,12 +539,17 @@ def daily_digests(days: list[list[str]], now: str) -> int:
 
 def send_mail(key: str) -> str:
     """Send one written email unless it is sent; the last failed attempt leaves it on the operator's list."""
+    from rq import get_current_job
+
     from services import jobs, mail
 
     rt = jobs.job_runtime()
     if rt.relay is None:
         rt.relay = mail.Relay(rt.settings)
-    return send(rt.engine, rt.settings, rt.relay, key, final=jobs._is_final_attempt())  # noqa: SLF001
+    job = get_current_job()
+    # No retry left (or run outside rq): this failure is the last, and the email goes to the operator's list.
+    final = job is None or not job.retries_left
+    return send(rt.engine, rt.settings, rt.relay, key, final=final)
 
 
 def _redis(settings: Settings) -> Any:
