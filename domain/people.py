@@ -12,6 +12,7 @@ from uuid import UUID, uuid5
 from domain import rules
 from domain.base import (ADMINISTRATION, Conflict, Context, DomainError, InvalidValue, NotFound, Phrase, Recorded,
                          RuleViolation, Term)
+from domain.reminders import MAIL_CHOICES
 
 
 def check_roles(roles: Iterable[str], tenant_kind: str) -> list[str]:
@@ -129,6 +130,14 @@ class Person(Recorded):
         def apply(self, person: Person) -> None:
             person.language = self.language
 
+    class MailChosen(Recorded.Event):
+        """How the person wants reminders by email: each at once, a daily or weekly digest, or none."""
+
+        mail: str
+
+        def apply(self, person: Person) -> None:
+            person.mail = self.mail
+
     class InvitationIssued(Recorded.Event):
         invitation_id: UUID
         token_hash: str
@@ -189,6 +198,7 @@ class Person(Recorded):
     # Not annotated: eventsourcing makes annotated class attributes dataclass fields.
     login = None  # str: the email address the person signs in with
     language = None  # str: the language they last chose
+    mail = None  # str: how reminders reach them by email (domain/reminders.py MAIL_CHOICES); None: the default
     password_set_at = None  # datetime
 
     def links(self) -> dict[str, dict[str, Any]]:
@@ -290,6 +300,13 @@ class Person(Recorded):
                                languages=", ".join(LANGUAGES))
         if language != self.language:
             self.record(self.LanguageChosen, ctx, None, ADMINISTRATION, language=language)
+
+    def choose_mail(self, ctx: Context, mail: str) -> None:
+        """Remember how the person wants reminders by email (domain/reminders.py MAIL_CHOICES)."""
+        if mail not in MAIL_CHOICES:
+            raise InvalidValue(f"The email choice is one of {', '.join(MAIL_CHOICES)}.", field="mail")
+        if mail != self.mail:
+            self.record(self.MailChosen, ctx, None, ADMINISTRATION, mail=mail)
 
     def issue_invitation(self, ctx: Context, token_hash: str, expires_at: datetime) -> UUID:
         """Record an invitation to set a password, by the hash of its secret; return its id."""

@@ -189,6 +189,15 @@ def _held(actor: Actor) -> tuple[str, ...]:
     return actor.roles or (actor.role,)
 
 
+# Reminders and notifications (ADR 023): a person's own inbox and email choice; the organization's reminder
+# calendar; the emails the operator watches. The Order sets the duties reminded of, not the reminders: no clause.
+READ_NOTIFICATIONS = Action("read_notifications", "Reading one's notifications", None, MEMBERS)
+MARK_NOTIFICATIONS_READ = Action("mark_notifications_read", "Marking one's notifications read", None, MEMBERS)
+CHOOSE_MAIL = Action("choose_mail", "Choosing how reminders come by email", None, MEMBERS)
+SET_REMINDERS = Action("set_reminders", "Setting when the platform reminds", None, (HEAD, DEPUTY_HEAD))
+READ_REMINDERS = Action("read_reminders", "Reading when the platform reminds", None, MEMBERS)
+LIST_FAILED_MAIL = Action("list_failed_mail", "Listing the emails that could not be sent", None, (OPERATOR,))
+
 # The platform's own administration: the Order says nothing of tenants, accounts or credentials.
 REGISTER_TENANT = Action("register_tenant", "Registering an organization or authority", None, (OPERATOR,))
 READ_TENANT = Action("read_tenant", "Reading an organization's data", None, MEMBERS)

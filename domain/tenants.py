@@ -8,6 +8,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain import rules
 from domain.base import Conflict, Context, InvalidValue, Phrase, Recorded, RuleViolation, Term
 from domain.compliance import check_quarters
+from domain.reminders import REMINDER_SETTINGS
+from domain.reminders import check_settings as check_reminder_settings
 
 _BIN_WEIGHTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 _BIN_WEIGHTS_SECOND_PASS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
@@ -82,6 +84,21 @@ class Tenant(Recorded):
 
         def apply(self, tenant: Tenant) -> None:
             tenant.quarters = quarter_pairs(self.quarters)
+
+    # When the platform reminds (domain/reminders.py): the time zone of the tenant's day, the plans' due day, how
+    # long a document or a circular may wait.
+    class RemindersSet(Recorded.Event):
+        time_zone: str
+        plan_due: str
+        document_days: int
+        circular_days: int
+
+        def apply(self, tenant: Tenant) -> None:
+            tenant.reminders = {"time_zone": self.time_zone, "plan_due": self.plan_due,
+                                "document_days": self.document_days, "circular_days": self.circular_days}
+
+    # Not annotated: eventsourcing makes annotated class attributes dataclass fields.
+    reminders = None  # dict: the settings of RemindersSet; None: the defaults
 
     def __init__(
         self,
@@ -159,6 +176,13 @@ class Tenant(Recorded):
 def quarter_pairs(quarters: list[dict[str, str]]) -> list[list[str]]:
     """Return a CalendarSet's quarters as the [start, end] pairs the compliance rules count by."""
     return [[quarter["start"], quarter["end"]] for quarter in quarters]
+
+
+    def set_reminders(self, ctx: Context, **settings: Any) -> None:
+        """Set when the platform reminds this organization's people (domain/reminders.py)."""
+        checked = check_reminder_settings(**settings)
+        if checked != self.reminders:
+            self.record(self.RemindersSet, ctx, None, REMINDER_SETTINGS, **checked)
 
 
 class BinRegistration(Recorded):

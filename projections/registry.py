@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, Table
 
-from projections import audit, chain, circulars, documents, people, security, tenants, unions, units
+from projections import audit, chain, circulars, documents, notifications, people, security, tenants, unions, units
 from projections.base import ReadModel, metadata, schemas, tracking
 
 READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (
@@ -18,6 +18,7 @@ READ_MODELS: dict[str, ReadModel] = {rm.name: rm for rm in (
     unions.read_model,
     circulars.read_model,
     documents.read_model,
+    notifications.read_model,
 )}
 
 

@@ -67,6 +67,13 @@ POLICIES: dict[str, str] = {
     "document_files": _BY_TENANT,
     # The kept answers of idempotent commands (an operator's have no tenant: the operator's alone).
     "idempotent_responses": _BY_TENANT,
+    # Reminders (ADR 023): each person's notifications and reads are kept in the person's own tenant.
+    "rm_notifications": _BY_TENANT,
+    "rm_notification_reads": _BY_TENANT,
+    "rm_mail_recipients": _BY_TENANT,
+    "rm_reminder_settings": _BY_TENANT,
+    "mail_outbox": _BY_TENANT,
+    "reminder_passes": _BY_TENANT,
 }
 # Tables the web role also appends to: only within its caller's own scope.
 INSERTS: dict[str, str] = {"document_files": _BY_TENANT, "idempotent_responses": _BY_TENANT}

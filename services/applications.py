@@ -25,6 +25,7 @@ from services.documents import DocumentCommands
 from services.audit import AuditCommands
 from services.unions import UnionCommands
 from services.signin import SignInCommands
+from services.reminders import ReminderCommands
 
 __all__ = ["Done", "IssuedToken", "Platform", "StaleWrite"]
 
@@ -50,7 +51,8 @@ def ping_if_readable(conn: psycopg.Connection[Any]) -> None:
         ConnectionPool.check_connection(conn)
 
 
-class Platform(TenancyCommands, SignInCommands, UnitCommands, AuditCommands, UnionCommands, DocumentCommands, Application[UUID]):
+class Platform(TenancyCommands, SignInCommands, UnitCommands, AuditCommands, UnionCommands, DocumentCommands,
+               ReminderCommands, Application[UUID]):
     """One Application, one log: each area of the platform mixes in its commands (ADR 001)."""
 
     name = APPLICATION_NAME

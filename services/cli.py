@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("projector", help="follow the event log and keep the read models up to date")
     commands.add_parser("worker", help="run an rq worker that renders and delivers circulars")
     commands.add_parser("dispatcher", help="move recorded circulars into rq (again, whenever Redis lost them)")
+    commands.add_parser("cron", help="run rq's cron scheduler: the reminders' tick every quarter hour (ADR 023)")
     rebuild = commands.add_parser("rebuild", help="rebuild read models from the events beside the live ones; swap them in")
     rebuild.add_argument("read_models", nargs="*", help="names (default: all)")
     commands.add_parser("verify", help="recompute the tamper-evidence chain; name the first bad position")
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logs.configure(args.command)  # one JSON line a record (LOG_FORMAT=text: plain lines)
     command = {"run": run, "migrate": migrate, "projector": projector, "rebuild": rebuild_command,
-               "worker": worker, "dispatcher": dispatcher, "verify": audit_tools.verify_command,
+               "worker": worker, "dispatcher": dispatcher, "cron": cron, "verify": audit_tools.verify_command,
                "checkpoint": audit_tools.checkpoint_command, "export": audit_tools.export_command,
                "import": audit_tools.import_command, "health": health_command, "backup": _backup,
                "restore": _restore}[args.command]
@@ -177,6 +178,9 @@ def worker(args: argparse.Namespace | None = None) -> int:
     heap.settle()
     connection = Redis.from_url(settings.redis_url)
     queue = jobs.delivery_queue(connection, settings)
+    from services import reminders
+
+    work_queues = [queue, *reminders.queues(connection, settings)]  # circulars first, then reminders' passes and emails
     attempt = 0
     while True:
         attempt += 1
@@ -184,7 +188,7 @@ def worker(args: argparse.Namespace | None = None) -> int:
         try:
             # Registering the worker (its name on the connection) needs Redis already: a worker started, or
             # started again, while Redis is down waits here with the rest.
-            running = DeliveryWorker([queue], connection=connection, serializer=JSONSerializer, name=name)
+            running = DeliveryWorker(work_queues, connection=connection, serializer=JSONSerializer, name=name)
             log.info("worker %s delivering circulars from queue %s", name, settings.delivery_queue)
             running.work(with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
             if running.stop_requested:
@@ -273,6 +277,23 @@ def _restore(args: argparse.Namespace) -> int:
     return restore_command(args)
 
 
+def cron(args: argparse.Namespace | None = None) -> int:
+    """Run rq's cron scheduler with the reminders' tick until SIGTERM or SIGINT (rq's own loop: ADR 023)."""
+    from redis import Redis
+
+    from services import reminders
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        log.error("REDIS_URL is not set: the scheduler has no queue to feed")
+        return 2
+    scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url), settings)
+    log.info("cron scheduler enqueueing the reminders' tick (%s) on queue %s", reminders.TICK_CRON,
+             settings.reminders_queue)
+    scheduler.start()
+    return 0
+
+
 def rebuild_command(args: argparse.Namespace) -> int:
     """Rebuild the named read models beside the live ones, printing how many events each replayed."""
     from projections.base import make_engine
@@ -335,7 +356,8 @@ def run(args: argparse.Namespace | None = None) -> int:
         # The followers are restarted when they exit (they resume from their records); gunicorn supervises
         # its own workers, and if it exits the platform stops.
         followers = [[sys.executable, "-m", "services.cli", "projector"],
-                     [sys.executable, "-m", "services.cli", "dispatcher"]]
+                     [sys.executable, "-m", "services.cli", "dispatcher"],
+                     [sys.executable, "-m", "services.cli", "cron"]]
         followers += [[sys.executable, "-m", "services.cli", "worker"]
                       for _ in range(int(env.get("DELIVERY_WORKERS", "2")))]
         for command in followers:

@@ -48,6 +48,9 @@ class Settings:
     delivery_retries: int = 3
     delivery_retry_intervals: tuple[int, ...] = (10, 60, 300)
     dispatch_interval: float = 1.0
+    # Reminders (ADR 023): the rq queues of the daily passes and of the emails they leave.
+    reminders_queue: str = "reminders"
+    mail_queue: str = "mail"
     # Tamper evidence: the Ed25519 key that signs chain checkpoints (none: unsigned), and their spacing.
     audit_signing_key: str | None = None
     checkpoint_interval: int = 1000
@@ -110,6 +113,8 @@ class Settings:
                 int(v) for v in env.get("DELIVERY_RETRY_INTERVALS", "10,60,300").split(",") if v.strip()
             ),
             dispatch_interval=float(env.get("DISPATCH_INTERVAL", "1")),
+            reminders_queue=env.get("REMINDERS_QUEUE", "reminders"),
+            mail_queue=env.get("MAIL_QUEUE", "mail"),
             audit_signing_key=env.get("AUDIT_SIGNING_KEY") or None,
             checkpoint_interval=int(env.get("CHECKPOINT_INTERVAL", "1000")),
             projector_linger=float(env.get("PROJECTOR_LINGER_MS", "10")) / 1000,

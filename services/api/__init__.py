@@ -19,7 +19,7 @@ from projections.base import make_engine
 from projections.registry import create_schema
 from projections.people import count_teaching
 from services.api import audit, catalogue, compliance, errors, limits, people, system, tenants, units
-from services.api import circulars, unions
+from services.api import circulars, notifications, unions
 from services.api import bodies, docs, documents, idempotency, invitations, queries
 from services.api.common import Runtime, enter_scope, runtime
 from services import database, logs, metrics, web
@@ -97,6 +97,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(unions.blp)
     api.register_blueprint(circulars.blp)
     api.register_blueprint(documents.blp)
+    api.register_blueprint(notifications.blp)
     api.register_blueprint(invitations.blp)
     errors.register(app)
     bodies.install(app)

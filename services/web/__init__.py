@@ -33,7 +33,7 @@ class FormCookies(SecureCookieSessionInterface):
 
 def install(app: Flask, settings: Settings) -> None:
     """Add the web pages to the application."""
-    from services.web import audit, documents, organization, pages, unions
+    from services.web import audit, documents, notifications, organization, pages, unions
 
     app.config.update(
         SECRET_KEY=settings.web_secret_key(),
@@ -58,6 +58,7 @@ def install(app: Flask, settings: Settings) -> None:
     documents.register(app)  # documents, circulars and the operator's pages
     app.register_blueprint(unions.blp)
     app.register_blueprint(audit.blp)
+    app.register_blueprint(notifications.blp)
     # An address that no route serves has no blueprint to answer it: outside /api/ it is the web's page.
     app.register_error_handler(404, _unrouted)
     app.register_error_handler(405, _unrouted)

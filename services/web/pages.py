@@ -439,6 +439,11 @@ def profile(lang: str) -> Response:
                                        language=person.language or lang)
     email_form = forms.EmailForm(formdata=request.form if posted == "email" else None, email=person.login or "")
     password_form = forms.PasswordChangeForm(formdata=request.form if posted == "password" else None)
+    from services.web.notifications import mail_section  # reminders by email (ADR 023)
+
+    mail_form, saved = mail_section(posted)
+    if saved is not None:
+        return saved
     if posted == "language" and language_form.validate():
         rt.platform.choose_language(person.id, language_form.language.data, now=now(), request_id=request_id())
         g.lang = language_form.language.data
@@ -471,8 +476,8 @@ def profile(lang: str) -> Response:
         flash(_("You have signed out everywhere."), "success")
         return redirect(url_for("web.login", lang=lang))
     sessions = _live(person.sessions())
-    status = 422 if posted in ("email", "password", "language") else 200
-    return page("profile.html", status, language_form=language_form, email_form=email_form,
+    status = 422 if posted in ("email", "password", "language", "mail") else 200
+    return page("profile.html", status, language_form=language_form, email_form=email_form, mail_form=mail_form,
                 password_form=password_form, sessions_form=forms.SessionsForm(), sessions=sessions)
 
 

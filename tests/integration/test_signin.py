@@ -354,6 +354,7 @@ OWN_PAGES = {
     "/<lang>/password-reset": "the same answer whether or not the login exists",
     "/<lang>/password-reset/<token>": "as an invitation",
     "/<lang>/profile": "the person's own language, email, password and sessions",
+    "/<lang>/notifications": "the person's own reminders and what waits for them (tests/integration/test_reminders.py)",
     "/<lang>/<path:rest>": "the 404 page",
 }
 # Pages of the unions and the audit: another tenant's or union's object is the 404 page (test_web_unions.py).

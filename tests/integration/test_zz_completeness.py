@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from projections.runner import stored_events
+from services.reminders import REMINDERS
 from services.unions import DELIVERY
 
 
@@ -22,7 +23,7 @@ def test_every_event_written_by_the_suite_says_who_when_where_and_why(platform):
         if not actor.get("role"):
             missing.append(f"{where}: no actor role")
         # The platform's own actors (the operator, the delivery worker) are no person.
-        if actor.get("role") not in ("operator", DELIVERY) and not actor.get("person_id"):
+        if actor.get("role") not in ("operator", DELIVERY, REMINDERS) and not actor.get("person_id"):
             missing.append(f"{where}: a person acted but is not named")
         if not meta.get("request_id"):
             missing.append(f"{where}: no request id")
