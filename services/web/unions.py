@@ -35,7 +35,6 @@ from services.web import i18n, pages
 from services.web.pages import L, not_found, page, signed_in
 
 blp = Blueprint("web_unions", __name__, template_folder="templates")
-ROWS = 50
 
 
 def like_the_foundations(bp: Blueprint) -> Blueprint:
@@ -50,13 +49,7 @@ def like_the_foundations(bp: Blueprint) -> Blueprint:
         def switch_to(language: str) -> str:
             target = url_for(request.endpoint or "web.dashboard", **{**(request.view_args or {}), "lang": language})
             return target + (f"?{request.query_string.decode()}" if request.query_string else "")
-
-        def page_link(**where: Any) -> str:
-            """This page's address with its query kept, at another page of its list."""
-            kept = {k: v for k, v in request.args.items() if k not in ("after", "before", "at")}
-            return url_for(request.endpoint or "web.dashboard", **{**(request.view_args or {}), **kept, **where})
-
-        return {"switch_to": switch_to, "page_link": page_link}
+        return {"switch_to": switch_to}
 
     return bp
 
@@ -228,23 +221,14 @@ class _Stop(Exception):
 
 # The list of unions and founding one (p.22, p.24)
 
-def _my_unions(conn: Any, tenant_id: UUID, person_id: UUID, q: str, after: int, before: int | None
-               ) -> tuple[list[Any], int | None, int | None]:
-    """Return a page of the unions the organization belongs to, coordinates or the person chairs, by name."""
+def _my_unions(conn: Any, tenant_id: UUID, person_id: UUID, q: str) -> pages.Listing:
+    """Return the page asked for of the unions the organization belongs to, coordinates or the person chairs."""
     u, m = unions_rm.unions, unions_rm.union_members
     query = select(u).where(or_(u.c.coordinator_id == tenant_id, u.c.chair["person_id"].astext == str(person_id),
                                 u.c.union_id.in_(select(m.c.union_id).where(m.c.tenant_id == tenant_id))))
     if q:
         query = query.where(func.lower(u.c.name).contains(q.casefold()))  # lower() folds Cyrillic on UTF-8
-    if before is not None:
-        rows = list(conn.execute(query.where(u.c.seq < before).order_by(u.c.seq.desc()).limit(ROWS + 1)))
-        more_before = len(rows) > ROWS
-        rows = list(reversed(rows[:ROWS]))
-        return rows, (rows[0].seq if rows and more_before else None), (rows[-1].seq if rows else None)
-    rows = list(conn.execute(query.where(u.c.seq > after).order_by(u.c.seq).limit(ROWS + 1)))
-    more = len(rows) > ROWS
-    rows = rows[:ROWS]
-    return rows, (rows[0].seq if rows and after else None), (rows[-1].seq if rows and more else None)
+    return pages.listed_by(conn, query, u.c.seq, "seq")
 
 
 def _departments(conn: Any) -> list[tuple[str, str]]:
@@ -285,14 +269,11 @@ def unions(lang: str) -> Response:
                 flash(_("The union is founded; your organization is its first member."), "success")
                 return redirect(url_for("web_unions.union", lang=lang, nid=done.aggregate.id,
                                         at=done.position))
-    q = request.args.get("q", "")[:200].strip()
-    after = _int(request.args.get("after")) or 0
-    before = _int(request.args.get("before"))
+    q = pages.search_text()
     _wait(request.args.get("at"), unions_rm.read_model)
     with rt.engine.connect() as conn:
-        rows, prev_at, next_at = _my_unions(conn, g.person.tenant_id, g.person.id, q, after, before)
-    return page("unions/list.html", status, rows=rows, form=form, may_found=may_found, error=error, q=q,
-                prev_at=prev_at, next_at=next_at)
+        found = _my_unions(conn, g.person.tenant_id, g.person.id, q)
+    return page("unions/list.html", status, found=found, form=form, may_found=may_found, error=error, q=q)
 
 
 def _int(raw: str | None) -> int | None:
