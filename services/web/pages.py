@@ -209,11 +209,19 @@ def role_name(role: str) -> str:
     return names.get(role, role)
 
 
+# The pages a signed-in operator works in besides the operator's own (services/web/operator.py): every other page
+# is a person's, of a tenant the operator belongs to none of, so it is the 404 page for the operator.
+OPERATOR_SEES = {"web.dashboard", "web.profile", "web_audit.timeline", "web_audit.as_of", "web_audit.changes",
+                 "web_audit.verify_chain"}
+
+
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     """Let only a signed-in person see the page; others go to the sign-in form, told why."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.operator and request.endpoint not in OPERATOR_SEES:
+            return not_found()
         if g.person is None and not g.operator:
             if g.session_ended:
                 flash(_("Your session has ended. Sign in again."), "info")
