@@ -198,6 +198,25 @@ def page_link(**where: Any) -> str:
     return url_for(request.endpoint or "web.dashboard", **{**(request.view_args or {}), **kept, **where})
 
 
+def minute_formatter(format: str = "short") -> Callable[[datetime | None], str]:
+    """Return a function that writes a moment as format_datetime does in this page's language and zone, for a
+    long list: each minute is formatted once (the short format shows no seconds), "" for none."""
+    from babel.dates import format_datetime as babel_datetime
+    from flask_babel import get_locale, get_timezone
+
+    locale, zone, seen = get_locale(), get_timezone(), {}
+
+    def written(moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        minute = int(moment.timestamp()) // 60
+        if minute not in seen:
+            seen[minute] = babel_datetime(moment, format, tzinfo=zone, locale=locale)
+        return seen[minute]
+
+    return written
+
+
 def role_name(role: str) -> str:
     """Return the name of a role in the page's language."""
     names = {
