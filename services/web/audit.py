@@ -164,8 +164,16 @@ def timeline(lang: str, tid: UUID) -> Response:
     query_args = {k: v for k, v in {"kind": kind, "actor": str(who) if who else "", "clause": clause,
                                     "from": args.get("from", ""), "to": args.get("to", "")}.items() if v}
     note_read(actor, tid, "tenant events", query_args)
-    shown = [{"position": r.position, "when": format_datetime(r.recorded_at, "medium"), **_who(r, names),
-              "what": event_words(r.aggregate_type, r.type), "clause": r.clause or ""} for r in found.rows]
+    # event_words() and _who() translate every word they know to say one: a page says each kind of event, and
+    # each actor, once.
+    said: dict[tuple[str, str], str] = {}
+    whom: dict[tuple[Any, Any], dict[str, str]] = {}
+    shown = [{"position": r.position, "when": format_datetime(r.recorded_at, "medium"),
+              **(whom.get((r.actor_role, r.actor_person_id)) or whom.setdefault(
+                  (r.actor_role, r.actor_person_id), _who(r, names))),
+              "what": said.get((r.aggregate_type, r.type)) or said.setdefault(
+                  (r.aggregate_type, r.type), event_words(r.aggregate_type, r.type)),
+              "clause": r.clause or ""} for r in found.rows]
     people = sorted(names.items(), key=lambda p: p[1])
     return page("audit/timeline.html", 422 if errors else 200, tid=tid, tenant_name=tenant_name, rows=shown,
                 kinds=[(k, aggregate_name(k)) for k in kinds], people=people, kind=kind, who=who, clause=clause,
