@@ -133,13 +133,15 @@ def get_circular(conn: Connection, tenant_id: UUID, circular_id: UUID) -> Any | 
                                                 circulars.c.tenant_id == tenant_id)).first()
 
 
-def of_decisions(conn: Connection, decision_ids: Sequence[UUID], tenant_id: UUID | None = None
-                 ) -> dict[UUID, list[Any]]:
-    """Return the circulars of each decision (only the tenant's, when one is named), in issue order."""
+def of_decisions(conn: Connection, decision_ids: Sequence[UUID], tenant_id: UUID | None = None,
+                 columns: Sequence[str] = ()) -> dict[UUID, list[Any]]:
+    """Return the circulars of each decision (only the tenant's, when one is named), in issue order; `columns`:
+    only these (a delivery board of a thousand members needs a few, not each circular's copy of the text)."""
     found: dict[UUID, list[Any]] = {d: [] for d in decision_ids}
     if not decision_ids:
         return found
-    query = select(circulars).where(circulars.c.decision_id.in_(list(decision_ids))).order_by(circulars.c.seq)
+    shown = [circulars.c[name] for name in dict.fromkeys(("decision_id", *columns))] if columns else [circulars]
+    query = select(*shown).where(circulars.c.decision_id.in_(list(decision_ids))).order_by(circulars.c.seq)
     if tenant_id is not None:
         query = query.where(circulars.c.tenant_id == tenant_id)
     for row in conn.execute(query):

@@ -32,7 +32,7 @@ from typing import Any
 
 from benchmarks.report import emit
 
-BENCHMARKS = ("commands", "rebuild", "fanout", "national", "audit", "reminders")
+BENCHMARKS = ("commands", "rebuild", "fanout", "national", "audit", "reminders", "web")
 
 
 def log(message: str) -> None:

@@ -31,11 +31,10 @@ from services.api.audit import _audit_actor, note_read, require_tenant_history
 from services.api.common import context, runtime
 from services.audit import day_end
 from services.web.forms import Form
-from services.web.pages import L, not_found, page, role_name, signed_in
-from services.web.unions import _int, _refused, _uuid, _wait, like_the_foundations, refusal_text
+from services.web.pages import L, listed_by, not_found, page, role_name, signed_in
+from services.web.unions import _refused, _uuid, _wait, like_the_foundations, refusal_text
 
 blp = like_the_foundations(Blueprint("web_audit", __name__, template_folder="templates"))
-ROWS = 50
 
 
 def aggregate_name(kind: str) -> str:
@@ -151,7 +150,6 @@ def timeline(lang: str, tid: UUID) -> Response:
         errors["actor"] = _("Choose a person from the list.")
     if since and until and until < since:
         errors["to"] = _("The end is on or after the start.")
-    after, before = _int(args.get("after")) or 0, _int(args.get("before"))
     e = audit_rm.audit_events
     with rt.engine.connect() as conn:
         query = select(e).where(e.c.tenant_id == tid)
@@ -165,16 +163,7 @@ def timeline(lang: str, tid: UUID) -> Response:
             query = query.where(e.c.recorded_at >= datetime.combine(since, datetime.min.time(), tzinfo=timezone.utc))
         if until and not errors:
             query = query.where(e.c.recorded_at <= day_end(until))
-        if before is not None:
-            rows = list(conn.execute(query.where(e.c.position < before).order_by(e.c.position.desc()).limit(ROWS + 1)))
-            prev_at = rows[ROWS - 1].position if len(rows) > ROWS else None
-            rows = list(reversed(rows[:ROWS]))
-            next_at = rows[-1].position if rows else None
-        else:
-            rows = list(conn.execute(query.where(e.c.position > after).order_by(e.c.position).limit(ROWS + 1)))
-            next_at = rows[ROWS - 1].position if len(rows) > ROWS else None
-            rows = rows[:ROWS]
-            prev_at = rows[0].position if rows and after else None
+        found = listed_by(conn, query, e.c.position, "position")
         kinds = [r[0] for r in conn.execute(select(e.c.aggregate_type).where(e.c.tenant_id == tid).distinct()
                                             .order_by(e.c.aggregate_type))]
         actor_ids = {r[0] for r in conn.execute(select(e.c.actor_person_id).where(
@@ -184,13 +173,21 @@ def timeline(lang: str, tid: UUID) -> Response:
     query_args = {k: v for k, v in {"kind": kind, "actor": str(who) if who else "", "clause": clause,
                                     "from": args.get("from", ""), "to": args.get("to", "")}.items() if v}
     note_read(actor, tid, "tenant events", query_args)
-    shown = [{"position": r.position, "when": format_datetime(r.recorded_at, "medium"), **_who(r, names),
-              "what": event_words(r.aggregate_type, r.type), "clause": r.clause or ""} for r in rows]
+    # event_words() and _who() translate every word they know to say one: a page says each kind of event, and
+    # each actor, once.
+    said: dict[tuple[str, str], str] = {}
+    whom: dict[tuple[Any, Any], dict[str, str]] = {}
+    shown = [{"position": r.position, "when": format_datetime(r.recorded_at, "medium"),
+              **(whom.get((r.actor_role, r.actor_person_id)) or whom.setdefault(
+                  (r.actor_role, r.actor_person_id), _who(r, names))),
+              "what": said.get((r.aggregate_type, r.type)) or said.setdefault(
+                  (r.aggregate_type, r.type), event_words(r.aggregate_type, r.type)),
+              "clause": r.clause or ""} for r in found.rows]
     people = sorted(names.items(), key=lambda p: p[1])
     return page("audit/timeline.html", 422 if errors else 200, tid=tid, tenant_name=tenant_name, rows=shown,
                 kinds=[(k, aggregate_name(k)) for k in kinds], people=people, kind=kind, who=who, clause=clause,
-                since=args.get("from", ""), until=args.get("to", ""), errors=errors, prev_at=prev_at,
-                next_at=next_at, query_args=query_args)
+                since=args.get("from", ""), until=args.get("to", ""), errors=errors, found=found,
+                query_args=query_args)
 
 
 def _who(row: Any, names: dict[UUID, str]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from services import files
 from services.api.common import runtime
 from services.web import pages
 from services.web.documents import (
-    L, command_context, listing, name_matches, refusal_text, search_text, shown, use_foundation,
+    L, command_context, name_matches, refusal_text, shown, use_foundation,
 )
 
 blp = Blueprint("web_circulars", __name__, template_folder="templates")
@@ -67,10 +67,10 @@ def unacknowledged(conn: Connection, limit: int) -> list[Any]:
 @pages.signed_in
 def inbox(lang: str) -> Response:
     """The organization's circulars: union, decision, number, date, status; unacknowledged first."""
-    q = search_text()
+    q = pages.search_text()
     with runtime().engine.connect() as conn:
-        found = listing(conn, _inbox_query(g.person.tenant_id, q))
-    return pages.page("circulars/list.html", found=found, q=q, args={"q": q or None},
+        found = pages.listed(conn, _inbox_query(g.person.tenant_id, q))
+    return pages.page("circulars/list.html", found=found, q=q,
                       status_names=status_names(), tones=STATUS_TONES)
 
 

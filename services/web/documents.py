@@ -9,7 +9,6 @@ import base64
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID, uuid4
@@ -33,12 +32,12 @@ from services import files
 from services.api.common import runtime
 from services.auth import Caller
 from services.web import i18n, pages
+from services.web.pages import listed, search_text
 
 log = logging.getLogger(__name__)
 
 blp = Blueprint("web_docs", __name__, template_folder="templates")
 L = pages.L
-ROWS = 50
 ROUTE_STEPS = 5  # the route form offers this many ordered steps; more are rare and can follow a revision
 
 
@@ -96,35 +95,6 @@ def shown(read_model: ReadModel, position: int) -> None:
         wait_for_position(rt.engine, read_model, position, rt.settings.min_position_timeout)
     except PositionNotReached:
         log.warning("read model %s did not reach %s before the redirect", read_model.name, position)
-
-
-@dataclass
-class Listing:
-    """One page of a list: its rows, and the page numbers before and after it (None at either end)."""
-
-    rows: list[Any]
-    number: int
-    previous: int | None
-    next: int | None
-
-
-def page_number() -> int:
-    """Return the list page asked for (1 for anything that is not a small positive number)."""
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
-
-
-def listing(conn: Connection, query: Select[Any]) -> Listing:
-    """Run a list's query for the page asked for: 50 rows, and whether there are more either side."""
-    number = page_number()
-    rows = list(conn.execute(query.limit(ROWS + 1).offset((number - 1) * ROWS)))
-    return Listing(rows[:ROWS], number, number - 1 if number > 1 else None,
-                   number + 1 if len(rows) > ROWS else None)
-
-
-def search_text() -> str:
-    """Return the search box's text, trimmed and bounded."""
-    return request.args.get("q", "").strip()[:200].replace("\x00", "")
 
 
 def name_matches(column: Any, q: str) -> Any:
@@ -245,12 +215,11 @@ def document_list(lang: str) -> Response:
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     waiting = request.args.get("waiting") == "me"
     with runtime().engine.connect() as conn:
-        found = listing(conn, _documents_query(tenant_id, q, status, waiting))
+        found = listed(conn, _documents_query(tenant_id, q, status, waiting))
         units = names_of_units(conn, {r.awaiting_unit_id for r in found.rows if r.awaiting_unit_id})
         people = names_of_people(conn, tenant_id, {r.author_id for r in found.rows if r.author_id})
     rows = [{"row": r, "who": who_acts(r, units, people)} for r in found.rows]
-    args = {"q": q or None, "status": status, "waiting": "me" if waiting else None}
-    return pages.page("docs/list.html", found=found, rows=rows, q=q, status=status, waiting=waiting, args=args,
+    return pages.page("docs/list.html", found=found, rows=rows, q=q, status=status, waiting=waiting,
                       statuses=STATUSES, kinds=kind_names(), status_names=status_names(), tones=STATUS_TONES)
 
 

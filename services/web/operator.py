@@ -20,7 +20,8 @@ from projections import tenants as tenants_rm
 from services.api.common import runtime
 from services.auth import Caller
 from services.web import mails, pages
-from services.web.documents import L, listing, name_matches, refusal_text, search_text, shown, use_foundation
+from services.web.documents import L, name_matches, refusal_text, shown, use_foundation
+from services.web.pages import listed, search_text
 from services.web.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -107,9 +108,9 @@ def tenants(lang: str) -> Response:
     if q:
         query = query.where(name_matches(t.c.name, q) | (t.c.bin == q))
     with runtime().engine.connect() as conn:
-        found = listing(conn, query)
+        found = listed(conn, query)
         authorities = _authorities(conn)
-    return pages.page("operator/tenants.html", 422 if errors else 200, found=found, q=q, args={"q": q or None},
+    return pages.page("operator/tenants.html", 422 if errors else 200, found=found, q=q,
                       typed=typed, errors=errors, kinds=kind_names(), tenant_languages=language_names(),
                       authorities=authorities)
 

@@ -115,15 +115,6 @@ def _may(tenant_id: UUID, action: policy.Action) -> bool:
     return True
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
-
-
-def _query() -> str:
-    return request.args.get("q", "").strip()[:200]
-
-
 def _contains(column: Any, q: str) -> Any:
     # PostgreSQL's lower() on a UTF-8 database folds Cyrillic and Kazakh letters; strpos needs no escaping.
     return func.strpos(func.lower(column), func.lower(q)) > 0
@@ -194,18 +185,15 @@ def _subjects(raw: str | None) -> list[str]:
     return [s.strip() for s in (raw or "").split(",") if s.strip()][:50]
 
 
-def search_people(conn: Connection, tenant_id: UUID, q: str, number: int, status: str | None = "active"
-                  ) -> tuple[list[Any], bool]:
-    """Return a page of the tenant's people whose name contains `q` (any case, any alphabet), and whether more
-    follow."""
+def search_people(conn: Connection, tenant_id: UUID, q: str, status: str | None = "active") -> pages.Listing:
+    """Return the page asked for of the tenant's people whose name contains `q` (any case, any alphabet)."""
     p = people_rm.people
     query = select(p).where(p.c.tenant_id == tenant_id)
     if status:
         query = query.where(p.c.status == status)
     if q:
         query = query.where(_contains(p.c.full_name, q))
-    rows = list(conn.execute(query.order_by(p.c.full_name, p.c.seq).offset((number - 1) * ROWS).limit(ROWS + 1)))
-    return rows[:ROWS], len(rows) > ROWS
+    return pages.listed(conn, query.order_by(p.c.full_name, p.c.seq))
 
 
 CHOICES = 150  # people a form offers at once; a subject narrows them (a university has thousands)
@@ -261,10 +249,10 @@ def people(lang: str) -> Response:
                 _settle(people_rm.read_model, done.position)
                 flash(_("%(name)s is added.", name=done.aggregate.full_name), "success")
                 return redirect(url_for("web_org.person", lang=lang, pid=done.aggregate.id))
-    q, number = _query(), _page_number()
+    q = pages.search_text()
     with runtime().engine.connect() as conn:
-        rows, more = search_people(conn, tid, q, number)
-    return pages.page("org/people.html", status, rows=rows, more=more, q=q, number=number, form=form,
+        found = search_people(conn, tid, q)
+    return pages.page("org/people.html", status, rows=found.rows, found=found, q=q, form=form,
                       may_add=may_add)
 
 
@@ -382,8 +370,8 @@ class LeaderForm(forms.Form):
     starts_on = DateField(_l("The term starts on"), validators=[DataRequired(_l("Enter the date the term starts."))])
 
 
-def search_units(conn: Connection, tenant_id: UUID, q: str, number: int) -> tuple[list[Any], bool]:
-    """Return a page of the units the tenant sees whose name contains `q` (any case), and whether more follow.
+def search_units(conn: Connection, tenant_id: UUID, q: str) -> pages.Listing:
+    """Return the page asked for of the units the tenant sees whose name contains `q` (any case).
 
     The units it formed come from the tenant's index, the cross-organization ones its people belong to from the
     members' index, as the API's list reads them (services/api/units.py): never a walk of every tenant's units.
@@ -395,8 +383,7 @@ def search_units(conn: Connection, tenant_id: UUID, q: str, number: int) -> tupl
     query = select(both)
     if q:
         query = query.where(_contains(both.c.name, q))
-    rows = list(conn.execute(query.order_by(both.c.name, both.c.seq).offset((number - 1) * ROWS).limit(ROWS + 1)))
-    return rows[:ROWS], len(rows) > ROWS
+    return pages.listed(conn, query.order_by(both.c.name, both.c.seq))
 
 
 def _names(conn: Connection, ids: set[UUID]) -> dict[UUID, str]:
@@ -449,15 +436,16 @@ def units(lang: str) -> Response:
                     _settle(units_rm.read_model, done.position)
                     flash(_("The unit “%(name)s” is formed.", name=done.aggregate.name), "success")
                     return redirect(url_for("web_org.unit", lang=lang, uid=done.aggregate.id))
-    q, number = _query(), _page_number()
+    q = pages.search_text()
     year = academic_year_of(_today())
     with rt.engine.connect() as conn:
-        rows, more = search_units(conn, tid, q, number)
+        found = search_units(conn, tid, q)
+        rows = found.rows
         ids = [r.id for r in rows]
         members = units_rm.members_of(conn, ids) if ids else {}
         plans = plan_statuses(conn, ids, year)
         names = _names(conn, {r.leader_id for r in rows if r.leader_id})
-    return pages.page("org/units.html", status, rows=rows, more=more, q=q, number=number, form=form,
+    return pages.page("org/units.html", status, rows=rows, found=found, q=q, form=form,
                       may_form=may_form, members=members, plans=plans, names=names, year=year, today=_today(),
                       filtered=bool(subject), many=len(people_choices) >= CHOICES, limit=CHOICES)
 

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import logging
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -117,6 +117,7 @@ def page_context() -> dict[str, Any]:
     """What every template may use: the language, its switch, the person, names of roles."""
     return {"lang": g.get("lang", i18n.DEFAULT), "languages": LANGUAGES, "language_names": i18n.NAMES,
             "switch_to": switch_to, "person": g.get("person"), "tenant": g.get("tenant"), "role_name": role_name,
+            "page_link": page_link,
             "operator": g.get("operator", False),
             "format_datetime": format_datetime, "format_date": format_date}
 
@@ -132,6 +133,90 @@ def switch_to(language: str) -> str:
     return target + (f"?{request.query_string.decode()}" if request.query_string else "")
 
 
+# Lists (web.md: 50 rows a page with next/previous links and a search box `q`); the macros `search` and `pager`
+# of macros.html show them.
+
+ROWS = 50
+PAGING = ("page", "after", "before", "at")  # a list's place, never kept in a link to another page of it
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a list: its rows, its number (None for a list paged by position), and the query arguments of
+    the pages before and after it (None at either end)."""
+
+    rows: list[Any]
+    number: int | None = None
+    previous: dict[str, Any] | None = None
+    next: dict[str, Any] | None = None
+
+
+def search_text() -> str:
+    """Return the search box's text (`q`), trimmed and bounded."""
+    return request.args.get("q", "").strip()[:200].replace("\x00", "")
+
+
+def page_number() -> int:
+    """Return the list page asked for (`page`; 1 for anything that is not a small positive number)."""
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+
+
+def _position(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+
+
+def listed(conn: Any, query: Any, rows: int = ROWS) -> Listing:
+    """Run an ordered list query for the page asked for (`page`): `rows` rows, and whether more lie either side."""
+    number = page_number()
+    found = list(conn.execute(query.limit(rows + 1).offset((number - 1) * rows)))
+    return Listing(found[:rows], number, {"page": number - 1} if number > 1 else None,
+                   {"page": number + 1} if len(found) > rows else None)
+
+
+def listed_by(conn: Any, query: Any, column: Any, key: str, rows: int = ROWS) -> Listing:
+    """Run a list query ordered by a growing position (`column`, the rows' attribute `key`) for the page asked for
+    (`after` or `before` a position): what a list that grows while it is read is paged by."""
+    before = _position("before")
+    if before is not None:
+        found = list(conn.execute(query.where(column < before).order_by(column.desc()).limit(rows + 1)))
+        shown = list(reversed(found[:rows]))
+        earlier = len(found) > rows
+        return Listing(shown, None, {"before": getattr(shown[0], key)} if shown and earlier else None,
+                       {"after": getattr(shown[-1], key)} if shown else None)
+    after = _position("after") or 0
+    found = list(conn.execute(query.where(column > after).order_by(column).limit(rows + 1)))
+    shown = found[:rows]
+    return Listing(shown, None, {"before": getattr(shown[0], key)} if shown and after else None,
+                   {"after": getattr(shown[-1], key)} if shown and len(found) > rows else None)
+
+
+def page_link(**where: Any) -> str:
+    """Return this page's address with its query kept (its search, its filters) at another place of its list."""
+    kept = {k: v for k, v in request.args.items() if k not in PAGING and v}
+    return url_for(request.endpoint or "web.dashboard", **{**(request.view_args or {}), **kept, **where})
+
+
+def minute_formatter(format: str = "short") -> Callable[[datetime | None], str]:
+    """Return a function that writes a moment as format_datetime does in this page's language and zone, for a
+    long list: each minute is formatted once (the short format shows no seconds), "" for none."""
+    from babel.dates import format_datetime as babel_datetime
+    from flask_babel import get_locale, get_timezone
+
+    locale, zone, seen = get_locale(), get_timezone(), {}
+
+    def written(moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        minute = int(moment.timestamp()) // 60
+        if minute not in seen:
+            seen[minute] = babel_datetime(moment, format, tzinfo=zone, locale=locale)
+        return seen[minute]
+
+    return written
+
+
 def role_name(role: str) -> str:
     """Return the name of a role in the page's language."""
     names = {
@@ -143,11 +228,19 @@ def role_name(role: str) -> str:
     return names.get(role, role)
 
 
+# The pages a signed-in operator works in besides the operator's own (services/web/operator.py): every other page
+# is a person's, of a tenant the operator belongs to none of, so it is the 404 page for the operator.
+OPERATOR_SEES = {"web.dashboard", "web.profile", "web_audit.timeline", "web_audit.as_of", "web_audit.changes",
+                 "web_audit.verify_chain"}
+
+
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     """Let only a signed-in person see the page; others go to the sign-in form, told why."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.operator and request.endpoint not in OPERATOR_SEES:
+            return not_found()
         if g.person is None and not g.operator:
             if g.session_ended:
                 flash(_("Your session has ended. Sign in again."), "info")
