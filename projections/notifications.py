@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Connection, Date, DateTime, Index, Integer, Table, Text, Uuid, and_, func, select,
+    BigInteger, Boolean, Column, Connection, Date, DateTime, Index, Integer, Table, Text, Uuid, and_, select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager

@@ -350,6 +350,8 @@ NOT_TENANT_SCOPED: dict[tuple[str, str], str] = {
     ("/api/v1/unions/{uid}", "GET"): "a union's public facts, for any authenticated person (api.md, Unions)",
     ("/api/v1/catalogue/directions", "GET"): "the Order's catalogue of directions, the same for everyone",
     ("/api/v1/health", "GET"): "the service's own health, without a credential",
+    ("/api/v1/health/live", "GET"): "the process answers: liveness, without a credential",
+    ("/api/v1/health/ready", "GET"): "the database, Redis and the read models' lag: readiness, without a credential",
     ("/api/v1/openapi.json", "GET"): "the API's description, without a credential",
     ("/api/v1/audit/verify", "GET"): "recomputes the whole log's chain; names positions, no tenant's data",
     ("/api/v1/audit/checkpoints", "GET"): "the chain's checkpoints: positions and hashes, no tenant's data",
