@@ -172,17 +172,16 @@ class Tenant(Recorded):
         if checked != self.quarters:
             self.record(self.CalendarSet, ctx, "p.25", quarters=[{"start": a, "end": b} for a, b in checked])
 
-
-def quarter_pairs(quarters: list[dict[str, str]]) -> list[list[str]]:
-    """Return a CalendarSet's quarters as the [start, end] pairs the compliance rules count by."""
-    return [[quarter["start"], quarter["end"]] for quarter in quarters]
-
-
     def set_reminders(self, ctx: Context, **settings: Any) -> None:
         """Set when the platform reminds this organization's people (domain/reminders.py)."""
         checked = check_reminder_settings(**settings)
         if checked != self.reminders:
             self.record(self.RemindersSet, ctx, None, REMINDER_SETTINGS, **checked)
+
+
+def quarter_pairs(quarters: list[dict[str, str]]) -> list[list[str]]:
+    """Return a CalendarSet's quarters as the [start, end] pairs the compliance rules count by."""
+    return [[quarter["start"], quarter["end"]] for quarter in quarters]
 
 
 class BinRegistration(Recorded):
