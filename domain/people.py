@@ -304,7 +304,7 @@ class Person(Recorded):
     def choose_mail(self, ctx: Context, mail: str) -> None:
         """Remember how the person wants reminders by email (domain/reminders.py MAIL_CHOICES)."""
         if mail not in MAIL_CHOICES:
-            raise InvalidValue(f"The email choice is one of {', '.join(MAIL_CHOICES)}.", field="mail")
+            raise InvalidValue("The email choice is one of %(choices)s.", field="mail", choices=", ".join(MAIL_CHOICES))
         if mail != self.mail:
             self.record(self.MailChosen, ctx, None, ADMINISTRATION, mail=mail)
 

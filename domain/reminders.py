@@ -99,8 +99,8 @@ def check_settings(*, time_zone: str, plan_due: str, document_days: int, circula
             raise ZoneInfoNotFoundError(time_zone)
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidValue(f"{time_zone!r} is not a time zone of the tz database (e.g. Asia/Almaty).",
-                           field="time_zone") from None
+        raise InvalidValue("%(zone)r is not a time zone of the tz database (e.g. Asia/Almaty).",
+                           field="time_zone", zone=time_zone) from None
     match = _MONTH_DAY.match(plan_due)
     try:
         if not match:
