@@ -181,7 +181,9 @@ def build(client: Any, tour: Tour, deliver: Any) -> World:
     deliver.run(adopted["position"])
     circular = {c["tenant_id"]: c["id"] for c in adopted["circulars"]}
     b.update(union=union["id"], member=member["member_id"], chair=chair_person["id"], decision=adopted["id"],
-             circular1=circular[c1["id"]], circular2=circular[c2["id"]], union_grant=union_grant["id"],
+             circular1=circular[c1["id"]], circular2=circular[c2["id"]],
+             # What waits for college1's head: its circular, as her notifications name it (ADR 023).
+             notification1=f"circular:{circular[c1['id']]}", union_grant=union_grant["id"],
              region_auditor=region_auditor["id"])
     w.owners.update(chair=chair, college2=c2_head)
 
@@ -257,6 +259,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         PERSON, MANAGERS, lambda w: {"email": f"invited-{secrets.token_hex(4)}@a.kz"}),
     ("/api/v1/tenants/{tid}/calendar", "GET"): Route(SCHOOL, ANY, owner="head"),
     ("/api/v1/tenants/{tid}/calendar", "PUT"): Route(SCHOOL, MANAGERS, lambda w: {"quarters": QUARTERS}),
+    # When the platform reminds (p.29, p.30, p.34: ADR 023)
+    ("/api/v1/tenants/{tid}/reminders", "GET"): Route(SCHOOL, ANY, owner="head"),
+    ("/api/v1/tenants/{tid}/reminders", "PUT"): Route(SCHOOL, MANAGERS, lambda w: {
+        "time_zone": "Asia/Almaty", "plan_due": "09-20", "document_days": 7, "circular_days": 5}),
     ("/api/v1/tenants/{tid}/compliance", "GET"): Route(
         SCHOOL, (rules.HEAD, rules.DEPUTY_HEAD, rules.METHODIST, rules.AUDITOR), owner="head"),
     # Units, leaders, plans, meetings (p.10-p.17, p.25-p.32)
@@ -307,6 +313,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("/api/v1/tenants/{tid}/audit-grants", "POST"): Route(
         SCHOOL, (rules.HEAD,), lambda w: {"person_id": w.b["auditor"], "until": FUTURE}),
     ("/api/v1/tenants/{tid}/audit-grants/{gid}", "DELETE"): Route({"tid": "school", "gid": "grant"}, (rules.HEAD,)),
+    # The caller's own notifications: another's is missing (ADR 023)
+    ("/api/v1/me/notifications/{nid}/read", "POST"): Route(
+        {"nid": "notification1"}, tuple(r for r in ANY if r != rules.AUDITOR)),
     # A member organization's inbox of circulars (p.34)
     ("/api/v1/tenants/{tid}/circulars", "GET"): Route({"tid": "college1"}, ANY, owner="chair"),
     ("/api/v1/tenants/{tid}/circulars/{cid}", "GET"): Route(CIRCULAR, ANY, owner="chair"),
@@ -352,6 +361,11 @@ NOT_TENANT_SCOPED: dict[tuple[str, str], str] = {
     ("/api/v1/health", "GET"): "the service's own health, without a credential",
     ("/api/v1/health/live", "GET"): "the process answers: liveness, without a credential",
     ("/api/v1/health/ready", "GET"): "the database, Redis and the read models' lag: readiness, without a credential",
+    ("/api/v1/me/notifications", "GET"): "the caller's own notifications, found by the credential's person",
+    ("/api/v1/me/notifications/read", "POST"): "marks the caller's own notifications read",
+    ("/api/v1/me/mail", "GET"): "the caller's own choice of emails",
+    ("/api/v1/me/mail", "PUT"): "sets the caller's own choice of emails",
+    ("/api/v1/mail/failed", "GET"): "emails given up on, across tenants: the platform operator's alone",
     ("/api/v1/openapi.json", "GET"): "the API's description, without a credential",
     ("/api/v1/audit/verify", "GET"): "recomputes the whole log's chain; names positions, no tenant's data",
     ("/api/v1/audit/checkpoints", "GET"): "the chain's checkpoints: positions and hashes, no tenant's data",
@@ -451,7 +465,13 @@ def fill(path: str, values: dict[str, str]) -> str:
 def missing_values(values: dict[str, str], w: World) -> dict[str, str]:
     """The same values with every one of B's ids replaced by a fresh random id."""
     b_ids = {str(v) for v in w.b.values()}
-    return {k: (str(uuid.uuid4()) if v in b_ids and _is_uuid(v) else v) for k, v in values.items()}
+    def missing(value: str) -> str:
+        kind, _, rest = value.rpartition(":")  # a notification's key: its kind, then its subject's id
+        if value in b_ids and _is_uuid(rest):
+            return f"{kind}:{uuid.uuid4()}" if kind else str(uuid.uuid4())
+        return value
+
+    return {k: missing(v) for k, v in values.items()}
 
 
 # The tests

@@ -165,6 +165,8 @@ NO_OBJECT_ROUTES: dict[tuple[str, str], str] = {
     ("/{lang}/password-reset", "POST"): "the same answer whether or not the login exists (test_signin.py)",
     ("/{lang}/password-reset/{token}", "GET"): "the link's secret is its own credential, of no tenant",
     ("/{lang}/password-reset/{token}", "POST"): "the link's secret is its own credential, of no tenant",
+    ("/{lang}/notifications", "GET"): "the person's own notifications",
+    ("/{lang}/notifications", "POST"): "marks the person's own notifications read",
     ("/{lang}/profile", "GET"): "the person's own account",
     ("/{lang}/profile", "POST"): "the person's own account",
     ("/{lang}/people", "GET"): "the caller's own tenant's people",
