@@ -46,6 +46,7 @@ from uuid import uuid4
 
 from benchmarks.platform import API, Client, Platform, log, new_bin
 from benchmarks.report import figure
+from domain.days import PLAN_YEARS_AHEAD, PLAN_YEARS_BACK
 
 BENCHMARK = "commands"
 
@@ -82,6 +83,20 @@ def today() -> str:
 # The platform's side: schools set up through the API, one client thread each
 
 
+
+def plan_slot(units: list[Any], used: dict[Any, list[int]], key: Any = lambda u: u) -> tuple[Any, int]:
+    """Return a unit and an academic year it has no plan for yet, within the years a plan may have (p.29: five
+    back to two ahead of this year), taking this year first, then the years ahead, then those back."""
+    this_year = datetime.now(timezone.utc).year
+    order = [*range(this_year, this_year + PLAN_YEARS_AHEAD + 1), *range(this_year - 1, this_year - PLAN_YEARS_BACK - 1, -1)]
+    for unit in random.sample(units, len(units)):
+        taken = used.setdefault(key(unit), [])
+        free = [year for year in order if year not in taken]
+        if free:
+            taken.append(free[0])
+            return unit, free[0]
+    raise RuntimeError("every unit has a plan for every year a plan may have: form more units in the mix")
+
 class School:
     """A school's people and objects as the API created them, and what its client still has to do."""
 
@@ -92,7 +107,7 @@ class School:
         self.people = list(teachers)
         self.council = council
         self.units = [association]
-        self.next_year: dict[str, int] = {}
+        self.next_year: dict[str, list[int]] = {}
         self.plans: list[tuple[str, str]] = []  # drafted, not yet approved
         self.documents: list[str] = []  # drafted, not yet submitted
         self.n = 0
@@ -122,9 +137,7 @@ class School:
                     {"kind": "methodical_association", "name": f"МО {self.name()}", "subject": "Математика",
                      "member_ids": self.teachers}, 201, lambda data: self.units.append(data["id"]))
         if kind == "draft plan" or (kind == "approve plan" and not self.plans):
-            unit = random.choice(self.units)
-            year = self.next_year.get(unit, 2026)
-            self.next_year[unit] = year + 1
+            unit, year = plan_slot(self.units, self.next_year)
             academic_year = f"{year}-{year + 1}"
             return ("POST", f"{t}/units/{unit}/plans", self.deputy,
                     {"academic_year": academic_year,
@@ -519,9 +532,7 @@ def _raw_set_up(platform: Platform, schools: int) -> tuple[Any, Callable[[int], 
                 state["units"].append(unit)
                 return unit
             if kind == "draft plan" or (kind == "approve plan" and not state["plans"]):
-                unit = random.choice(state["units"])
-                year = state["next_year"].get(unit.id, 2026)
-                state["next_year"][unit.id] = year + 1
+                unit, year = plan_slot(state["units"], state["next_year"], key=lambda u: u.id)
                 plan = AnnualPlan.draft(as_(state["deputy"]), tenant_id=tenant.id, tenant_kind="school",
                                         unit_id=unit.id, academic_year=f"{year}-{year + 1}",
                                         items=[{"direction": "p.7.3", "title": "Ашық сабақтар",
