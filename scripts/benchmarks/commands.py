@@ -46,7 +46,7 @@ from uuid import uuid4
 
 from benchmarks.platform import API, Client, Platform, log, new_bin
 from benchmarks.report import figure
-from domain.days import PLAN_YEARS_AHEAD, PLAN_YEARS_BACK
+from domain.plans import PLAN_YEARS_AHEAD, PLAN_YEARS_BACK
 
 BENCHMARK = "commands"
 
