@@ -1,0 +1,338 @@
+"""scripts/cluster up | load | fail HOST | down | all: test hosts on one machine, faults under load, figures.
+
+Each command prints one JSON line per figure. `up` also starts a reaper that runs `down` after CLUSTER_TTL seconds
+(default 1800), so a forgotten cluster stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from scripts.cluster_lib import engines, load
+from scripts.cluster_lib.hosts import (HOSTS, PG_BIN, ROOT, STATE, VAR, build_network, in_host, kill_host, leftovers,
+                                       load_state, save_state, set_link, sh, tear_down)
+
+LB = f"http://{HOSTS['lb'].front_ip}"
+FAULTS = ("web1", "web2", "work1", "work2", "ctl", "web1-db", "primary", "redis")
+
+
+def emit(**figure: Any) -> None:
+    print(json.dumps(figure, ensure_ascii=False), flush=True)
+
+
+def missing() -> str | None:
+    """Why the cluster cannot be built here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, veth links)"
+    for tool in ("/usr/sbin/haproxy", "/usr/sbin/pgbouncer", "/usr/bin/redis-server", str(PG_BIN / "postgres"),
+                 "/usr/sbin/ip"):
+        if not Path(tool).exists() and not shutil.which(Path(tool).name):
+            return f"{tool} is not installed (apt-get install haproxy pgbouncer redis-server postgresql-15 iproute2)"
+    return None
+
+
+def up(args: argparse.Namespace) -> int:
+    reason = missing()
+    if reason:
+        print(f"scripts/cluster: {reason}", file=sys.stderr)
+        return 2
+    if STATE.exists():
+        print("scripts/cluster: a cluster is already up (scripts/cluster down removes it)", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    state = load_state()
+    state["operator_token"] = engines.new_operator_token()
+    state["ttl_until"] = time.time() + args.ttl
+    save_state(state)
+    try:
+        build_network(state)
+        engines.make_primary(state, "db1")
+        engines.make_standby(state, "db2", "db1")
+        engines.require_standby("db1", "db2")
+        engines.start_redis(state)
+        engines.start_pgbouncer(state, "db1")
+        engines.migrate(state)
+        for host in ("web1", "web2"):
+            engines.start_web(state, host)
+        for host in ("ctl1", "ctl2"):
+            engines.start_ctl(state, host)
+        for host in ("work1", "work2"):
+            engines.start_worker(state, host)
+        engines.start_lb(state)
+        wait_in_rotation(["web1", "web2"], 90)
+        state.update(school(state))
+        save_state(state)
+    except BaseException:
+        print("scripts/cluster: up failed; removing what it made (logs were in var/cluster/logs)", file=sys.stderr)
+        _show_logs()
+        tear_down()
+        raise
+    subprocess.Popen([sys.executable, "-m", "scripts.cluster_lib.main", "reap", str(args.ttl)], cwd=ROOT,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+    emit(figure="cluster_up", hosts=len(HOSTS), seconds=round(time.monotonic() - started, 1),
+         balancer=LB, stops_by_itself_after_s=args.ttl)
+    return 0
+
+
+def _show_logs() -> None:
+    for log in sorted((VAR / "logs").glob("*.log")) if (VAR / "logs").exists() else []:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        if tail:
+            print(f"--- {log.name}\n" + "\n".join(tail), file=sys.stderr)
+
+
+def in_rotation() -> dict[str, str]:
+    """Each web host's state in the balancer (UP, DOWN, MAINT)."""
+    stat = engines.haproxy_command("show stat")
+    found = {}
+    for line in stat.splitlines():
+        cells = line.split(",")
+        if len(cells) > 17 and cells[0] == "web_hosts" and cells[1] in ("web1", "web2"):
+            found[cells[1]] = cells[17]
+    return found
+
+
+def wait_in_rotation(hosts: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = in_rotation()
+        if all(seen.get(h) == "UP" for h in hosts):
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"web hosts not in the balancer's rotation after {timeout:.0f} s: {in_rotation()}")
+
+
+def school(state: dict[str, Any]) -> dict[str, Any]:
+    """Register a school and its head through the balancer; return what the load needs."""
+    import random
+
+    from domain.tenants import bin_check_digit
+
+    while (digit := bin_check_digit(first := f"08014{random.randrange(10**5, 10**6)}")) is None:
+        pass
+    valid_bin = lambda: first + str(digit)  # noqa: E731
+    op = {"Authorization": f"Bearer {state['operator_token']}"}
+    session = requests.Session()
+    tenant = session.post(f"{LB}/api/v1/tenants", headers=op, timeout=30, json={
+        "name": "Кластер мектебі", "kind": "school", "bin": valid_bin(), "region": "Астана"})
+    tenant.raise_for_status()
+    tid = tenant.json()["id"]
+    head = session.post(f"{LB}/api/v1/tenants/{tid}/people", headers=op, timeout=30,
+                        json={"full_name": "Директор", "roles": ["head"]})
+    head.raise_for_status()
+    token = session.post(f"{LB}/api/v1/tenants/{tid}/people/{head.json()['id']}/tokens", headers=op, timeout=30)
+    token.raise_for_status()
+    return {"tenant": tid, "head_token": token.json()["token"]}
+
+
+def client(state: dict[str, Any], base: str = LB) -> load.Client:
+    return load.Client(base, state["tenant"], {"Authorization": f"Bearer {state['head_token']}"})
+
+
+def require_up() -> dict[str, Any]:
+    if not STATE.exists() or "tenant" not in load_state():
+        raise SystemExit("scripts/cluster: no cluster is up (scripts/cluster up)")
+    return load_state()
+
+
+def load_command(args: argparse.Namespace) -> int:
+    state = require_up()
+    seconds, concurrency = args.seconds, args.concurrency
+    direct = load.closed_loop(client(state, f"http://{HOSTS['web1'].front_ip}:8000"), concurrency, seconds, "direct")
+    emit(figure="direct_to_one_web_host", concurrency=concurrency, seconds=seconds, **direct)
+    two = load.closed_loop(client(state), concurrency, seconds, "two")
+    emit(figure="balancer_two_web_hosts", concurrency=concurrency, seconds=seconds, **two)
+    engines.haproxy_command("disable server web_hosts/web2")
+    try:
+        one = load.closed_loop(client(state), concurrency, seconds, "one")
+    finally:
+        engines.haproxy_command("enable server web_hosts/web2")
+    emit(figure="balancer_one_web_host", concurrency=concurrency, seconds=seconds, **one)
+    emit(figure="balancer_overhead", two_hosts_vs_direct=round(1 - two["requests_per_s"] / direct["requests_per_s"], 3),
+         one_host_vs_direct=round(1 - one["requests_per_s"] / direct["requests_per_s"], 3), target="<= 0.15")
+    return 0
+
+
+def projector_holder() -> str | None:
+    """The control host whose projector holds the lock."""
+    rows = engines.psql("ctl1", "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE "
+                        "'methodical projector pid %'", db="methodical", at=load_state()["primary"])
+    state = load_state()
+    for line in rows.splitlines():
+        pid = int(line.rsplit(" ", 1)[1])
+        for name, entry in state["processes"].items():
+            if name.startswith("projector-") and _descends(pid, entry["pid"]):
+                return entry["host"]
+    return None
+
+
+def _descends(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
+def fail(args: argparse.Namespace) -> int:
+    state = require_up()
+    fault = args.host
+    if fault not in FAULTS:
+        print(f"scripts/cluster: fail what? one of {', '.join(FAULTS)}", file=sys.stderr)
+        return 2
+    run = load.Run()
+    c = client(state)
+    window = args.seconds if fault != "primary" else max(args.seconds, 75)
+    loader = threading.Thread(target=load.fixed_rate, args=(c, args.rate, window, f"fail-{fault}-{int(time.time())}",
+                                                           run))
+    loader.start()
+    time.sleep(5)
+    fault_at = time.monotonic()
+    extra: dict[str, Any] = {}
+    if fault in ("web1", "web2", "work1", "work2"):
+        kill_host(fault)
+        for side in ("front", "back"):
+            if HOSTS[fault].front or side == "back":
+                set_link(fault, side, False)
+        if fault.startswith("web"):
+            extra["balancer_dropped_it_after_s"] = _until(lambda: in_rotation().get(fault) != "UP", 15)
+        time.sleep(10)
+        for side in ("front", "back"):
+            if HOSTS[fault].front or side == "back":
+                set_link(fault, side, True)
+        engines.restart_host(state, fault)
+    elif fault == "ctl":
+        holder = projector_holder()
+        extra["killed"] = holder
+        kill_host(holder)
+        set_link(holder, "back", False)
+        other = "ctl2" if holder == "ctl1" else "ctl1"
+        extra["other_host_took_over_after_s"] = _until(lambda: projector_holder() == other, 30)
+        time.sleep(3)
+        set_link(holder, "back", True)
+        engines.restart_host(state, holder)
+    elif fault == "web1-db":
+        set_link("web1", "back", False)
+        extra["balancer_dropped_it_after_s"] = _until(lambda: in_rotation().get("web1") != "UP", 15)
+        time.sleep(max(0.0, 10 - (time.monotonic() - fault_at)))
+        set_link("web1", "back", True)
+        extra["back_in_rotation_after_link_up_s"] = _until(lambda: in_rotation().get("web1") == "UP", 30)
+    elif fault == "primary":
+        old, new = state["primary"], state["standby"]
+        kill_host(old)
+        set_link(old, "back", False)
+        # PostgreSQL's own failover, as an operator (or a Patroni) does it: promote, then point PgBouncer at it.
+        time.sleep(2)  # the time an operator's check takes to call the primary dead
+        engines.promote(new)
+        engines.repoint_pgbouncer(state, new)
+        extra["promoted_after_s"] = round(time.monotonic() - fault_at, 1)
+        state["primary"], state["standby"] = new, old
+        save_state(state)
+    elif fault == "redis":
+        kill_host("redis")
+        time.sleep(10)
+        engines.restart_host(state, "redis")
+    loader.join()
+    emit(figure=f"fault_{fault}", rate=args.rate, seconds=window, **extra, **load.figures(run, c, fault_at))
+    if fault == "primary":
+        emit(figure="chain_after_failover", **verify_chain(state))
+        # The old primary comes back as the new one's standby (a fresh copy), and commits wait for it again.
+        set_link(old, "back", True)
+        sh("rm", "-rf", str(VAR / old))
+        engines.make_standby(state, old, new)
+        engines.require_standby(new, old)
+        emit(figure="standby_rebuilt", host=old, primary=new)
+    return 0
+
+
+def verify_chain(state: dict[str, Any]) -> dict[str, Any]:
+    env = {**engines.base_env(state), **engines.database_urls(state["primary"], state["standby"])["ctl"]}
+    done = subprocess.run(in_host("ctl1", engines.PY, "-m", "services.cli", "verify"), env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    return {"verified": done.returncode == 0, "output": (done.stdout or done.stderr).strip()[-300:]}
+
+
+def _until(check: Any, timeout: float) -> float | None:
+    """Seconds until check() holds (None: not within the timeout), counted from now."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return round(time.monotonic() - started, 1)
+        time.sleep(0.2)
+    return None
+
+
+def down(args: argparse.Namespace) -> int:
+    removed = tear_down()
+    left = leftovers()
+    emit(figure="cluster_down", **removed, left=left)
+    return 0 if not any(left.values()) else 1
+
+
+def reap(args: argparse.Namespace) -> int:
+    deadline = time.time() + args.seconds
+    while time.time() < deadline:
+        time.sleep(5)
+        if not STATE.exists():
+            return 0
+    tear_down()
+    return 0
+
+
+def everything(args: argparse.Namespace) -> int:
+    code = up(args)
+    if code:
+        return code
+    try:
+        load_command(args)
+        for fault in args.faults.split(","):
+            fail(argparse.Namespace(host=fault, rate=args.rate, seconds=args.seconds * 2))
+    finally:
+        down(args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/cluster", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("up", help="build the test hosts and start every engine")
+    p.add_argument("--ttl", type=int, default=int(os.environ.get("CLUSTER_TTL", "1800")))
+    p = commands.add_parser("load", help="throughput and p99 through the balancer (two hosts, one) and direct")
+    p.add_argument("--seconds", type=float, default=15)
+    p.add_argument("--concurrency", type=int, default=16)
+    p = commands.add_parser("fail", help=f"a fault under fixed-rate load: {', '.join(FAULTS)}")
+    p.add_argument("host")
+    p.add_argument("--rate", type=float, default=10)
+    p.add_argument("--seconds", type=float, default=30)
+    commands.add_parser("down", help="remove every namespace, link, process and file the cluster made")
+    p = commands.add_parser("all", help="up, load, each fault in turn, down")
+    p.add_argument("--ttl", type=int, default=1800)
+    p.add_argument("--seconds", type=float, default=15)
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--rate", type=float, default=10)
+    p.add_argument("--faults", default="web1,work1,ctl,web1-db,primary")
+    p = commands.add_parser("reap")
+    p.add_argument("seconds", type=float)
+    args = parser.parse_args(argv)
+    return {"up": up, "load": load_command, "fail": fail, "down": down, "all": everything,
+            "reap": reap}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
