@@ -104,7 +104,7 @@ def projector(args: argparse.Namespace | None = None) -> int:
     from services.applications import Platform
 
     settings = Settings.from_env()
-    engine = make_engine(settings.sqlalchemy_url(), 4)
+    engine = singleton.guard(make_engine(settings.sqlalchemy_url(), 4))
     create_schema(engine)
     heap.settle()
     stop = threading.Event()
@@ -216,7 +216,7 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
     from services import dispatcher as dispatching
 
     settings = Settings.from_env()
-    engine = make_engine(settings.sqlalchemy_url(), 2)
+    engine = singleton.guard(make_engine(settings.sqlalchemy_url(), 2))
     create_schema(engine)
     with engine.begin() as conn:  # a table made before the read model announced waiting circulars does now
         circulars_rm.announce_waiting(conn)

@@ -17,8 +17,9 @@ The lock's connection must reach PostgreSQL itself, never through PgBouncer in t
 would hand the session, and so the lock, to another client): name it with LOCK_DATABASE_URL when
 DATABASE_URL goes through such a pooler.
 
-Use: `singleton.run_alone(settings, "projector", stop, work)`, where `work(stop)` runs until the event it
-is given is set.
+Use: `singleton.run_alone(url, "projector", stop, work)`, where `work(stop)` runs until the event it is given
+is set; and `singleton.guard(engine)` on the engine the work writes through, so that the transaction of a holder
+whose host died ends within seconds and releases its row locks.
 """
 
 from __future__ import annotations
@@ -30,11 +31,16 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from sqlalchemy import Engine, event
 
 log = logging.getLogger(__name__)
 
 CHECK = 1.0  # seconds between two checks that the holder still holds the lock, and between two tries to take it
 KEEPALIVE = 5  # seconds after which PostgreSQL gives up a lock holder that does not answer (and so the lock)
+# The server's side of a singleton's sessions: keepalives, a user timeout, and no transaction left open for long.
+_SESSION_LIMITS = (f"SET tcp_keepalives_idle = 1; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = "
+                   f"{KEEPALIVE}; SET tcp_user_timeout = {KEEPALIVE * 1000}; "
+                   f"SET idle_in_transaction_session_timeout = {KEEPALIVE * 1000}")
 
 
 def _key(name: str) -> str:
@@ -56,9 +62,7 @@ class Lease:
                                keepalives_idle=1, keepalives_interval=1, keepalives_count=3,
                                tcp_user_timeout=KEEPALIVE * 1000,
                                application_name=f"methodical {self.name} pid {os.getpid()}")
-        conn.execute(f"SET tcp_keepalives_idle = 1; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = "
-                     f"{KEEPALIVE}; SET tcp_user_timeout = {KEEPALIVE * 1000}; SET statement_timeout = "
-                     f"{KEEPALIVE * 1000}")
+        conn.execute(_SESSION_LIMITS + f"; SET statement_timeout = {KEEPALIVE * 1000}")
         return conn
 
     def try_acquire(self) -> bool:
@@ -109,6 +113,25 @@ class Lease:
                 conn.close()
             except psycopg.Error:  # pragma: no cover - closing a dead connection
                 pass
+
+
+def guard(engine: Engine) -> Engine:
+    """Make the sessions of a singleton's own engine end within about KEEPALIVE seconds of its host's death.
+
+    A killed host sends nothing more: without this, PostgreSQL keeps its open transaction, and the row locks it
+    holds (a projector's tracking rows), until TCP gives up hours later, and the process that takes over the lock
+    waits on them. With server-side keepalives and an idle-in-transaction limit, its transaction is rolled back
+    and its locks released within seconds.
+    """
+
+    @event.listens_for(engine, "connect")
+    def limit(dbapi_connection: Any, record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(_SESSION_LIMITS)
+        dbapi_connection.commit()
+
+    return engine
+
 
 
 def run_alone(database_url: str, name: str, stop: threading.Event, work: Callable[[threading.Event], Any]) -> None:

@@ -29,18 +29,22 @@ def _chown(path: Path) -> None:
         shutil.chown(child, PG_USER, PG_USER)
 
 
-def psql(host: str, sql: str, db: str = "postgres", at: str | None = None, timeout: float = 20) -> str:
-    """Run SQL on the PostgreSQL of `at` (default: the host itself), from the host, each statement in its own
-    transaction; return the output."""
+def psql(host: str | None, sql: str, db: str = "postgres", at: str | None = None, timeout: float = 20) -> str:
+    """Run SQL on the PostgreSQL of `at` (default: the host itself), from the host (None: from this machine, on
+    the back bridge), each statement in its own transaction; return the output."""
     statements = [part for statement in sql.split("; ") for part in ("-c", statement)]
-    argv = in_host(host, str(PG_BIN / "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-h", ip(at or host),
-                   "-U", "postgres", "-d", db, *statements)
+    target = at or host
+    assert target is not None
+    argv = [str(PG_BIN / "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-h", ip(target), "-U", "postgres",
+            "-d", f"dbname={db} connect_timeout=3", *statements]
+    if host is not None:
+        argv = in_host(host, *argv)
     return sh(*argv, timeout=timeout).stdout.strip()
 
 
 def _pg_conf(host: str, extra: str = "") -> str:
     return (f"listen_addresses = '{ip(host)}'\nport = 5432\nunix_socket_directories = ''\n"
-            "max_connections = 200\nshared_buffers = 128MB\nwal_level = replica\nmax_wal_senders = 5\n"
+            "max_connections = 300\nshared_buffers = 128MB\nwal_level = replica\nmax_wal_senders = 5\n"
             "hot_standby = on\nhot_standby_feedback = on\nwal_keep_size = 256MB\n"
             # An acknowledged command is on the standby's disk too: a failover loses none (no standby: writes wait).
             "synchronous_commit = on\n"

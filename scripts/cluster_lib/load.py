@@ -178,4 +178,6 @@ def figures(run: Run, client: Client, fault_at: float) -> dict[str, Any]:
         "duplicates": sum(c - 1 for c in ours.values() if c > 1),
         "data_lost": sum(1 for n in run.acknowledged if names.get(n, 0) == 0),
         "seconds_to_recover": round(max(0.0, last_failure - fault_at), 1),
+        "failed_by_status": dict(Counter(f"{a.kind} {a.status or 'no answer'}" for a in failed)),
+        "failed_at_s": sorted({round(a.at - fault_at) for a in failed})[:40],
     }

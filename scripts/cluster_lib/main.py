@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ def up(args: argparse.Namespace) -> int:
         return 1
     started = time.monotonic()
     state = load_state()
+    state["id"] = uuid.uuid4().hex
     state["operator_token"] = engines.new_operator_token()
     state["ttl_until"] = time.time() + args.ttl
     save_state(state)
@@ -78,7 +80,7 @@ def up(args: argparse.Namespace) -> int:
         _show_logs()
         tear_down()
         raise
-    subprocess.Popen([sys.executable, "-m", "scripts.cluster_lib.main", "reap", str(args.ttl)], cwd=ROOT,
+    subprocess.Popen([sys.executable, "-m", "scripts.cluster_lib.main", "reap", str(args.ttl), state["id"]], cwd=ROOT,
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                      start_new_session=True)
     emit(figure="cluster_up", hosts=len(HOSTS), seconds=round(time.monotonic() - started, 1),
@@ -167,7 +169,7 @@ def load_command(args: argparse.Namespace) -> int:
 
 def projector_holder() -> str | None:
     """The control host whose projector holds the lock."""
-    rows = engines.psql("ctl1", "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    rows = engines.psql(None, "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                         "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE "
                         "'methodical projector pid %'", db="methodical", at=load_state()["primary"])
     state = load_state()
@@ -205,50 +207,52 @@ def fail(args: argparse.Namespace) -> int:
     time.sleep(5)
     fault_at = time.monotonic()
     extra: dict[str, Any] = {}
-    if fault in ("web1", "web2", "work1", "work2"):
-        kill_host(fault)
-        for side in ("front", "back"):
-            if HOSTS[fault].front or side == "back":
-                set_link(fault, side, False)
-        if fault.startswith("web"):
-            extra["balancer_dropped_it_after_s"] = _until(lambda: in_rotation().get(fault) != "UP", 15)
-        time.sleep(10)
-        for side in ("front", "back"):
-            if HOSTS[fault].front or side == "back":
-                set_link(fault, side, True)
-        engines.restart_host(state, fault)
-    elif fault == "ctl":
-        holder = projector_holder()
-        extra["killed"] = holder
-        kill_host(holder)
-        set_link(holder, "back", False)
-        other = "ctl2" if holder == "ctl1" else "ctl1"
-        extra["other_host_took_over_after_s"] = _until(lambda: projector_holder() == other, 30)
-        time.sleep(3)
-        set_link(holder, "back", True)
-        engines.restart_host(state, holder)
-    elif fault == "web1-db":
-        set_link("web1", "back", False)
-        extra["balancer_dropped_it_after_s"] = _until(lambda: in_rotation().get("web1") != "UP", 15)
-        time.sleep(max(0.0, 10 - (time.monotonic() - fault_at)))
-        set_link("web1", "back", True)
-        extra["back_in_rotation_after_link_up_s"] = _until(lambda: in_rotation().get("web1") == "UP", 30)
-    elif fault == "primary":
-        old, new = state["primary"], state["standby"]
-        kill_host(old)
-        set_link(old, "back", False)
-        # PostgreSQL's own failover, as an operator (or a Patroni) does it: promote, then point PgBouncer at it.
-        time.sleep(2)  # the time an operator's check takes to call the primary dead
-        engines.promote(new)
-        engines.repoint_pgbouncer(state, new)
-        extra["promoted_after_s"] = round(time.monotonic() - fault_at, 1)
-        state["primary"], state["standby"] = new, old
-        save_state(state)
-    elif fault == "redis":
-        kill_host("redis")
-        time.sleep(10)
-        engines.restart_host(state, "redis")
-    loader.join()
+    try:
+        if fault in ("web1", "web2", "work1", "work2"):
+            kill_host(fault)
+            for side in ("front", "back"):
+                if HOSTS[fault].front or side == "back":
+                    set_link(fault, side, False)
+            if fault.startswith("web"):
+                extra["balancer_dropped_it_after_s"] = _until(lambda: in_rotation().get(fault) != "UP", 15)
+            time.sleep(10)
+            for side in ("front", "back"):
+                if HOSTS[fault].front or side == "back":
+                    set_link(fault, side, True)
+            engines.restart_host(state, fault)
+        elif fault == "ctl":
+            holder = projector_holder()
+            extra["killed"] = holder
+            kill_host(holder)
+            set_link(holder, "back", False)
+            other = "ctl2" if holder == "ctl1" else "ctl1"
+            extra["other_host_took_over_after_s"] = _until(lambda: projector_holder() == other, 30)
+            time.sleep(3)
+            set_link(holder, "back", True)
+            engines.restart_host(state, holder)
+        elif fault == "web1-db":
+            set_link("web1", "back", False)
+            extra["balancer_dropped_it_after_s"] = _until(lambda: in_rotation().get("web1") != "UP", 15)
+            time.sleep(max(0.0, 10 - (time.monotonic() - fault_at)))
+            set_link("web1", "back", True)
+            extra["back_in_rotation_after_link_up_s"] = _until(lambda: in_rotation().get("web1") == "UP", 30)
+        elif fault == "primary":
+            old, new = state["primary"], state["standby"]
+            kill_host(old)
+            set_link(old, "back", False)
+            # PostgreSQL's own failover, as an operator (or a Patroni) does it: promote, then point PgBouncer at it.
+            time.sleep(2)  # the time an operator's check takes to call the primary dead
+            engines.promote(new)
+            engines.repoint_pgbouncer(state, new)
+            extra["promoted_after_s"] = round(time.monotonic() - fault_at, 1)
+            state["primary"], state["standby"] = new, old
+            save_state(state)
+        elif fault == "redis":
+            kill_host("redis")
+            time.sleep(10)
+            engines.restart_host(state, "redis")
+    finally:
+        loader.join()  # the load goes on to its end either way
     emit(figure=f"fault_{fault}", rate=args.rate, seconds=window, **extra, **load.figures(run, c, fault_at))
     if fault == "primary":
         emit(figure="chain_after_failover", **verify_chain(state))
@@ -286,10 +290,11 @@ def down(args: argparse.Namespace) -> int:
 
 
 def reap(args: argparse.Namespace) -> int:
+    """Run `down` after the given seconds, unless this cluster is gone already (down, or another one up)."""
     deadline = time.time() + args.seconds
     while time.time() < deadline:
         time.sleep(5)
-        if not STATE.exists():
+        if not STATE.exists() or load_state().get("id") != args.cluster:
             return 0
     tear_down()
     return 0
@@ -329,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faults", default="web1,work1,ctl,web1-db,primary")
     p = commands.add_parser("reap")
     p.add_argument("seconds", type=float)
+    p.add_argument("cluster")
     args = parser.parse_args(argv)
     return {"up": up, "load": load_command, "fail": fail, "down": down, "all": everything,
             "reap": reap}[args.command](args)
