@@ -163,7 +163,9 @@ def database_urls(primary: str, standby: str) -> dict[str, dict[str, str]]:
         "worker": {"DATABASE_URL": f"postgresql://postgres@{ip('pgb')}:6432/methodical",
                    "EVENT_STORE_URL": f"postgresql://postgres@{ip('pgb')}:6432/methodical_session",
                    "DATABASE_PREPARED_STATEMENTS": "0", "DATABASE_WEB_ROLE": ""},
-        "ctl": {"DATABASE_URL": direct, "PGTARGETSESSIONATTRS": "read-write", "DATABASE_WEB_ROLE": ""},
+        # libpq tries each host for PGCONNECT_TIMEOUT: the pool's wait (DB_CONNECT_TIMEOUT) outlasts a dead first one.
+        "ctl": {"DATABASE_URL": direct, "PGTARGETSESSIONATTRS": "read-write", "PGCONNECT_TIMEOUT": "2",
+                "DB_CONNECT_TIMEOUT": "6", "DATABASE_WEB_ROLE": ""},
     }
 
 
@@ -213,7 +215,9 @@ def start_worker(state: dict[str, Any], host: str) -> None:
 
 def haproxy_env(state: dict[str, Any]) -> dict[str, str]:
     return {**os.environ, "LISTEN": f"{HOSTS['lb'].front_ip}:80", "STATS_SOCKET": str(VAR / "lb" / "admin.sock"),
-            "WEB1": f"{HOSTS['web1'].front_ip}:8000", "WEB2": f"{HOSTS['web2'].front_ip}:8000"}
+            "WEB1": f"{HOSTS['web1'].front_ip}:8000", "WEB2": f"{HOSTS['web2'].front_ip}:8000",
+            # Two of a host's eight threads (2 workers x 4) stay free for the health check.
+            "SERVER_MAXCONN": "6"}
 
 
 def start_lb(state: dict[str, Any]) -> None:
