@@ -173,7 +173,10 @@ def base_env(state: dict[str, Any]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "PG"))}
     env.update({"REDIS_URL": f"redis://{ip('redis')}:6379/0", "OPERATOR_TOKEN": state["operator_token"],
                 "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "WEB_COOKIE_SECURE": "0", "DB_CONNECT_TIMEOUT": "2",
-                "MIN_POSITION_TIMEOUT": "5"})
+                "MIN_POSITION_TIMEOUT": "5",
+                # A job's limit: the dispatcher enqueues again the job of a worker killed mid-delivery after about
+                # twice this (services/dispatcher.py), so the fault's figure comes within a minute.
+                "DELIVERY_TIMEOUT": "10"})
     return env
 
 
@@ -209,7 +212,7 @@ def _has_command(name: str) -> bool:
 
 
 def start_worker(state: dict[str, Any], host: str) -> None:
-    env = {**base_env(state), **database_urls(state["primary"], state["standby"])["worker"], "DELIVERY_TIMEOUT": "30"}
+    env = {**base_env(state), **database_urls(state["primary"], state["standby"])["worker"]}
     start(state, f"worker-{host}", host, [PY, "-m", "services.cli", "worker"], env)
 
 

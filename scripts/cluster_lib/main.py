@@ -25,7 +25,7 @@ from scripts.cluster_lib.hosts import (HOSTS, PG_BIN, ROOT, STATE, VAR, build_ne
                                        load_state, save_state, set_link, sh, tear_down)
 
 LB = f"http://{HOSTS['lb'].front_ip}"
-FAULTS = ("web1", "web2", "work1", "work2", "ctl", "web1-db", "primary", "redis")
+FAULTS = ("web1", "web2", "work1", "work2", "work1-delivery", "work2-delivery", "ctl", "web1-db", "primary", "redis")
 
 
 def emit(**figure: Any) -> None:
@@ -195,6 +195,9 @@ def _descends(pid: int, ancestor: int) -> bool:
 def fail(args: argparse.Namespace) -> int:
     state = require_up()
     fault = args.host
+    if fault in ("work1-delivery", "work2-delivery"):
+        emit(figure=f"fault_{fault}", **fail_worker_mid_delivery(state, fault.split("-")[0], args.members))
+        return 0
     if fault not in FAULTS:
         print(f"scripts/cluster: fail what? one of {', '.join(FAULTS)}", file=sys.stderr)
         return 2
@@ -265,6 +268,92 @@ def fail(args: argparse.Namespace) -> int:
     return 0
 
 
+WELDING = "0911000"
+
+
+def union_with_members(state: dict[str, Any], members: int) -> tuple[str, dict[str, str]]:
+    """A regional department, `members` colleges in one union for welding (the first's head chairs it), made
+    through the balancer as the operator and the department's head would; return the union and the chair."""
+    import random
+
+    from domain.tenants import bin_check_digit
+
+    session = requests.Session()
+    op = {"Authorization": f"Bearer {state['operator_token']}"}
+    used: set[str] = set()
+
+    def new_bin() -> str:
+        while True:
+            first = f"{random.randrange(0, 100):02d}{random.randrange(1, 13):02d}4{random.randrange(10**6):06d}"
+            digit = bin_check_digit(first)
+            if digit is not None and first not in used:
+                used.add(first)
+                return first + str(digit)
+
+    def post(path: str, headers: dict[str, str], body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = session.post(f"{LB}/api/v1{path}", headers=headers, json=body, timeout=30)
+        if answer.status_code not in (200, 201):
+            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+        return answer.json()
+
+    def head_of(tenant: str, name: str) -> tuple[str, dict[str, str]]:
+        person = post(f"/tenants/{tenant}/people", op, {"full_name": name, "roles": ["head"]})
+        token = post(f"/tenants/{tenant}/people/{person['id']}/tokens", op)["token"]
+        return person["id"], {"Authorization": f"Bearer {token}"}
+
+    department = post("/tenants", op, {"name": "Облыстық білім басқармасы", "kind": "regional_department",
+                                       "bin": new_bin(), "region": "Алматы"})["id"]
+    _, coordinator = head_of(department, "Басқарма басшысы")
+    colleges = [post("/tenants", op, {"name": f"№{n + 1} колледж", "kind": "tvet_college", "bin": new_bin(),
+                                      "region": "Алматы", "language": "kk" if n % 2 else "ru",
+                                      "parent_id": department})["id"] for n in range(members)]
+    chair_id, chair = head_of(colleges[0], "Әсел Құрманғазиева")
+    union = post("/unions", chair, {"name": "Дәнекерлеу ОӘБ", "sector": "Өнеркәсіп", "specialties": [WELDING],
+                                    "coordinator_id": department})["id"]
+    for college in colleges[1:]:
+        post(f"/unions/{union}/members", coordinator, {"tenant_id": college, "specialties": [WELDING]})
+    post(f"/unions/{union}/chair", coordinator, {"person_id": chair_id,
+                                                 "council_decision": {"number": "1", "date": "2025-09-01"}})
+    return union, chair
+
+
+def deliveries(state: dict[str, Any], decision: str) -> tuple[int, int, dict[int, int]]:
+    """(circulars of the decision, those delivered in the read model, circulars by their count of Delivered
+    events), read on the primary."""
+    rows = engines.psql(None, f"SELECT count(*), count(*) FILTER (WHERE status = 'delivered') FROM rm_circulars "
+                        f"WHERE decision_id = '{decision}'", db="methodical", at=state["primary"])
+    total, delivered = (int(v) for v in rows.split("|"))
+    counts = engines.psql(None, "SELECT n, count(*) FROM (SELECT c.id, (SELECT count(*) FROM methodical_events e "
+                          "WHERE e.originator_id = c.id AND e.topic LIKE '%Circular.Delivered') AS n FROM rm_circulars c "
+                          f"WHERE c.decision_id = '{decision}') per GROUP BY n", db="methodical", at=state["primary"])
+    return total, delivered, {int(n): int(c) for n, c in (line.split("|") for line in counts.splitlines())}
+
+
+def fail_worker_mid_delivery(state: dict[str, Any], host: str, members: int) -> dict[str, Any]:
+    """Adopt a decision for `members` colleges, kill a worker host while their circulars are being delivered,
+    and count how many were delivered, and how many times each."""
+    union, chair = union_with_members(state, members)
+    answer = requests.post(f"{LB}/api/v1/unions/{union}/decisions", headers=chair, timeout=30, json={
+        "title": "Дәнекерлеушілерді оқытудағы цифрлық тренажерлер", "direction": "p.33.4", "specialties": [WELDING],
+        "text": "Колледждерге виртуалды дәнекерлеу тренажерлерін енгізу ұсынылады."})
+    answer.raise_for_status()
+    decision = answer.json()["id"]
+    adopted = time.monotonic()
+    _until(lambda: deliveries(state, decision)[1] >= members // 10, 120)
+    kill_host(host)
+    set_link(host, "back", False)
+    killed = time.monotonic()
+    at_kill = deliveries(state, decision)[1]
+    done = _until(lambda: deliveries(state, decision)[1] >= members, 180)
+    total, delivered, counts = deliveries(state, decision)
+    set_link(host, "back", True)
+    engines.restart_host(state, host)
+    return {"circulars": total, "delivered_when_killed": at_kill, "delivered": delivered,
+            "delivered_twice_or_more": sum(c for n, c in counts.items() if n > 1),
+            "not_delivered": counts.get(0, 0), "all_delivered_after_kill_s": done,
+            "adoption_to_kill_s": round(killed - adopted, 1)}
+
+
 def verify_chain(state: dict[str, Any]) -> dict[str, Any]:
     env = {**engines.base_env(state), **engines.database_urls(state["primary"], state["standby"])["ctl"]}
     done = subprocess.run(in_host("ctl1", engines.PY, "-m", "services.cli", "verify"), env=env, cwd=ROOT,
@@ -307,7 +396,7 @@ def everything(args: argparse.Namespace) -> int:
     try:
         load_command(args)
         for fault in args.faults.split(","):
-            fail(argparse.Namespace(host=fault, rate=args.rate, seconds=args.seconds * 2))
+            fail(argparse.Namespace(host=fault, rate=args.rate, seconds=args.seconds * 2, members=args.members))
     finally:
         down(args)
     return 0
@@ -325,13 +414,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("host")
     p.add_argument("--rate", type=float, default=10)
     p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--members", type=int, default=300, help="colleges a decision is delivered to (work*-delivery)")
     commands.add_parser("down", help="remove every namespace, link, process and file the cluster made")
     p = commands.add_parser("all", help="up, load, each fault in turn, down")
     p.add_argument("--ttl", type=int, default=1800)
     p.add_argument("--seconds", type=float, default=15)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--rate", type=float, default=10)
-    p.add_argument("--faults", default="web1,work1,ctl,web1-db,primary")
+    p.add_argument("--faults", default="web1,work1-delivery,ctl,web1-db,primary")
+    p.add_argument("--members", type=int, default=300)
     p = commands.add_parser("reap")
     p.add_argument("seconds", type=float)
     p.add_argument("cluster")
