@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 
 from projections.base import Follower, wait_for_position, wait_on_standby
 
@@ -42,8 +42,22 @@ class ReadRouting:
             self.down_until = time.monotonic() + DOWN_SECONDS
 
     def _may_read_standby(self) -> bool:
-        return (self.standby is not None and has_request_context() and request.method in _READS
-                and request.path.startswith("/api/") and time.monotonic() >= self.down_until)
+        if not (self.standby is not None and has_request_context() and request.method in _READS
+                and request.path.startswith("/api/")):
+            return False
+        if time.monotonic() < self.down_until:
+            return False
+        if self.down_until:
+            # Down until a moment ago: this request first sees whether it answers again (a connect, at most the
+            # connect timeout), so that no client's read is the one that finds it still down.
+            try:
+                with self.standby.connect():
+                    pass
+            except exc.OperationalError:
+                return False
+            self.down_until = 0.0
+            log.info("the standby answers again; reading from it")
+        return True
 
     def engine(self) -> Engine:
         """Return the engine this request works through."""

@@ -124,6 +124,12 @@ def guard(engine: Engine) -> Engine:
     and its locks released within seconds.
     """
 
+    @event.listens_for(engine, "do_connect")
+    def notice_a_dead_server(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        # And this side gives up a server that vanished mid-statement, rather than wait on it for TCP's minutes.
+        cparams.update(keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=KEEPALIVE,
+                       tcp_user_timeout=KEEPALIVE * 1000)
+
     @event.listens_for(engine, "connect")
     def limit(dbapi_connection: Any, record: Any) -> None:
         with dbapi_connection.cursor() as cursor:

@@ -158,7 +158,9 @@ def database_urls(primary: str, standby: str) -> dict[str, dict[str, str]]:
     pooled = {"DATABASE_URL": f"{pgb}/methodical", "EVENT_STORE_URL": f"{pgb}/methodical_session",
               "DATABASE_PREPARED_STATEMENTS": "0", "DATABASE_WEB_ROLE": "methodical_app"}
     return {
-        "web": {**pooled, "READ_DATABASE_URL": f"postgresql://{WEB_LOGIN}@{ip(standby)}:5432/methodical"},
+        # Reads: whichever of the two is a standby now (libpq chooses), the primary while neither is.
+        "web": {**pooled, "READ_DATABASE_URL": f"host={ip('db1')},{ip('db2')} port=5432,5432 dbname=methodical "
+                                               f"user={WEB_LOGIN} target_session_attrs=prefer-standby connect_timeout=2"},
         # The workers act as the owner: their Application may create the event store's tables, as the run does.
         "worker": {"DATABASE_URL": f"postgresql://postgres@{ip('pgb')}:6432/methodical",
                    "EVENT_STORE_URL": f"postgresql://postgres@{ip('pgb')}:6432/methodical_session",

@@ -25,6 +25,8 @@ PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 PREFIX = "mc"  # namespaces, bridges and links made here are named mc-*: nothing else is touched
 FRONT, BACK = "mc-front", "mc-back"
 FRONT_NET, BACK_NET = "10.58.1", "10.58.2"
+TCP_SETTINGS = {"net.ipv4.tcp_keepalive_time": 2, "net.ipv4.tcp_keepalive_intvl": 1,
+                "net.ipv4.tcp_keepalive_probes": 3, "net.ipv4.tcp_retries2": 5}
 PG_USER = "postgres"  # PostgreSQL and PgBouncer refuse to run as root
 
 
@@ -101,6 +103,11 @@ def build_network(state: dict[str, Any]) -> None:
         state["netns"].append(host.netns)
         save_state(state)
         sh("ip", "-n", host.netns, "link", "set", "lo", "up")
+        # A peer that vanished (its host killed, its link down) is given up within seconds, not TCP's 15 minutes:
+        # libpq turns keepalives on for every connection, and these make them probe soon and often; a send that
+        # is never acknowledged fails after a few retries.
+        for key, value in TCP_SETTINGS.items():
+            sh("ip", "netns", "exec", host.netns, "sysctl", "-q", "-w", f"{key}={value}")
         for side, wanted, bridge, ip in (("front", host.front, FRONT, host.front_ip),
                                          ("back", host.back, BACK, host.back_ip)):
             if not wanted:

@@ -34,6 +34,7 @@ class Run:
     attempts: list[Attempt] = field(default_factory=list)
     acknowledged: dict[str, str] = field(default_factory=dict)  # full name -> position
     given_up: list[str] = field(default_factory=list)
+    answer_lost: list[str] = field(default_factory=list)  # carried out, its answer not kept: retries get 409
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, attempt: Attempt) -> None:
@@ -78,6 +79,12 @@ class Client:
                 with run.lock:
                     run.acknowledged[name] = created["position"]
                 break
+            if response is not None and response.status_code == 409 and "Idempotency-Key" in response.text:
+                # Carried out, but the host died before it kept the answer (services/idempotency.py): the command
+                # is in the log, its answer is not; a client reads the resource instead.
+                with run.lock:
+                    run.answer_lost.append(name)
+                return
             if response is not None and 400 <= response.status_code < 500 and response.status_code not in (409, 429):
                 raise RuntimeError(f"the platform refused a valid command: {response.status_code} {response.text}")
             if time.monotonic() > deadline:
@@ -166,7 +173,7 @@ def figures(run: Run, client: Client, fault_at: float) -> dict[str, Any]:
     """Requests failed, duplicates, data lost and seconds to recover, from a run around a fault at `fault_at`."""
     position = max((int(p) for p in run.acknowledged.values()), default=0)
     names = stored_names(client, position)
-    ours = {n: c for n, c in names.items() if n in run.acknowledged or n in run.given_up}
+    ours = {n: c for n, c in names.items() if n in run.acknowledged or n in run.given_up or n in run.answer_lost}
     failed = [a for a in run.attempts if not a.ok]
     after = [a for a in failed if a.at >= fault_at - 1]
     last_failure = max((a.at + a.seconds for a in after), default=fault_at)
@@ -175,6 +182,8 @@ def figures(run: Run, client: Client, fault_at: float) -> dict[str, Any]:
         "requests_failed": len(failed),
         "commands_acknowledged": len(run.acknowledged),
         "commands_given_up": len(run.given_up),
+        "carried_out_answer_lost": len(run.answer_lost),
+        "answer_lost_but_in_the_log": sum(1 for n in run.answer_lost if names.get(n, 0) == 1),
         "duplicates": sum(c - 1 for c in ours.values() if c > 1),
         "data_lost": sum(1 for n in run.acknowledged if names.get(n, 0) == 0),
         "seconds_to_recover": round(max(0.0, last_failure - fault_at), 1),
