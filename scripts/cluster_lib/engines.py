@@ -196,7 +196,10 @@ def migrate(state: dict[str, Any]) -> None:
 def start_web(state: dict[str, Any], host: str) -> None:
     env = {**base_env(state), **database_urls(state["primary"], state["standby"])["web"],
            "HOST": HOSTS[host].front_ip, "PORT": "8000", "WEB_WORKERS": os.environ.get("CLUSTER_WEB_WORKERS", "2"),
-           "WEB_THREADS": "4", "ACCESS_LOG": ""}
+           "WEB_THREADS": "4", "ACCESS_LOG": "",
+           # The lag is the projector's, the same for every host: past it all leave the rotation at once. Longer than
+           # a projector's takeover (about 5 s), so that a takeover is not an outage of the whole platform.
+           "READY_MAX_LAG": "30"}
     start(state, f"web-{host}", host, [PY, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")], env)
 
 
