@@ -26,7 +26,7 @@ PREFIX = "mc"  # namespaces, bridges and links made here are named mc-*: nothing
 FRONT, BACK = "mc-front", "mc-back"
 FRONT_NET, BACK_NET = "10.58.1", "10.58.2"
 TCP_SETTINGS = {"net.ipv4.tcp_keepalive_time": 2, "net.ipv4.tcp_keepalive_intvl": 1,
-                "net.ipv4.tcp_keepalive_probes": 3, "net.ipv4.tcp_retries2": 5}
+                "net.ipv4.tcp_keepalive_probes": 3, "net.ipv4.tcp_retries2": 3}
 PG_USER = "postgres"  # PostgreSQL and PgBouncer refuse to run as root
 
 

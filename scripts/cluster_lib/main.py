@@ -236,6 +236,13 @@ def fail(args: argparse.Namespace) -> int:
         elif fault == "web1-db":
             set_link("web1", "back", False)
             extra["balancer_dropped_it_after_s"] = _until(lambda: in_rotation().get("web1") != "UP", 15)
+            # What web1 itself answers meanwhile, asked directly (the balancer no longer sends it anything).
+            try:
+                direct = requests.get(f"http://{HOSTS['web1'].front_ip}:8000/api/v1/tenants/{state['tenant']}/people",
+                                      headers=c.headers, params={"limit": 1}, timeout=15)
+                extra["web1_answers_meanwhile"] = f"{direct.status_code} Retry-After: {direct.headers.get('Retry-After')}"
+            except requests.RequestException as error:
+                extra["web1_answers_meanwhile"] = f"no answer ({type(error).__name__})"
             time.sleep(max(0.0, 10 - (time.monotonic() - fault_at)))
             set_link("web1", "back", True)
             extra["back_in_rotation_after_link_up_s"] = _until(lambda: in_rotation().get("web1") == "UP", 30)
