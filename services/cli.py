@@ -293,10 +293,39 @@ def cron(args: argparse.Namespace | None = None) -> int:
     if not settings.redis_url:
         log.error("REDIS_URL is not set: the scheduler has no queue to feed")
         return 2
-    scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url), settings)
-    log.info("cron scheduler enqueueing the reminders' tick (%s) on queue %s", reminders.TICK_CRON,
-             settings.reminders_queue)
-    scheduler.start()
+    stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+
+    def work(stopping: threading.Event) -> None:
+        # rq's loop ends only on a signal (its own handlers, installed by start): when it must stop (the lock lost,
+        # or a signal that came before its handlers), this process sends itself one.
+        running = threading.Event()
+
+        def end_when_stopping() -> None:
+            stopping.wait()
+            if running.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=end_when_stopping, name="cron-lock", daemon=True).start()
+        scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url), settings)
+        log.info("cron scheduler enqueueing the reminders' tick (%s) on queue %s", reminders.TICK_CRON,
+                 settings.reminders_queue)
+        running.set()
+        try:
+            scheduler.start()
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, on_signal)
+            running.clear()
+        if not stopping.is_set():
+            stop.set()  # a signal from outside ended rq's loop, not a lost lock
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    # One scheduler works at a time, whichever host it runs on (services/singleton.py).
+    singleton.run_alone(settings.lock_url(), "scheduler", stop, work)
     return 0
 
 

@@ -207,13 +207,7 @@ def start_ctl(state: dict[str, Any], host: str) -> None:
     env = {**base_env(state), **database_urls(state["primary"], state["standby"])["ctl"]}
     for command in ("projector", "dispatcher"):
         start(state, f"{command}-{host}", host, [PY, "-m", "services.cli", command], {**env, "LOG_LEVEL": "INFO"})
-    if _has_command("scheduler"):
-        start(state, f"scheduler-{host}", host, [PY, "-m", "services.cli", "scheduler"], env)
-
-
-def _has_command(name: str) -> bool:
-    done = subprocess.run([PY, "-m", "services.cli", name, "--help"], capture_output=True, cwd=ROOT, timeout=30)
-    return done.returncode == 0
+    start(state, f"cron-{host}", host, [PY, "-m", "services.cli", "cron"], {**env, "LOG_LEVEL": "INFO"})
 
 
 def start_worker(state: dict[str, Any], host: str) -> None:

@@ -1,4 +1,4 @@
-"""Exactly one projector works at a time across processes; when the holder is killed the other takes over within
+"""Exactly one projector (dispatcher, scheduler) works at a time across processes; when the holder is killed the other takes over within
 10 s, and the read models equal a fresh projection of the log (nothing applied twice, nothing lost)."""
 
 from __future__ import annotations
@@ -104,23 +104,26 @@ def test_one_of_two_projectors_works_and_the_other_takes_over_when_it_is_killed(
     print(json.dumps({"test": "projector_takeover", "events": end, "takeover_seconds": round(takeover, 2)}))
 
 
-def test_a_second_dispatcher_stands_by_until_the_first_is_killed(cluster_env: dict[str, str],
-                                                                 servers: dict[str, str]) -> None:
+@pytest.mark.parametrize(("command", "lock"), [("dispatcher", "dispatcher"), ("cron", "scheduler")])
+def test_a_second_one_stands_by_until_the_first_is_killed_and_a_signal_ends_it(
+        cluster_env: dict[str, str], servers: dict[str, str], command: str, lock: str) -> None:
     url = cluster_env["DATABASE_URL"]
     env = {**cluster_env, "REDIS_URL": servers["REDIS_URL"]}
-    procs = [subprocess.Popen([sys.executable, "-m", "services.cli", "dispatcher"], env=env, cwd=ROOT,
+    procs = [subprocess.Popen([sys.executable, "-m", "services.cli", command], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
     try:
-        holders = _wait_for(lambda: _holders(url, "dispatcher"), 30)
+        holders = _wait_for(lambda: _holders(url, lock), 30)
         assert len(holders) == 1 and holders[0] in {p.pid for p in procs}
         time.sleep(1.5)  # the other keeps trying, and keeps failing
-        assert _holders(url, "dispatcher") == holders
+        assert _holders(url, lock) == holders
         first = next(p for p in procs if p.pid == holders[0])
         second = next(p for p in procs if p is not first)
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()
-        assert _wait_for(lambda: _holders(url, "dispatcher") == [second.pid], 15)
+        assert _wait_for(lambda: _holders(url, lock) == [second.pid], 15)
         assert time.monotonic() - killed < 10
+        second.terminate()  # SIGTERM: the holder stops for good (it does not wait for the lock again)
+        assert second.wait(20) == 0
     finally:
         for proc in procs:
             if proc.poll() is None:
