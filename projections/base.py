@@ -167,9 +167,11 @@ def insert_row(conn: Connection, table: Table, values: dict[str, Any] | list[dic
     conn.execute(statement, values)
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
-    """Return a SQLAlchemy engine for the read models."""
-    return ping_when_readable(create_engine(url, pool_size=pool_size, max_overflow=10))
+def make_engine(url: str, pool_size: int = 5, prepare: bool = True) -> Engine:
+    """Return a SQLAlchemy engine for the read models; `prepare=False` for a pooler that cannot keep prepared
+    statements (PgBouncer in transaction mode before 1.21): psycopg then never prepares one."""
+    connect_args: dict[str, Any] = {} if prepare else {"prepare_threshold": None}
+    return ping_when_readable(create_engine(url, pool_size=pool_size, max_overflow=10, connect_args=connect_args))
 
 
 schemas = Table(
@@ -359,6 +361,33 @@ def wait_for_position(engine: Engine, read_model: Follower, position: int, timeo
         with engine.connect() as conn:
             if read_model.position(conn) >= position:
                 return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise PositionNotReached(position)
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.05)
+
+
+def wait_on_standby(standby: Engine, primary: Engine, read_model: Follower, position: int, timeout: float) -> Engine:
+    """Return the engine a read that must show `position` reads from: the standby once it has replayed the read
+    model's tracking row up to it, else (from half the timeout on, or at once if the standby does not answer) the
+    primary once its read model has; raise PositionNotReached when neither has within the timeout."""
+    deadline = time.monotonic() + timeout
+    halfway = deadline - timeout / 2
+    pause = 0.002
+    standby_answers = True
+    while True:
+        if standby_answers:
+            try:
+                with standby.connect() as conn:
+                    if read_model.position(conn) >= position:
+                        return standby
+            except exc.OperationalError:
+                standby_answers = False
+        if not standby_answers or time.monotonic() >= halfway:
+            with primary.connect() as conn:
+                if read_model.position(conn) >= position:
+                    return primary
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise PositionNotReached(position)

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from services import audit_tools, heap, logs
+from services import audit_tools, heap, logs, singleton
 from services.config import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def projector(args: argparse.Namespace | None = None) -> int:
     from services.applications import Platform
 
     settings = Settings.from_env()
-    engine = make_engine(settings.sqlalchemy_url(), 4)
+    engine = singleton.guard(make_engine(settings.sqlalchemy_url(), 4))
     create_schema(engine)
     heap.settle()
     stop = threading.Event()
@@ -115,21 +115,25 @@ def projector(args: argparse.Namespace | None = None) -> int:
     # A lost database (restarted, failed over, network cut) ends the runners' subscriptions: LISTEN dies with
     # its connection. Start them again from their tracking records once it answers; any other error is a
     # defect and ends the process non-zero for its supervisor (`methodical run` restarts it).
-    pause = 0.5
-    while not stop.is_set():
-        try:
-            running = Projector(Platform, settings.eventsourcing_env(), engine,
-                                chainer=Chainer(settings.signing_key(), settings.checkpoint_interval),
-                                linger=settings.projector_linger)
-            log.info("projector following the event log with %d read models", len(running.runners))
-            pause = 0.5
-            running.run_until(stop)
-        except Exception as error:  # noqa: BLE001 - sorted just below
-            if not _database_unavailable(error):
-                raise
-            log.warning("projector lost the database (%s); following again in %.1f s", error, pause)
-            stop.wait(pause)
-            pause = min(pause * 2, 5.0)
+    def follow(stopping: threading.Event) -> None:
+        pause = 0.5
+        while not stopping.is_set():
+            try:
+                running = Projector(Platform, settings.eventsourcing_env(), engine,
+                                    chainer=Chainer(settings.signing_key(), settings.checkpoint_interval),
+                                    linger=settings.projector_linger)
+                log.info("projector following the event log with %d read models", len(running.runners))
+                pause = 0.5
+                running.run_until(stopping)
+            except Exception as error:  # noqa: BLE001 - sorted just below
+                if not _database_unavailable(error):
+                    raise
+                log.warning("projector lost the database (%s); following again in %.1f s", error, pause)
+                stopping.wait(pause)
+                pause = min(pause * 2, 5.0)
+
+    # One projector works at a time, whichever host it runs on; another takes over when it dies (services/singleton.py).
+    singleton.run_alone(settings.lock_url(), "projector", stop, follow)
     return 0
 
 
@@ -212,7 +216,7 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
     from services import dispatcher as dispatching
 
     settings = Settings.from_env()
-    engine = make_engine(settings.sqlalchemy_url(), 2)
+    engine = singleton.guard(make_engine(settings.sqlalchemy_url(), 2))
     create_schema(engine)
     with engine.begin() as conn:  # a table made before the read model announced waiting circulars does now
         circulars_rm.announce_waiting(conn)
@@ -220,7 +224,9 @@ def dispatcher(args: argparse.Namespace | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     log.info("dispatcher sweeping recorded circulars into queue %s", settings.delivery_queue)
-    dispatching.run(engine, settings, stop)
+    # One dispatcher works at a time, whichever host it runs on (services/singleton.py).
+    singleton.run_alone(settings.lock_url(), "dispatcher", stop,
+                        lambda stopping: dispatching.run(engine, settings, stopping))
     return 0
 
 
@@ -287,10 +293,39 @@ def cron(args: argparse.Namespace | None = None) -> int:
     if not settings.redis_url:
         log.error("REDIS_URL is not set: the scheduler has no queue to feed")
         return 2
-    scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url), settings)
-    log.info("cron scheduler enqueueing the reminders' tick (%s) on queue %s", reminders.TICK_CRON,
-             settings.reminders_queue)
-    scheduler.start()
+    stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+
+    def work(stopping: threading.Event) -> None:
+        # rq's loop ends only on a signal (its own handlers, installed by start): when it must stop (the lock lost,
+        # or a signal that came before its handlers), this process sends itself one.
+        running = threading.Event()
+
+        def end_when_stopping() -> None:
+            stopping.wait()
+            if running.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=end_when_stopping, name="cron-lock", daemon=True).start()
+        scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url), settings)
+        log.info("cron scheduler enqueueing the reminders' tick (%s) on queue %s", reminders.TICK_CRON,
+                 settings.reminders_queue)
+        running.set()
+        try:
+            scheduler.start()
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, on_signal)
+            running.clear()
+        if not stopping.is_set():
+            stop.set()  # a signal from outside ended rq's loop, not a lost lock
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    # One scheduler works at a time, whichever host it runs on (services/singleton.py).
+    singleton.run_alone(settings.lock_url(), "scheduler", stop, work)
     return 0
 
 

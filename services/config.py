@@ -75,6 +75,14 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9120
     ready_max_lag: float = 60.0
+    # More than one host (deploy/scale-out.md): a streaming standby the read models may be read from; where the
+    # event store's connections go (prepared statements, LISTEN), and the singletons' locks (a session each), when
+    # DATABASE_URL goes through PgBouncer in transaction mode; whether DATABASE_URL's connections may prepare
+    # statements (not through PgBouncer before 1.21 in transaction mode).
+    read_database_url: str | None = None
+    event_store_url: str | None = None
+    lock_database_url: str | None = None
+    prepared_statements: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -132,7 +140,15 @@ class Settings:
             metrics_host=env.get("METRICS_HOST", "127.0.0.1"),
             metrics_port=int(env.get("METRICS_PORT", "9120")),
             ready_max_lag=float(env.get("READY_MAX_LAG", "60")),
+            read_database_url=env.get("READ_DATABASE_URL") or None,
+            event_store_url=env.get("EVENT_STORE_URL") or None,
+            lock_database_url=env.get("LOCK_DATABASE_URL") or None,
+            prepared_statements=_flag(env.get("DATABASE_PREPARED_STATEMENTS", "1")),
         )
+
+    def lock_url(self) -> str:
+        """Return where the singletons' advisory locks are held (services/singleton.py): a session of their own."""
+        return self.lock_database_url or self.event_store_url or self.database_url
 
     def web_secret_key(self) -> str:
         """Return the key that signs the web's form cookie: SECRET_KEY, else one derived from OPERATOR_TOKEN (the
@@ -159,7 +175,7 @@ class Settings:
 
         The web process passes create_tables=False: its role may not create anything (the migration does).
         """
-        params = conninfo_to_dict(self.database_url)
+        params = conninfo_to_dict(self.event_store_url or self.database_url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             # eventsourcing's recorder, with a large save split into statements (services/persistence.py).
@@ -184,9 +200,9 @@ class Settings:
             "CREATE_TABLE": "y" if create_tables else "n",
         }
 
-    def sqlalchemy_url(self) -> str:
-        """Return the database URL in the form SQLAlchemy's psycopg 3 dialect takes."""
-        url = self.database_url
+    def sqlalchemy_url(self, url: str | None = None) -> str:
+        """Return the database URL (or the one given) in the form SQLAlchemy's psycopg 3 dialect takes."""
+        url = url or self.database_url
         for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]

@@ -45,7 +45,8 @@ class JobRuntime:
         from projections.base import make_engine
         from services.applications import Platform
 
-        return cls(settings, Platform(env=settings.eventsourcing_env()), make_engine(settings.sqlalchemy_url(), 2))
+        engine = make_engine(settings.sqlalchemy_url(), 2, settings.prepared_statements)
+        return cls(settings, Platform(env=settings.eventsourcing_env()), engine)
 
 
 _runtime: JobRuntime | None = None

@@ -64,3 +64,13 @@ setup_browser_tests() {
     echo "!!! axe-core could not be installed (no npm?): the accessibility check is skipped." >&2
   fi
 }
+
+# The test hosts of scripts/cluster (tests/e2e/test_cluster.py): Debian's HAProxy and PgBouncer, installed when this
+# runs as root; without them (or without root, iproute2, Redis or PostgreSQL 15's server) only that test is skipped.
+setup_cluster_tests() {
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 \
+     && { [ ! -x /usr/sbin/haproxy ] || [ ! -x /usr/sbin/pgbouncer ]; }; then
+    echo "Installing HAProxy and PgBouncer for the cluster test (apt-get install haproxy pgbouncer)" >&2
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy pgbouncer; } >&2 || true
+  fi
+}

@@ -26,6 +26,7 @@ from services import database, logs, metrics, web
 from services.applications import Platform
 from services.auth import authenticate
 from services.config import Settings
+from services.replica import ReadRouting
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +70,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # cannot change the event log (set up by `methodical migrate`, services/database.py); without JIT.
         database.configure_web_connections(settings.web_role)
     platform = config.get("PLATFORM") or Platform(env=settings.eventsourcing_env(create_tables=not settings.web_role))
-    engine = config.get("ENGINE") or make_engine(settings.sqlalchemy_url(), settings.pool_size)
+    engine = config.get("ENGINE") or make_engine(settings.sqlalchemy_url(), settings.pool_size,
+                                                 settings.prepared_statements)
+    # A streaming standby the API's reads may be served from (services/replica.py).
+    standby = config.get("READ_ENGINE") or (make_engine(settings.sqlalchemy_url(settings.read_database_url),
+                                                        settings.pool_size, settings.prepared_statements)
+                                            if settings.read_database_url else None)
     platform.roster = functools.partial(count_teaching, engine, platform.recorder.max_notification_id)
     # Row-level security: each transaction of a request sees only its caller's scope (projections/security.py).
-    if not event.contains(engine, "begin", enter_scope):
-        event.listen(engine, "begin", enter_scope)
+    for each in (engine, standby):
+        if each is not None and not event.contains(each, "begin", enter_scope):
+            event.listen(each, "begin", enter_scope)
     if config.get("CREATE_SCHEMA", not (deployed and settings.web_role)):
         create_schema(engine)
     app.extensions["methodical"] = Runtime(
         settings=settings,
         platform=platform,
-        engine=engine,
+        primary=engine,
         clock=config.get("CLOCK") or (lambda: datetime.now(timezone.utc)),
+        reads=ReadRouting(engine, standby) if standby is not None else None,
     )
 
     metrics.install(app)  # first: its clock starts before, and its log line is written after, every other hook

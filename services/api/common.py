@@ -20,6 +20,7 @@ from projections.base import ReadModel, decode_cursor, wait_for_position
 from services.applications import Platform
 from services.auth import Caller
 from services.config import Settings
+from services.replica import ReadRouting
 
 
 @dataclass
@@ -28,8 +29,15 @@ class Runtime:
 
     settings: Settings
     platform: Platform
-    engine: Engine
+    primary: Engine
     clock: Callable[[], datetime]
+    reads: ReadRouting | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine this request works through: the standby's for an API read while one is configured
+        (services/replica.py), else the primary's."""
+        return self.primary if self.reads is None else self.reads.engine()
 
 
 def runtime() -> Runtime:
@@ -143,7 +151,10 @@ def catch_up(read_model: ReadModel) -> None:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise InvalidValue("X-Min-Position must be a position this service returned.", field="X-Min-Position")
     rt = runtime()
-    wait_for_position(rt.engine, read_model, int(raw), rt.settings.min_position_timeout)
+    if rt.reads is not None:
+        rt.reads.catch_up(read_model, int(raw), rt.settings.min_position_timeout)
+    else:
+        wait_for_position(rt.engine, read_model, int(raw), rt.settings.min_position_timeout)
 
 
 def with_position(body: dict[str, Any], position: int) -> dict[str, Any]:

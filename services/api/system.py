@@ -68,7 +68,7 @@ class Health(MethodView):
     def get(self) -> Any:
         """Report whether PostgreSQL and Redis answer (no credential needed)."""
         rt = runtime()
-        with rt.engine.connect() as conn:
+        with rt.primary.connect() as conn:  # the primary, which commands need (a standby is only for reads)
             conn.execute(text("SELECT 1"))
         try:
             redis = _redis_state()
@@ -97,7 +97,7 @@ class Ready(MethodView):
         rt = runtime()
         limit = rt.settings.ready_max_lag
         try:
-            lags = metrics.projection_lag(rt.engine)
+            lags = metrics.projection_lag(rt.primary)  # the primary's, as for commands (a standby serves only reads)
         except SQLAlchemyError as error:
             return problem(503, f"PostgreSQL does not answer: {type(error).__name__}", {"Retry-After": "2"})
         try:
