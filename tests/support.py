@@ -134,3 +134,17 @@ class Http:
         got, answer = self.call(method, path, token, body)
         assert got == status, answer
         return answer
+
+
+def snapshot(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Return every read model's rows, table by table, in a stable order (to compare two builds of them)."""
+    from sqlalchemy import select
+
+    from projections.registry import READ_MODELS
+
+    found = {}
+    with engine.connect() as conn:
+        for read_model in READ_MODELS.values():
+            for table in read_model.tables:
+                found[table.name] = sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+    return found

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from domain.base import Actor, Context
 from projections.base import wait_for_position
@@ -19,20 +19,11 @@ from projections.bulk import notifications
 from projections.chain import EVENTS_TABLE
 from projections.rows import MemoryRows
 from projections.runner import READ_MODELS, rebuild_read_models
-from support import valid_bin
+from support import snapshot, valid_bin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from benchmarks import country  # noqa: E402
-
-
-def snapshot(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
-    found = {}
-    with engine.connect() as conn:
-        for read_model in READ_MODELS.values():
-            for table in read_model.tables:
-                found[table.name] = sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
-    return found
 
 
 def small_region(seed: int) -> country.TenantSpec:

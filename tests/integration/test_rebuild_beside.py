@@ -7,32 +7,20 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Any
-from uuid import uuid4
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from domain.base import Actor, Context
 from projections import bulk
 from projections.base import wait_for_position
 from projections.registry import READ_MODELS
 from projections.runner import rebuild_read_models
-from support import bearer
+from support import snapshot
 
 TENANTS = "/api/v1/tenants"
 # Reads wait this long for X-Min-Position (then 503): far less than the slowed build below.
 READ_WAIT = 2.0
 BUILD_DELAY = 3 * READ_WAIT
-
-
-def snapshot(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
-    found = {}
-    with engine.connect() as conn:
-        for read_model in READ_MODELS.values():
-            for table in read_model.tables:
-                found[table.name] = sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
-    return found
 
 
 def test_a_rebuild_under_load_leaves_every_read_answered_and_ends_as_a_fresh_one(
