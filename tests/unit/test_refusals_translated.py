@@ -62,6 +62,10 @@ def _walk() -> tuple[set[str], set[str], list[str]]:
                         unkeyed.append(f"{path.relative_to(ROOT)}:{node.lineno}")
                 if name in TERMS and len(node.args) > TERMS[name] and _literal(node.args[TERMS[name]]):
                     terms.add(_literal(node.args[TERMS[name]]))
+                if name == "problem" and folder == "services" and len(node.args) > 1:
+                    templates.update(_literals(node.args[1]))  # a problem's detail, worded where it is answered
+                # A schema's own message for a field it refuses (marshmallow's validators take `error=`).
+                templates |= {text for k in node.keywords if k.arg == "error" for text in _literals(k.value)}
                 if name in ("check_within", "check_day"):
                     templates |= {_literal(k.value) for k in node.keywords if k.arg == "what" and _literal(k.value)}
     return templates, terms, unkeyed
