@@ -69,8 +69,16 @@ def dict_config(process: str, level: str | None = None) -> dict[str, Any]:
         "filters": {"bound": {"()": "services.logs.BoundContext", "process": process}},
         "handlers": {"stderr": handler},
         "root": {"level": level, "handlers": ["stderr"]},
-        "loggers": {name: {"level": level, "handlers": ["stderr"], "propagate": False}
-                    for name in ("gunicorn.error", "gunicorn.access")},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            # gunicorn writes its access lines whenever a logging configuration is given, whatever accesslog
+            # says: the platform's own request line (methodical.request) says more, so they are off unless
+            # ACCESS_LOG asks for them (deploy/gunicorn.conf.py).
+            "gunicorn.access": {"level": level if os.environ.get("ACCESS_LOG") else "WARNING",
+                                "handlers": ["stderr"], "propagate": False},
+            # fontTools says each table it prunes while a circular's font is subset, at INFO.
+            "fontTools": {"level": "WARNING"},
+        },
     }
 
 
