@@ -146,7 +146,7 @@ def test_readiness_is_refused_while_a_read_model_lags_past_the_limit(settings, p
     from services.api import create_app
 
     web = create_app({"TESTING": True, "PLATFORM": platform, "ENGINE": web_engine, "CREATE_SCHEMA": False,
-                      "SETTINGS": dataclasses.replace(settings, ready_max_lag=1.0)})
+                      "SETTINGS": dataclasses.replace(settings, ready_max_lag=0.001)})
     with engine.begin() as conn:
         conn.execute(tracking.insert().values(read_model="__stalled__", application_name="methodical",
                                               notification_id=0))
