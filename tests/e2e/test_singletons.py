@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 1500
 
 _HOLDERS = ("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-            " WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE %s")
+            " WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE %s"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 
 
 @pytest.fixture
@@ -120,7 +121,8 @@ def test_a_second_one_stands_by_until_the_first_is_killed_and_a_signal_ends_it(
         second = next(p for p in procs if p is not first)
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()
-        assert _wait_for(lambda: _holders(url, lock) == [second.pid], 15)
+        assert _wait_for(lambda: _holders(url, lock) == [second.pid], 15), (
+            f"holders {_holders(url, lock)}, the second {second.pid} ({second.poll()}), the first {first.pid}")
         assert time.monotonic() - killed < 10
         second.terminate()  # SIGTERM: the holder stops for good (it does not wait for the lock again)
         assert second.wait(20) == 0

@@ -60,8 +60,11 @@ def test_a_guarded_engine_ends_an_idle_transaction_and_a_silent_peer_within_seco
         with engine.connect() as conn:
             shown = {name: conn.execute(text(f"SHOW {name}")).scalar() for name in (
                 "idle_in_transaction_session_timeout", "tcp_user_timeout")}
-            assert conn.connection.dbapi_connection.info.get_parameters().get("tcp_user_timeout") == str(
-                KEEPALIVE * 1000)
+            info = conn.connection.dbapi_connection.info
+            assert info.get_parameters().get("tcp_user_timeout") == str(KEEPALIVE * 1000)
+            # Over a Unix socket (the embedded server) there is no TCP peer to go silent: the server shows 0.
+            over_tcp = not info.host.startswith("/")
     finally:
         engine.dispose()
-    assert shown == {"idle_in_transaction_session_timeout": f"{KEEPALIVE}s", "tcp_user_timeout": str(KEEPALIVE * 1000)}
+    assert shown == {"idle_in_transaction_session_timeout": f"{KEEPALIVE}s",
+                     "tcp_user_timeout": str(KEEPALIVE * 1000) if over_tcp else "0"}
