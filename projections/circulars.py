@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    DDL, BigInteger, Column, Connection, Date, DateTime, Index, Integer, Table, Text, Uuid, event, select,
+    DDL, BigInteger, Column, Connection, Date, DateTime, Index, Integer, Table, Text, Uuid, event, select, text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -69,7 +69,12 @@ CREATE OR REPLACE TRIGGER circulars_waiting AFTER INSERT OR UPDATE OF status ON 
 
 
 def announce_waiting(conn: Connection) -> None:
-    """Make the circulars table notify WAITING_CHANNEL when a circular starts waiting (a no-op when it does)."""
+    """Make the circulars table notify WAITING_CHANNEL when a circular starts waiting (a no-op when it does).
+
+    Two processes starting at once (dispatchers on two hosts) would replace the function concurrently, and
+    PostgreSQL fails the second with "tuple concurrently updated": the replacement waits for a lock of this
+    transaction first."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"ddl:{WAITING_CHANNEL}"})
     conn.execute(DDL(_WAITING_DDL))
 
 
