@@ -211,8 +211,10 @@ def _waiting_documents(conn: Connection, tenant_id: UUID, settings: ReminderSett
 
 def settings_of_tenant(conn: Connection, tenant_id: UUID) -> ReminderSettings:
     """Return the tenant's reminder settings with the academic quarters it set."""
-    quarters = conn.execute(text("SELECT quarters FROM rm_tenants WHERE id = :t"), {"t": tenant_id}).scalar()
-    return notifications_rm.settings_for(conn, tenant_id, quarters)
+    from projections.tenants import get_tenant
+
+    tenant = get_tenant(conn, tenant_id)
+    return notifications_rm.settings_for(conn, tenant_id, tenant.quarters if tenant else None)
 
 
 # The pass
