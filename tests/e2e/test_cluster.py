@@ -49,6 +49,9 @@ def test_a_web_host_killed_under_load_costs_at_most_its_requests_in_flight_and_d
     assert figure["requests_failed"] <= 6, figure
     assert figure["commands_given_up"] == 0, figure
     assert figure["duplicates"] == 0 and figure["data_lost"] == 0, figure
-    assert figure["commands_acknowledged"] == 5 * 15
+    # A command whose host died after its commit and before it kept its answer is answered 409 on retry
+    # (services/idempotency.py): it must be in the log, once; every other command is acknowledged.
+    assert figure["answer_lost_but_in_the_log"] == figure["carried_out_answer_lost"], figure
+    assert figure["commands_acknowledged"] + figure["carried_out_answer_lost"] == 5 * 15, figure
     assert gone["left"] == {"namespaces": [], "links": [], "processes": []}, gone
     print(json.dumps(figure))

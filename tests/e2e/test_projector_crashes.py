@@ -35,15 +35,18 @@ def crash_env(servers: dict[str, str]) -> Any:
         yield env
 
 
-def _write(env: dict[str, str], stop_at: int, done: threading.Event, written: list[int]) -> None:
-    """Record events through the platform's own Application until `stop_at` are in the log."""
+def _write(env: dict[str, str], stop_at: int, done: threading.Event, written: list[int],
+           errors: list[BaseException] | None = None) -> None:
+    """Record events through the platform's own Application until `stop_at` are in the log. `done` is set when it
+    ends, however it ends; an error that ended it early is appended to `errors`, for the test's message."""
     from domain.base import Actor, Context
     from services.applications import Platform
     from services.config import Settings
 
-    settings = Settings.from_env(env)
-    platform = Platform(env=settings.eventsourcing_env())
+    platform = None
     try:
+        platform = Platform(env=Settings.from_env(env).eventsourcing_env())
+
         def ctx() -> Context:
             return Context(Actor.operator(), f"crash-{secrets.token_hex(4)}", datetime.now(timezone.utc), ids=uuid4)
 
@@ -55,9 +58,16 @@ def _write(env: dict[str, str], stop_at: int, done: threading.Event, written: li
                 written.append(done_.position)
                 if done_.position >= stop_at:
                     return
+    except BaseException as error:
+        if errors is not None:
+            errors.append(error)
+        raise
     finally:
-        platform.close()
-        done.set()
+        try:
+            if platform is not None:
+                platform.close()
+        finally:
+            done.set()
 
 
 def _rows(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -62,14 +62,16 @@ def test_one_of_two_projectors_works_and_the_other_takes_over_when_it_is_killed(
     by_pid = {p.pid: name for name, p in procs.items()}
     done = threading.Event()
     written: list[int] = []
-    writer = threading.Thread(target=_write, args=(cluster_env, EVENTS, done, written), daemon=True)
+    errors: list[BaseException] = []
+    writer = threading.Thread(target=_write, args=(cluster_env, EVENTS, done, written, errors), daemon=True)
     try:
         holders = _wait_for(lambda: _holders(url, "projector"), 30)
         assert len(holders) == 1, f"holders of the projector lock: {holders}"
         first = by_pid[holders[0]]
         other = "b" if first == "a" else "a"
         writer.start()
-        _wait_for(lambda: len(written) > EVENTS // 3, 60)
+        _wait_for(lambda: len(written) > EVENTS // 3 or errors, 60)
+        assert not errors, f"the writer failed after {len(written)} events: {errors[0]!r}"
         time.sleep(0.3)  # the holder is applying events now
         assert _holders(url, "projector") == holders, "the lock changed hands while its holder lived"
         procs[first].send_signal(signal.SIGKILL)
@@ -80,7 +82,9 @@ def test_one_of_two_projectors_works_and_the_other_takes_over_when_it_is_killed(
         assert taken, "the other projector did not take the lock"
         assert takeover < 10, f"the other projector took over after {takeover:.1f} s"
         writer.join(120)
-        assert done.is_set() and written and written[-1] >= EVENTS
+        assert not errors, f"the writer failed after {len(written)} events: {errors[0]!r}"
+        assert done.is_set(), f"the writer wrote {len(written)} events in 120 s after the takeover, and goes on"
+        assert written and written[-1] >= EVENTS, f"the writer stopped at {written[-1:]}"
         end = written[-1]
         with psycopg.connect(url) as conn:
             behind = _wait_for(lambda: conn.execute(
