@@ -16,6 +16,7 @@ from flask import Blueprint, Response, flash, g, redirect, request, url_for
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import select
 from wtforms import DateField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
@@ -24,12 +25,18 @@ from domain import policy, rules
 from domain.base import DomainError, InvalidValue, NotFound, NotPermitted
 from domain.days import parse_day
 from projections import audit as audit_rm
+from projections import circulars as circulars_rm
+from projections import documents as documents_rm
 from projections import people as people_rm
 from projections import tenants as tenants_rm
+from projections import unions as unions_rm
+from projections import units as units_rm
 from projections.chain import verify
 from services.api.audit import _audit_actor, note_read, require_tenant_history
 from services.api.common import context, runtime
 from services.audit import day_end
+from services.reminders import REMINDERS
+from services.unions import DELIVERY
 from services.web.forms import Form
 from services.web.pages import L, listed_by, not_found, page, role_name, signed_in
 from services.web.unions import _refused, _uuid, _wait, like_the_foundations, refusal_text
@@ -49,23 +56,36 @@ def aggregate_name(kind: str) -> str:
 
 
 def _happened(verb: str) -> str:
+    """Say what happened to an object, in the page's language. In the context "event" a language words it so that it
+    agrees with every kind of object (Russian with a noun: "Организация: регистрация", never a participle of the
+    wrong gender)."""
     return {
-        "Registered": _("registered"), "Created": _("created"), "Added": _("added"), "Changed": _("changed"),
-        "Left": _("left"), "Moved": _("moved"), "Formed": _("formed"), "Founded": _("founded"),
-        "Drafted": _("drafted"), "Submitted": _("submitted for review"), "Revised": _("revised"),
-        "ConclusionIssued": _("conclusion issued"), "Approved": _("approved"), "Rejected": _("rejected"),
-        "Withdrawn": _("withdrawn"), "FileAttached": _("file attached"), "MemberJoined": _("member joined"),
-        "MemberLeft": _("member left"), "MemberAdmitted": _("member admitted"), "LeaderChosen": _("leader chosen"),
-        "MeetingHeld": _("meeting held"), "CalendarSet": _("calendar set"), "ChairApproved": _("chair approved"),
-        "DecisionAdopted": _("decision adopted"), "Adopted": _("adopted"), "Issued": _("issued"),
-        "Delivered": _("delivered"), "DeliveryFailed": _("delivery failed"), "DeliveryRetried": _("delivery retried"),
-        "Acknowledged": _("acknowledged"), "Granted": _("granted"), "Revoked": _("revoked"),
-        "Looked": _("history read"), "Noted": _("history read"), "TokenIssued": _("API token issued"),
-        "TokenRevoked": _("API token revoked"), "InvitationIssued": _("invitation issued"),
-        "InvitationAccepted": _("invitation accepted"), "PasswordSet": _("password set"),
-        "PasswordResetIssued": _("password reset link issued"), "SignedIn": _("signed in"),
-        "SignedOut": _("signed out"), "LanguageChosen": _("language chosen"), "LoginSet": _("login set"),
-        "Claimed": _("claimed"), "Released": _("released"), "Received": _("received"), "Joined": _("joined"),
+        "Registered": pgettext("event", "registered"), "Created": pgettext("event", "created"),
+        "Added": pgettext("event", "added"), "Changed": pgettext("event", "changed"), "Left": pgettext("event", "left"),
+        "Moved": pgettext("event", "moved"), "Formed": pgettext("event", "formed"),
+        "Founded": pgettext("event", "founded"), "Drafted": pgettext("event", "drafted"),
+        "Submitted": pgettext("event", "submitted for review"), "Revised": pgettext("event", "revised"),
+        "ConclusionIssued": pgettext("event", "conclusion issued"), "Approved": pgettext("event", "approved"),
+        "Rejected": pgettext("event", "rejected"), "Withdrawn": pgettext("event", "withdrawn"),
+        "FileAttached": pgettext("event", "file attached"), "MemberJoined": pgettext("event", "member joined"),
+        "MemberLeft": pgettext("event", "member left"), "MemberAdmitted": pgettext("event", "member admitted"),
+        "LeaderChosen": pgettext("event", "leader chosen"), "MeetingHeld": pgettext("event", "meeting held"),
+        "CalendarSet": pgettext("event", "calendar set"), "ChairApproved": pgettext("event", "chair approved"),
+        "DecisionAdopted": pgettext("event", "decision adopted"), "Adopted": pgettext("event", "adopted"),
+        "Issued": pgettext("event", "issued"), "Delivered": pgettext("event", "delivered"),
+        "DeliveryFailed": pgettext("event", "delivery failed"),
+        "DeliveryRetried": pgettext("event", "delivery retried"), "Acknowledged": pgettext("event", "acknowledged"),
+        "Granted": pgettext("event", "granted"), "Revoked": pgettext("event", "revoked"),
+        "Looked": pgettext("event", "history read"), "Noted": pgettext("event", "history read"),
+        "TokenIssued": pgettext("event", "API token issued"), "TokenRevoked": pgettext("event", "API token revoked"),
+        "InvitationIssued": pgettext("event", "invitation issued"),
+        "InvitationAccepted": pgettext("event", "invitation accepted"),
+        "PasswordSet": pgettext("event", "password set"),
+        "PasswordResetIssued": pgettext("event", "password reset link issued"),
+        "SignedIn": pgettext("event", "signed in"), "SignedOut": pgettext("event", "signed out"),
+        "LanguageChosen": pgettext("event", "language chosen"), "LoginSet": pgettext("event", "login set"),
+        "Claimed": pgettext("event", "claimed"), "Released": pgettext("event", "released"),
+        "Received": pgettext("event", "received"), "Joined": pgettext("event", "joined"),
     }.get(verb, verb)
 
 
@@ -96,6 +116,39 @@ def _names(conn: Any, ids: set[UUID]) -> dict[UUID, str]:
     if not ids:
         return {}
     return {r.id: r.full_name for r in conn.execute(select(p.c.id, p.c.full_name).where(p.c.id.in_(list(ids))))}
+
+
+def object_names(conn: Any, objects: set[tuple[str, UUID]]) -> dict[UUID, str]:
+    """Name each recorded object (aggregate type, id) as its read model names it now: a person, a unit, a plan (its
+    unit and year), a document, a union, a decision, a circular, an organization, an audit grant (its auditor).
+    Sign-ins, BIN registrations and repeated requests have no name of their own (the actor says who)."""
+    wanted: dict[str, list[UUID]] = {}
+    for kind, oid in objects:
+        wanted.setdefault(kind, []).append(oid)
+    p, u, pl, gr = people_rm.people, units_rm.units, units_rm.plans, audit_rm.audit_grants
+    queries = {
+        "Person": lambda ids: select(p.c.id, p.c.full_name).where(p.c.id.in_(ids)),
+        "Unit": lambda ids: select(u.c.id, u.c.name).where(u.c.id.in_(ids)),
+        "AnnualPlan": lambda ids: select(pl.c.id, u.c.name + ", " + pl.c.academic_year)
+        .join(u, u.c.id == pl.c.unit_id).where(pl.c.id.in_(ids)),
+        "MethodicalDocument": lambda ids: select(documents_rm.documents.c.id, documents_rm.documents.c.title)
+        .where(documents_rm.documents.c.id.in_(ids)),
+        "Union": lambda ids: select(unions_rm.unions.c.id, unions_rm.unions.c.name)
+        .where(unions_rm.unions.c.id.in_(ids)),
+        "Decision": lambda ids: select(unions_rm.decisions.c.id, unions_rm.decisions.c.title)
+        .where(unions_rm.decisions.c.id.in_(ids)),
+        "Circular": lambda ids: select(circulars_rm.circulars.c.id, circulars_rm.circulars.c.title)
+        .where(circulars_rm.circulars.c.id.in_(ids)),
+        "Tenant": lambda ids: select(tenants_rm.tenants.c.id, tenants_rm.tenants.c.name)
+        .where(tenants_rm.tenants.c.id.in_(ids)),
+        "AuditGrant": lambda ids: select(gr.c.id, p.c.full_name).join(p, p.c.id == gr.c.auditor_id)
+        .where(gr.c.id.in_(ids)),
+    }
+    names: dict[UUID, str] = {}
+    for kind, ids in wanted.items():
+        if kind in queries:
+            names.update({row[0]: row[1] for row in conn.execute(queries[kind](ids))})
+    return names
 
 
 def _tenant_name(conn: Any, tid: UUID) -> str:
@@ -170,6 +223,8 @@ def timeline(lang: str, tid: UUID) -> Response:
             e.c.tenant_id == tid, e.c.actor_person_id.is_not(None)).distinct())}
         names = _names(conn, actor_ids)
         tenant_name = _tenant_name(conn, tid)
+        subjects = object_names(conn, {(r.aggregate_type, r.aggregate_id) for r in found.rows
+                                       if r.aggregate_type != "Tenant" or r.aggregate_id != tid})
     query_args = {k: v for k, v in {"kind": kind, "actor": str(who) if who else "", "clause": clause,
                                     "from": args.get("from", ""), "to": args.get("to", "")}.items() if v}
     note_read(actor, tid, "tenant events", query_args)
@@ -182,7 +237,7 @@ def timeline(lang: str, tid: UUID) -> Response:
                   (r.actor_role, r.actor_person_id), _who(r, names))),
               "what": said.get((r.aggregate_type, r.type)) or said.setdefault(
                   (r.aggregate_type, r.type), event_words(r.aggregate_type, r.type)),
-              "clause": r.clause or ""} for r in found.rows]
+              "object": subjects.get(r.aggregate_id, ""), "clause": r.clause or ""} for r in found.rows]
     people = sorted(names.items(), key=lambda p: p[1])
     return page("audit/timeline.html", 422 if errors else 200, tid=tid, tenant_name=tenant_name, rows=shown,
                 kinds=[(k, aggregate_name(k)) for k in kinds], people=people, kind=kind, who=who, clause=clause,
@@ -194,9 +249,13 @@ def _who(row: Any, names: dict[UUID, str]) -> dict[str, str]:
     """Say who recorded an event and in which role: a person, the platform operator, or the delivery service."""
     if row.actor_role == "operator":
         return {"who": _("the platform operator"), "role": ""}
-    if row.actor_role == "delivery":
+    if row.actor_role == DELIVERY:
         return {"who": _("the delivery service"), "role": ""}
-    role = {"union_chair": _("union chair"), "unit_leader": _("unit leader")}.get(
+    if row.actor_role == REMINDERS:
+        return {"who": _("the reminder service"), "role": ""}
+    # A person acting in a capacity of the policy (domain/policy.py) rather than a role of the organization.
+    role = {policy.UNION_CHAIR_CAPACITY: _("union chair"), policy.UNIT_LEADER_CAPACITY: _("unit leader"),
+            policy.UNIT_MEMBER_CAPACITY: _("unit member"), policy.AUTHOR_CAPACITY: _("the document's author")}.get(
         row.actor_role or "") or role_name(row.actor_role or "")
     if row.actor_person_id is None:
         return {"who": _("the platform"), "role": role}
@@ -230,8 +289,9 @@ def state_word(status: str) -> str:
             "rejected": _("rejected"), "withdrawn": _("withdrawn")}.get(status) or status_name(status)
 
 
-def _summary(state: dict[str, Any]) -> dict[str, str]:
-    """Return what a page says of a recorded object: its name, its state and a detail of it."""
+def _summary(state: dict[str, Any], auditor_names: dict[UUID, str]) -> dict[str, str]:
+    """Return what a page says of a recorded object: its name, its state and a detail of it (an audit grant is
+    named by its auditor)."""
     kind = state.get("type")
     name = state.get("full_name") or state.get("name") or state.get("title") or ""
     status = state_word(str(state["status"])) if state.get("status") else ""
@@ -244,7 +304,8 @@ def _summary(state: dict[str, Any]) -> dict[str, str]:
     elif kind == "MethodicalDocument":
         detail = _("%(kind)s; version %(number)s", kind=detail, number=len(state.get("versions") or []))
     elif kind == "AuditGrant":
-        name = str(state.get("auditor_id") or "")
+        auditor = state.get("auditor_id")
+        name = auditor_names.get(UUID(str(auditor)), str(auditor)) if auditor else ""
         status = _("revoked") if state.get("revoked_at") else _("until %(day)s", day=state.get("until") or "")
     elif kind == "Circular":
         detail = str(state.get("recipient_name") or state.get("number") or "")
@@ -267,11 +328,17 @@ def as_of(lang: str, tid: UUID) -> Response:
             moment = day_end(at)
             # The tenant's own aggregates, and the unions it belonged to then, as the API's state read does.
             found = audit_rm.aggregates_as_of(conn, tid, moment) + audit_rm.unions_joined_by(conn, tid, moment)
-    for row in sorted(found, key=lambda r: (r.aggregate_type, str(r.aggregate_id))):
-        if row.aggregate_type in ("AuditRead", "Login", "BinRegistration", "IdempotentRequest"):
-            continue
-        state = rt.platform.state_of(row.aggregate_id, row.version)
-        groups.setdefault(row.aggregate_type, []).append({"version": row.version, **_summary(state)})
+    states = [(row, rt.platform.state_of(row.aggregate_id, row.version))
+              for row in sorted(found, key=lambda r: (r.aggregate_type, str(r.aggregate_id)))
+              if row.aggregate_type not in ("AuditRead", "Login", "BinRegistration", "IdempotentRequest")]
+    auditors = {state.get("auditor_id") for row, state in states if row.aggregate_type == "AuditGrant"}
+    if auditors:
+        with rt.engine.connect() as conn:
+            auditor_names = _names(conn, {UUID(str(a)) for a in auditors if a})
+    else:
+        auditor_names = {}
+    for row, state in states:
+        groups.setdefault(row.aggregate_type, []).append({"version": row.version, **_summary(state, auditor_names)})
     if at is not None:
         note_read(actor, tid, "tenant state", {"as_of": at})
     order = ["Tenant", "Person", "Unit", "AnnualPlan", "MethodicalDocument", "Union", "Circular", "AuditGrant"]
@@ -307,9 +374,13 @@ def changes(lang: str, tid: UUID) -> Response:
                 if row.aggregate_type == "AuditRead":
                     continue
                 item = items.setdefault(row.aggregate_id, {"kind": aggregate_name(row.aggregate_type),
+                                                           "type": row.aggregate_type,
                                                            "before": row.version - 1 or None, "events": []})
                 item["after"] = row.version
                 item["events"].append(_happened(row.type.rsplit(".", 1)[-1]))
+            named = object_names(conn, {(item["type"], oid) for oid, item in items.items()})
+            for oid, item in items.items():
+                item["name"] = named.get(oid, "")
     if start and end and not errors:
         note_read(actor, tid, "tenant changes", {"from": start, "to": end})
     return page("audit/changes.html", 422 if errors else 200, tid=tid, tenant_name=tenant_name,

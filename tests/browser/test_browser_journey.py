@@ -44,15 +44,16 @@ TEXT = {
 # reads on the timeline ("what: happened") and of the board's statuses.
 CLAUSE = {"ru": lambda n: f"п. {n}", "kk": lambda n: f"{n}-тармақ"}
 WORDS = {
-    "ru": {"registered": "Организация: зарегистрировано", "joined": "Человек: вступил",
-           "formed": "Методическое подразделение: создано", "submitted": "Методический документ: направлено на рассмотрение",
-           "concluded": "Методический документ: выдано заключение", "approved": "Методический документ: утверждён",
-           "acknowledged": "Циркуляр: ознакомлены", "delivered": "доставлен", "nothing": "ничего не было записано",
-           "three": "участников: 3"},
+    "ru": {"registered": "Организация: регистрация", "joined": "Человек: вступление",
+           "formed": "Методическое подразделение: создание",
+           "submitted": "Методический документ: направление на рассмотрение",
+           "concluded": "Методический документ: выдача заключения", "approved": "Методический документ: утверждение",
+           "acknowledged": "Циркуляр: ознакомление", "delivered": "доставлен", "nothing": "ничего не было записано",
+           "three": "участников: 3", "author": "(автор документа)"},
     "kk": {"registered": "Ұйым: тіркелді", "joined": "Адам: қосылды", "formed": "Әдістемелік бөлім: құрылды",
            "submitted": "Әдістемелік құжат: қарауға жіберілді", "concluded": "Әдістемелік құжат: қорытынды берілді",
            "approved": "Әдістемелік құжат: бекітілді", "acknowledged": "Циркуляр: танысты", "delivered": "жеткізілді",
-           "nothing": "ештеңе жазылмаған", "three": "мүшелері: 3"},
+           "nothing": "ештеңе жазылмаған", "three": "мүшелері: 3", "author": "(құжат авторы)"},
 }
 
 
@@ -319,6 +320,8 @@ def test_the_journey_of_web_md(chromium, served, tour, platform, settings, engin
     for act in ("registered", "joined", "formed", "submitted", "concluded", "approved", "acknowledged"):
         assert words[act] in seen, act
     assert text["head"] in seen and teachers[1] in seen and deputy_name in seen  # who acted, by name
+    # What each act was done to, by its name (the submitted program), and the capacity its author acted in.
+    assert f'{words["submitted"]}\n{text["title"]}' in seen and words["author"] in seen
 
     yesterday = date.today() - timedelta(days=1)
     page.goto(f"{served}/{lang}/audit/{college_id}/as-of?at={yesterday.isoformat()}")

@@ -16,7 +16,7 @@ from unions_support import WELDING, UnionScenario, delivery, smtp  # noqa: F401 
 
 WORDS = {
     "ru": {"issued": "выпущен", "delivered": "доставлен", "acknowledged": "ознакомлены", "will_adopt": "внедрит",
-           "ack_event": "Циркуляр: ознакомлены", "ok": "В порядке", "nothing": "ничего не было записано"},
+           "ack_event": "Циркуляр: ознакомление", "ok": "В порядке", "nothing": "ничего не было записано"},
     "kk": {"issued": "шығарылды", "delivered": "жеткізілді", "acknowledged": "танысты", "will_adopt": "енгізеді",
            "ack_event": "Циркуляр: танысты", "ok": "Тәртіпте", "nothing": "ештеңе жазылмаған"},
 }

@@ -235,10 +235,14 @@ def test_the_head_grants_an_auditor_who_reads_the_timeline_the_state_and_the_cha
     timeline = as_auditor.get(f"/ru/audit/{s.b['id']}/timeline")
     assert timeline.status_code == 200
     text = html(timeline)
-    assert "п. 34" in text and "Ирина Петрова (Руководитель организации)" in text and "Циркуляр: ознакомлены" in text
+    assert "п. 34" in text and "Ирина Петрова (Руководитель организации)" in text and "Циркуляр: ознакомление" in text
+    # Each line names what it was done to: the person who joined, the circular's decision, the grant's auditor.
+    assert 'Человек: вступление<br><span class="object">Ирина Петрова</span>' in text
+    assert re.search(r'Циркуляр: ознакомление<br><span class="object">[^<]+</span>', text)
+    assert '<br><span class="object">Аудитор Сәуле</span>' in text
     for typed in ("p.34", "п. 34", "34"):  # the code, or as the page writes it
         clause = html(as_auditor.get(f"/ru/audit/{s.b['id']}/timeline", query_string={"clause": typed}))
-        assert "Циркуляр: ознакомлены" in clause and "п. 22" not in clause.split("<tbody>")[-1], typed
+        assert "Циркуляр: ознакомление" in clause and "п. 22" not in clause.split("<tbody>")[-1], typed
     refused = as_auditor.get(f"/ru/audit/{s.b['id']}/timeline?from=yesterday")
     assert refused.status_code == 422 and 'id="from-error"' in html(refused)
     # Days as the API takes them (domain/days.py): not compact, not outside 2000-2099.
@@ -248,10 +252,11 @@ def test_the_head_grants_an_auditor_who_reads_the_timeline_the_state_and_the_cha
     today = date.today().isoformat()
     state = html(as_auditor.get(f"/ru/audit/{s.b['id']}/as-of?at={today}"))
     assert "Ирина Петрова" in state and "Алматинский колледж энергетики" in state
+    assert "Аудитор Сәуле" in state and auditor["id"] not in state  # a grant is named by its auditor
     before = html(as_auditor.get(f"/ru/audit/{s.b['id']}/as-of?at=2000-01-01"))
     assert "Ирина Петрова" not in before
     changes = html(as_auditor.get(f"/ru/audit/{s.b['id']}/changes?from={today}&to={today}"))
-    assert "<tbody>" in changes
+    assert "<tbody>" in changes and 'Человек<br><span class="object">Ирина Петрова</span>' in changes
     assert as_auditor.get(f"/ru/audit/{s.b['id']}/changes?from={today}&to=2000-01-01").status_code == 422
     verify = html(as_auditor.get("/ru/audit/verify"))
     assert "status ok" in verify
@@ -291,5 +296,5 @@ def test_the_timeline_shows_fifty_events_a_page_with_next_and_previous_links(web
     assert html(browser.get(back)).count('<td data-label="Когда">') == 50
     # A filter is kept from page to page.
     teachers = html(browser.get(path + "?kind=Person"))
-    assert "Организация: зарегистрировано" not in teachers and 'rel="next"' in teachers
+    assert "Организация: регистрация" not in teachers and 'rel="next"' in teachers
     assert "kind=Person" in re.search(r'href="([^"]+)" rel="next"', teachers).group(1)

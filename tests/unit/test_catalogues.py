@@ -13,22 +13,23 @@ ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "services" / "web" / "translations"
 
 
-def extracted(tmp_path: Path) -> set[str]:
-    """Return the messages the code and templates use today, as pybabel extract finds them."""
+def extracted(tmp_path: Path) -> set[tuple[str | None, str]]:
+    """Return the messages the code and templates use today, as pybabel extract finds them: (context, message)."""
     pot = tmp_path / "now.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "services/web/babel.cfg",
                     "-k", "_l", "-k", "lazy_gettext", "--no-location", "-o", str(pot), "."],
                    cwd=ROOT, check=True, capture_output=True)
     with pot.open("rb") as handle:
-        return {m.id for m in read_po(handle) if m.id}
+        return {(m.context, m.id) for m in read_po(handle) if m.id}
 
 
-def catalogue(lang: str) -> dict[str, str]:
-    """Return the language's messages from every domain's catalogue (the foundation's and each module's)."""
-    found: dict[str, str] = {}
+def catalogue(lang: str) -> dict[tuple[str | None, str], str]:
+    """Return the language's messages from every domain's catalogue (the foundation's and each module's), by
+    (context, message): a message in a context (pgettext) is a message of its own."""
+    found: dict[tuple[str | None, str], str] = {}
     for po in sorted((TRANSLATIONS / lang / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as handle:
-            found.update({m.id: m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy})
+            found.update({(m.context, m.id): m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy})
     return found
 
 
@@ -45,8 +46,9 @@ def test_the_kazakh_catalogue_is_kazakh_and_keeps_every_placeholder():
     ru, kk = catalogue("ru"), catalogue("kk")
     letters = set("әғқңөұүһі")
     assert sum(bool(letters & set(text.lower())) for text in kk.values()) > len(kk) // 2
-    for message, text in {**{f"ru:{k}": v for k, v in ru.items()}, **{f"kk:{k}": v for k, v in kk.items()}}.items():
-        source = message.split(":", 1)[1]
+    for (lang, (_context, source)), text in {**{("ru", k): v for k, v in ru.items()},
+                                             **{("kk", k): v for k, v in kk.items()}}.items():
+        message = f"{lang}:{source}"
         for name in ("%(members)s", "%(minimum)s", "%(count)s", "%(minutes)s", "%(hours)s", "%(name)s",
                      "%(login)s", "%(tenant)s", "%(expires)s", "%(subject)s", "%(year)s", "%(code)s", "%(own)s",
                      "%(day)s", "%(role)s", "%(kind)s", "%(q)s", "%(number)s", "%(first)s", "%(last)s"):
@@ -74,14 +76,15 @@ def test_the_application_reads_every_domains_catalogue():
 def test_a_message_reads_the_same_in_every_domain(lang):
     # Flask-Babel merges the domains into one catalogue: a message translated two ways would read as whichever
     # domain loads last, on every page.
-    first: dict[str, tuple[str, str]] = {}
+    # A message in a context (pgettext) is a message of its own.
+    first: dict[tuple[str | None, str], tuple[str, str]] = {}
     differing = []
     for po in sorted((TRANSLATIONS / lang / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as handle:
             for message in read_po(handle, locale=lang):
-                key = message.id if isinstance(message.id, str) else message.id[0]
+                key = (message.context, message.id if isinstance(message.id, str) else message.id[0])
                 said = message.string if isinstance(message.string, str) else message.string[0]
-                if not key or not said:
+                if not key[1] or not said:
                     continue
                 known = first.setdefault(key, (po.stem, said))
                 if known[1] != said:
