@@ -435,8 +435,8 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 # rq: the cron tick, the passes and the emails as jobs (ids in, JSON serializer, idempotent)
 
-TICK_CRON = "*/15 * * * *"
-PASSES_PER_JOB = 25  # a job's own cost in rq (a score of Redis round trips) shared by this many tenants  # every quarter hour: a zone's 07:00 comes on the hour or the half or quarter hour
+TICK_CRON = "*/15 * * * *"  # every quarter hour: a zone's 07:00 comes on the hour or the half or quarter hour
+PASSES_PER_JOB = 25  # a job's own cost in rq (a score of Redis round trips) shared by this many tenants
 _ACTIVE = {b"queued", b"started", b"deferred", b"scheduled"}
 
 
