@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -141,9 +142,29 @@ def test_liveness_asks_nothing_and_readiness_names_the_servers_and_each_read_mod
     assert client.get("/api/v1/health").status_code == 200  # as before
 
 
-def test_readiness_is_refused_while_a_read_model_lags_past_the_limit(settings, platform, web_engine, engine) -> None:
+def test_readiness_holds_while_redis_does_not_answer_and_says_so(settings, platform, web_engine) -> None:
+    # No request waits on Redis: a web host stays in the balancer's rotation through a Redis outage.
+    from services.api import create_app
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens on this port now
+    web = create_app({"TESTING": True, "PLATFORM": platform, "ENGINE": web_engine, "CREATE_SCHEMA": False,
+                      "SETTINGS": dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{port}/0")})
+    ready = web.test_client().get("/api/v1/health/ready")
+    assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["redis"] == "unavailable" and ready.get_json()["postgres"] == "ok"
+    health = web.test_client().get("/api/v1/health")  # the servers' health still says Redis is down
+    assert health.status_code == 503 and "Redis" in health.get_json()["detail"]
+
+
+def test_readiness_is_refused_while_a_read_model_lags_past_the_limit(settings, platform, web_engine, engine,
+                                                                    tour) -> None:
     from projections.base import tracking
     from services.api import create_app
+
+    tour.tenant()  # the log has an event the stalled read model has not applied, whichever tests ran before
 
     web = create_app({"TESTING": True, "PLATFORM": platform, "ENGINE": web_engine, "CREATE_SCHEMA": False,
                       "SETTINGS": dataclasses.replace(settings, ready_max_lag=0.001)})
