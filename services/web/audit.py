@@ -306,7 +306,9 @@ def _summary(state: dict[str, Any], auditor_names: dict[UUID, str]) -> dict[str,
     elif kind == "AuditGrant":
         auditor = state.get("auditor_id")
         name = auditor_names.get(UUID(str(auditor)), str(auditor)) if auditor else ""
-        status = _("revoked") if state.get("revoked_at") else _("until %(day)s", day=state.get("until") or "")
+        until = state.get("until")
+        status = _("revoked") if state.get("revoked_at") else _(
+            "until %(day)s", day=format_date(date.fromisoformat(str(until)), "short") if until else "")
     elif kind == "Circular":
         detail = str(state.get("recipient_name") or state.get("number") or "")
     return {"name": str(name), "status": status, "detail": detail}

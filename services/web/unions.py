@@ -509,6 +509,6 @@ def chaired_decisions(limit: int = 5) -> list[dict[str, Any]]:
 
 
 @blp.app_template_filter("to_date")
-def to_date(value: str) -> date:
-    """Turn a stored YYYY-MM-DD into a date, for format_date."""
-    return date.fromisoformat(value)
+def to_date(value: str | date) -> date:
+    """Turn a stored YYYY-MM-DD into a date, for format_date (a date stays as it is)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)

@@ -265,6 +265,8 @@ def test_the_leader_drafts_the_plan_a_foreign_direction_is_refused_and_the_head_
                                  "items-0-due": f"{start}-11-15", "items-1-direction": "p.13.1",
                                  "items-1-title": "Ашық сабақтар", "items-2-direction": "", "items-2-title": ""})
     assert saved.status_code == 302
+    draft = text_of(browser.get(path))
+    assert f"15.11.{start}" in draft and f"{start}-11-15)" not in draft  # the due day as Russian writes it
     assert send(browser, path, {"section": "approve"}).status_code == 403  # the leader does not approve (p.29)
     head = school["browser"]
     waiting = text_of(head.get("/ru/"))
