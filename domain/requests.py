@@ -42,14 +42,28 @@ class IdempotentRequest(Recorded):
     """One caller's request under one Idempotency-Key, carried out."""
 
     class Received(Recorded.Created):
+        """Version 2 names what the command recorded first (its aggregate's id and kind: the person added, say), so
+        that a retry whose answer was not kept is told what to read. Version 1 did not name it."""
+
+        class_version = 2
         caller: str
         fingerprint: str
         tenant: UUID | None
+        subject: UUID | None
+        subject_kind: str | None
 
-    def __init__(self, caller: str, fingerprint: str, tenant: UUID | None, meta: dict[str, Any]):
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["subject"] = None
+            state["subject_kind"] = None
+
+    def __init__(self, caller: str, fingerprint: str, tenant: UUID | None, meta: dict[str, Any],
+                 subject: UUID | None = None, subject_kind: str | None = None):
         self.caller = caller
         self.fingerprint = fingerprint
         self.tenant = tenant
+        self.subject = subject
+        self.subject_kind = subject_kind
 
     @property
     def tenant_id(self) -> UUID | None:
@@ -74,4 +88,6 @@ class IdempotentRequest(Recorded):
             caller=caller,
             fingerprint=request_fingerprint,
             tenant=tenant,
+            subject=command_event.originator_id,
+            subject_kind=type(command_event).__qualname__.split(".")[0],
         )

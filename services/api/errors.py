@@ -36,6 +36,9 @@ class ProblemSchema(Schema):
     )
     units = fields.List(fields.Dict(keys=fields.String(), values=fields.String()), metadata={
         "description": "The units a refusal speaks of (named in `detail` as people know them): id and name"})
+    carried_out = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "On a 409 for an Idempotency-Key whose command was carried out and whose answer was not kept: "
+                       "what the command recorded first, its id and kind (Person, Unit, ...), to read instead"})
 
 
 TITLES = {

@@ -5,10 +5,11 @@ from __future__ import annotations
 from eventsourcing.application import AggregateNotFoundError
 from flask import Flask, Response, g, request
 
-from domain.base import Conflict, InvalidValue
+from domain.base import InvalidValue
 from domain.requests import MAX_KEY_LENGTH, check_key, fingerprint
 from services import idempotency
 from services.api.common import caller, runtime
+from services.api.errors import problem
 from services.internals import apispec as apispec_internals
 
 HEADER = "Idempotency-Key"
@@ -41,8 +42,13 @@ def install(app: Flask) -> None:
                                field=HEADER)
         answer = idempotency.kept(rt.engine, pending.id)
         if answer is None:
-            raise Conflict("The request with this Idempotency-Key was carried out, but its answer was not kept; "
-                           "read the resource to see the result.", field=HEADER)
+            # The command is in the log, its answer is not (its host died between the two): name what it recorded
+            # first, for the client to read instead of the answer.
+            said = ("The request with this Idempotency-Key was carried out, but its answer was not kept; read the "
+                    "resource to see the result.")
+            carried_out = ({"id": str(record.subject), "kind": record.subject_kind}
+                           if record.subject else None)
+            return problem(409, said, errors={HEADER: [said]}, carried_out=carried_out)
         replayed = Response(answer.body, status=answer.status, content_type=answer.content_type)
         replayed.headers["Idempotent-Replayed"] = "true"
         return replayed

@@ -89,6 +89,9 @@ def test_a_command_whose_answer_was_lost_is_reported_not_repeated(client, tour: 
     retry = client.post("/api/v1/tenants", json=body, headers={**tour.operator, **key})
     assert retry.status_code == 409
     assert "carried out" in retry.get_json()["detail"]
+    # It names what the command recorded, for the client to read instead of the answer it lost.
+    assert retry.get_json()["carried_out"] == {"id": first.get_json()["id"], "kind": "Tenant"}
+    assert client.get(f"/api/v1/tenants/{first.get_json()['id']}", headers=tour.operator).status_code == 200
     with engine.connect() as conn:
         registered = conn.execute(text("SELECT count(*) FROM methodical_events WHERE topic LIKE '%Tenant.Registered'"
                                        " AND convert_from(state, 'UTF8') LIKE :bin"),

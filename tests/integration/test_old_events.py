@@ -90,3 +90,31 @@ def test_a_read_model_version_bump_makes_migrate_rebuild_it_beside_the_live_one(
         monkeypatch.undo()
         migrate_read_models(platform, engine)
     assert stale_read_models(engine, READ_MODELS.values()) == []
+
+
+def test_a_key_recorded_in_the_first_form_answers_a_retry_without_naming_what_it_recorded(platform, client, tour):
+    from eventsourcing.utils import get_topic
+
+    from domain.requests import NOT_A_DECISION, IdempotentRequest, fingerprint
+
+    key = f"old-form-{uuid4()}"
+    body = json.dumps({"name": "Ескі кілт мектебі", "kind": "school", "bin": valid_bin(), "region": "Абай облысы"})
+    record_id = IdempotentRequest.id_for("operator", key)
+    # The stored form of version 1, written raw: no class_version, no subject; its command's answer not kept.
+    current = IdempotentRequest.Received(
+        originator_id=record_id, originator_version=1, timestamp=datetime.now(timezone.utc),
+        meta=_ctx().meta(None, None, no_clause=NOT_A_DECISION), originator_topic=get_topic(IdempotentRequest),
+        caller="operator", fingerprint=fingerprint("POST", "/api/v1/tenants", body.encode()), tenant=None,
+        subject=uuid4(), subject_kind="Tenant")
+    state = json.loads(platform.mapper.to_stored_event(current).state)
+    assert state.pop("class_version") == 2 and state.pop("subject") and state.pop("subject_kind") == "Tenant"
+    stored = platform.mapper.to_stored_event(current)
+    old = StoredEvent(originator_id=stored.originator_id, originator_version=1, topic=stored.topic,
+                      state=json.dumps(state, separators=(",", ":")).encode())
+    platform.recorder.insert_events([old])
+    read = platform.mapper.to_domain_event(old)  # upcast: the event names nothing it recorded
+    assert read.subject is None and read.subject_kind is None and read.caller == "operator"
+    retry = client.post("/api/v1/tenants", data=body, content_type="application/json",
+                        headers={**tour.operator, "Idempotency-Key": key})
+    assert retry.status_code == 409, retry.get_json()
+    assert "carried out" in retry.get_json()["detail"] and "carried_out" not in retry.get_json()
