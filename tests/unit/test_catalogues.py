@@ -42,6 +42,18 @@ def test_every_message_of_the_pages_is_translated_into_russian_and_kazakh(tmp_pa
         assert not untranslated, f"untranslated in {lang}: {untranslated}"
 
 
+def test_the_pages_catalogues_keep_no_message_that_nothing_says(tmp_path):
+    # A message no page or email uses any more is work for translators and hides what is used: it goes. (The
+    # refusals' catalogue is the domain's, checked by test_refusals_translated.py.)
+    used = extracted(tmp_path)
+    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/*.po")):
+        if po.stem == "refusals":
+            continue
+        with po.open("rb") as handle:
+            kept = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in read_po(handle) if m.id}
+        assert not kept - used, f"{po.relative_to(TRANSLATIONS)} keeps messages nothing says: {sorted(kept - used)}"
+
+
 def test_the_kazakh_catalogue_is_kazakh_and_keeps_every_placeholder():
     ru, kk = catalogue("ru"), catalogue("kk")
     letters = set("әғқңөұүһі")
