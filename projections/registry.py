@@ -5,7 +5,7 @@ A read model is defined in its own module (its tables, its handlers, its queries
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, text
 
 from projections import audit, chain, circulars, documents, notifications, people, security, tenants, unions, units
 from projections.base import ReadModel, metadata, schemas, tracking
@@ -34,4 +34,13 @@ def create_schema(engine: Engine) -> None:
     security.protect(metadata)
     ours = tables()
     names = {table.name for table in ours}
-    metadata.create_all(engine, tables=[*ours, *(t for t in metadata.sorted_tables if t.name not in names)])
+    every = [*ours, *(t for t in metadata.sorted_tables if t.name not in names)]
+    if engine.dialect.name != "postgresql":
+        metadata.create_all(engine, tables=every)
+        return
+    # Processes starting together on a fresh database (two projectors, a projector and a dispatcher) created the
+    # same tables at once, and PostgreSQL failed all but one on the tables' row types (15 of 18 concurrent starts):
+    # one transaction at a time, under a lock of its own; the others then find the tables made.
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('methodical:ddl:read-models', 0))"))
+        metadata.create_all(conn, tables=every)

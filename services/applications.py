@@ -12,12 +12,14 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from domain.people import Person
 from domain.tenants import Tenant
 from domain.units import Unit
 from projections.base import socket_readable
+from services import singleton
 from services.commands import Done, SnapshotLookup, StaleWrite
 from services.config import APPLICATION_NAME
 from services.internals import psycopg_pool as psycopg_pool_internals
@@ -53,17 +55,14 @@ def ping_if_readable(conn: psycopg.Connection[Any]) -> None:
         ConnectionPool.check_connection(conn)
 
 
-DDL_LOCK = "methodical:ddl:event-store"
-
-
 @contextmanager
 def _creating_tables_alone(env: Mapping[str, str]) -> Iterator[None]:
-    """Hold a session advisory lock while the event store's tables, types and append function are made (CREATE_TABLE).
+    """Make the event store's tables, types and append function (CREATE_TABLE) one process at a time.
 
     eventsourcing makes them each time an application starts: CREATE TYPE and CREATE TABLE IF NOT EXISTS, and
     CREATE OR REPLACE FUNCTION for the append function. Processes starting together (a projector and the workers
     of one host, a writer and a projector taking over) raced: on a made database 30 of 60 concurrent starts failed
-    with "tuple concurrently updated", on a fresh one some with a duplicate row type. One at a time, none fails;
+    with "tuple concurrently updated", on a fresh one 7 of 8 on a duplicate row type. One at a time, none fails;
     each waits the milliseconds the others take.
     """
     def value(key: str, default: str) -> str:
@@ -73,15 +72,12 @@ def _creating_tables_alone(env: Mapping[str, str]) -> Iterator[None]:
             "y", "yes", "t", "true", "on", "1"):
         yield
         return
-    with psycopg.connect(dbname=value("POSTGRES_DBNAME", "postgres"), host=value("POSTGRES_HOST", "127.0.0.1"),
-                         port=value("POSTGRES_PORT", "5432"), user=value("POSTGRES_USER", "postgres"),
-                         password=value("POSTGRES_PASSWORD", ""), autocommit=True,
-                         connect_timeout=int(float(value("POSTGRES_CONNECT_TIMEOUT", "5")))) as conn:
-        conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (DDL_LOCK,))
-        try:
-            yield
-        finally:  # said, not left to the connection's end: a session pooler keeps the server's session
-            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (DDL_LOCK,))
+    conninfo = make_conninfo(dbname=value("POSTGRES_DBNAME", "postgres"), host=value("POSTGRES_HOST", "127.0.0.1"),
+                             port=value("POSTGRES_PORT", "5432"), user=value("POSTGRES_USER", "postgres"),
+                             password=value("POSTGRES_PASSWORD", ""))
+    with singleton.one_at_a_time(conninfo, "ddl:event-store",
+                                 connect_timeout=int(float(value("POSTGRES_CONNECT_TIMEOUT", "5")))):
+        yield
 
 
 class Platform(TenancyCommands, SignInCommands, UnitCommands, AuditCommands, UnionCommands, DocumentCommands,

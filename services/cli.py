@@ -83,16 +83,19 @@ def migrate(args: argparse.Namespace | None = None) -> int:
     from services.applications import Platform
 
     settings = Settings.from_env()
-    platform = Platform(env=settings.eventsourcing_env())
-    engine = make_engine(settings.sqlalchemy_url(), 2)
-    for name, replayed in migrate_read_models(platform, engine).items():
-        log.info("read model %s rebuilt for its new tables (%d events replayed)", name, replayed)
-    if settings.web_role:
-        from services.database import secure
+    # Two migrations at once (two hosts deploying, a job started twice) take turns: the second waits, then finds the
+    # tables made and nothing to rebuild. They used to refuse each other, or fail on each other's grants.
+    with singleton.one_at_a_time(settings.lock_url(), "migrate"):
+        platform = Platform(env=settings.eventsourcing_env())
+        engine = make_engine(settings.sqlalchemy_url(), 2)
+        for name, replayed in migrate_read_models(platform, engine).items():
+            log.info("read model %s rebuilt for its new tables (%d events replayed)", name, replayed)
+        if settings.web_role:
+            from services.database import secure
 
-        secure(engine, settings.web_role)
-    engine.dispose()
-    platform.close()
+            secure(engine, settings.web_role)
+        engine.dispose()
+        platform.close()
     return 0
 
 

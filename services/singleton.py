@@ -27,7 +27,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -113,6 +114,21 @@ class Lease:
                 conn.close()
             except psycopg.Error:  # pragma: no cover - closing a dead connection
                 pass
+
+
+@contextmanager
+def one_at_a_time(conninfo: str, name: str, connect_timeout: int = 5) -> Iterator[None]:
+    """Run the block while holding the session advisory lock called `name`, waiting for it first: processes doing
+    the same thing at once (making tables, migrating) take turns rather than fail on each other's changes.
+
+    The lock's connection must not go through PgBouncer in transaction mode (a session pooler is fine)."""
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout,
+                         application_name=f"methodical {name} pid {os.getpid()}") as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (_key(name),))
+        try:
+            yield
+        finally:  # said, not left to the connection's end: a session pooler keeps the server's session
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (_key(name),))
 
 
 def guard(engine: Engine) -> Engine:
