@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import text
 from support import Tour, valid_bin
+from unions_support import wait_until
 
 from domain.requests import IdempotentRequest
 
@@ -91,7 +92,8 @@ def test_a_command_whose_answer_was_lost_is_reported_not_repeated(client, tour: 
     assert "carried out" in retry.get_json()["detail"]
     # It names what the command recorded, for the client to read instead of the answer it lost.
     assert retry.get_json()["carried_out"] == {"id": first.get_json()["id"], "kind": "Tenant"}
-    assert client.get(f"/api/v1/tenants/{first.get_json()['id']}", headers=tour.operator).status_code == 200
+    assert wait_until(lambda: client.get(f"/api/v1/tenants/{first.get_json()['id']}",
+                                         headers=tour.operator).status_code == 200)  # once projected
     with engine.connect() as conn:
         registered = conn.execute(text("SELECT count(*) FROM methodical_events WHERE topic LIKE '%Tenant.Registered'"
                                        " AND convert_from(state, 'UTF8') LIKE :bin"),

@@ -21,11 +21,13 @@ from services import persistence
 class _CommandEvent:
     meta: dict[str, Any]
     timestamp: datetime
+    originator_id: uuid.UUID
 
 
 def _records(n: int, caller: str | None = None) -> list[IdempotentRequest]:
     ctx = Context(Actor.operator(), request_id=uuid.uuid4().hex, now=datetime.now(timezone.utc), ids=uuid.uuid4)
-    first = _CommandEvent(ctx.meta(uuid.uuid4(), None), ctx.at)
+    tenant_id = uuid.uuid4()
+    first = _CommandEvent(ctx.meta(tenant_id, None), ctx.at, tenant_id)
     caller = caller or uuid.uuid4().hex
     return [IdempotentRequest.receive(first, caller, f"key-{i}", "f" * 64) for i in range(n)]
 

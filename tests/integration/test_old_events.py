@@ -100,12 +100,15 @@ def test_a_key_recorded_in_the_first_form_answers_a_retry_without_naming_what_it
     key = f"old-form-{uuid4()}"
     body = json.dumps({"name": "Ескі кілт мектебі", "kind": "school", "bin": valid_bin(), "region": "Абай облысы"})
     record_id = IdempotentRequest.id_for("operator", key)
-    # The stored form of version 1, written raw: no class_version, no subject; its command's answer not kept.
+    # The stored form of version 1, written raw: no class_version, no subject; its command's answer not kept. Its
+    # context is a tenant's, as the record of a registration takes the new tenant's.
+    tenant = platform.register_tenant(_ctx(), name="Ескі кілт мектебі", kind="school", bin=valid_bin(),
+                                      region="Абай облысы").aggregate
     current = IdempotentRequest.Received(
         originator_id=record_id, originator_version=1, timestamp=datetime.now(timezone.utc),
-        meta=_ctx().meta(None, None, no_clause=NOT_A_DECISION), originator_topic=get_topic(IdempotentRequest),
-        caller="operator", fingerprint=fingerprint("POST", "/api/v1/tenants", body.encode()), tenant=None,
-        subject=uuid4(), subject_kind="Tenant")
+        meta=_ctx().meta(tenant.id, None, no_clause=NOT_A_DECISION), originator_topic=get_topic(IdempotentRequest),
+        caller="operator", fingerprint=fingerprint("POST", "/api/v1/tenants", body.encode()), tenant=tenant.id,
+        subject=tenant.id, subject_kind="Tenant")
     state = json.loads(platform.mapper.to_stored_event(current).state)
     assert state.pop("class_version") == 2 and state.pop("subject") and state.pop("subject_kind") == "Tenant"
     stored = platform.mapper.to_stored_event(current)
