@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from domain.units import academic_year_of
-from test_signin import csrf_of, email, signed_in_person, token_of, web_app  # noqa: F401 - shared helpers
+from test_signin import csrf_of, email, signed_in_person, token_of, web_app, without_csrf  # noqa: F401 - shared
 from unions_support import smtp  # noqa: F401 - fixture
 
 YEAR = academic_year_of(date.today())
@@ -37,7 +37,7 @@ def send(browser: Any, path: str, data: dict[str, Any]) -> Any:
 
 def plain(answer: Any) -> str:
     """Return a page's text without its CSRF token (signed with the moment it was made)."""
-    return re.sub(r'name="csrf_token" value="[^"]*"', "", text_of(answer))
+    return without_csrf(text_of(answer))
 
 
 def error_beside(html: str, field_id: str) -> str:
