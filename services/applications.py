@@ -12,6 +12,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import strtobool
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
@@ -68,8 +69,7 @@ def _creating_tables_alone(env: Mapping[str, str]) -> Iterator[None]:
     def value(key: str, default: str) -> str:
         return env.get(key) or os.environ.get(key) or default
 
-    if value("PERSISTENCE_MODULE", "") != "eventsourcing.postgres" or value("CREATE_TABLE", "y").lower() not in (
-            "y", "yes", "t", "true", "on", "1"):
+    if value("PERSISTENCE_MODULE", "") != "eventsourcing.postgres" or not strtobool(value("CREATE_TABLE", "yes")):
         yield
         return
     conninfo = make_conninfo(dbname=value("POSTGRES_DBNAME", "postgres"), host=value("POSTGRES_HOST", "127.0.0.1"),

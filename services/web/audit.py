@@ -127,7 +127,6 @@ def object_names(conn: Any, objects: set[tuple[str, UUID]]) -> dict[UUID, str]:
         wanted.setdefault(kind, []).append(oid)
     p, u, pl, gr = people_rm.people, units_rm.units, units_rm.plans, audit_rm.audit_grants
     queries = {
-        "Person": lambda ids: select(p.c.id, p.c.full_name).where(p.c.id.in_(ids)),
         "Unit": lambda ids: select(u.c.id, u.c.name).where(u.c.id.in_(ids)),
         "AnnualPlan": lambda ids: select(pl.c.id, u.c.name + ", " + pl.c.academic_year)
         .join(u, u.c.id == pl.c.unit_id).where(pl.c.id.in_(ids)),
@@ -144,7 +143,7 @@ def object_names(conn: Any, objects: set[tuple[str, UUID]]) -> dict[UUID, str]:
         "AuditGrant": lambda ids: select(gr.c.id, p.c.full_name).join(p, p.c.id == gr.c.auditor_id)
         .where(gr.c.id.in_(ids)),
     }
-    names: dict[UUID, str] = {}
+    names = _names(conn, set(wanted.get("Person", ())))
     for kind, ids in wanted.items():
         if kind in queries:
             names.update({row[0]: row[1] for row in conn.execute(queries[kind](ids))})
@@ -289,9 +288,9 @@ def state_word(status: str) -> str:
             "rejected": _("rejected"), "withdrawn": _("withdrawn")}.get(status) or status_name(status)
 
 
-def _summary(state: dict[str, Any], auditor_names: dict[UUID, str]) -> dict[str, str]:
+def _summary(state: dict[str, Any], auditor: str | None = None) -> dict[str, str]:
     """Return what a page says of a recorded object: its name, its state and a detail of it (an audit grant is
-    named by its auditor)."""
+    named by its auditor's name, when known, else by the auditor's id)."""
     kind = state.get("type")
     name = state.get("full_name") or state.get("name") or state.get("title") or ""
     status = state_word(str(state["status"])) if state.get("status") else ""
@@ -304,8 +303,7 @@ def _summary(state: dict[str, Any], auditor_names: dict[UUID, str]) -> dict[str,
     elif kind == "MethodicalDocument":
         detail = _("%(kind)s; version %(number)s", kind=detail, number=len(state.get("versions") or []))
     elif kind == "AuditGrant":
-        auditor = state.get("auditor_id")
-        name = auditor_names.get(UUID(str(auditor)), str(auditor)) if auditor else ""
+        name = auditor or str(state.get("auditor_id") or "")
         until = state.get("until")
         status = _("revoked") if state.get("revoked_at") else _(
             "until %(day)s", day=format_date(date.fromisoformat(str(until)), "short") if until else "")
@@ -330,17 +328,14 @@ def as_of(lang: str, tid: UUID) -> Response:
             moment = day_end(at)
             # The tenant's own aggregates, and the unions it belonged to then, as the API's state read does.
             found = audit_rm.aggregates_as_of(conn, tid, moment) + audit_rm.unions_joined_by(conn, tid, moment)
-    states = [(row, rt.platform.state_of(row.aggregate_id, row.version))
-              for row in sorted(found, key=lambda r: (r.aggregate_type, str(r.aggregate_id)))
-              if row.aggregate_type not in ("AuditRead", "Login", "BinRegistration", "IdempotentRequest")]
-    auditors = {state.get("auditor_id") for row, state in states if row.aggregate_type == "AuditGrant"}
-    if auditors:
-        with rt.engine.connect() as conn:
-            auditor_names = _names(conn, {UUID(str(a)) for a in auditors if a})
-    else:
-        auditor_names = {}
-    for row, state in states:
-        groups.setdefault(row.aggregate_type, []).append({"version": row.version, **_summary(state, auditor_names)})
+        # An audit grant's state holds its auditor's id: the page names the auditor, as the timeline does.
+        grants = object_names(conn, {("AuditGrant", r.aggregate_id) for r in found if r.aggregate_type == "AuditGrant"})
+    for row in sorted(found, key=lambda r: (r.aggregate_type, str(r.aggregate_id))):
+        if row.aggregate_type in ("AuditRead", "Login", "BinRegistration", "IdempotentRequest"):
+            continue
+        state = rt.platform.state_of(row.aggregate_id, row.version)
+        groups.setdefault(row.aggregate_type, []).append(
+            {"version": row.version, **_summary(state, grants.get(row.aggregate_id))})
     if at is not None:
         note_read(actor, tid, "tenant state", {"as_of": at})
     order = ["Tenant", "Person", "Unit", "AnnualPlan", "MethodicalDocument", "Union", "Circular", "AuditGrant"]

@@ -7,10 +7,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "services" / "web" / "translations"
+
+
+def key_of(message: Message) -> tuple[str | None, str]:
+    """A message's identity in a catalogue: its context (pgettext) and its text (a plural's singular)."""
+    return message.context, message.id if isinstance(message.id, str) else message.id[0]
 
 
 def extracted(tmp_path: Path) -> set[tuple[str | None, str]]:
@@ -20,7 +26,7 @@ def extracted(tmp_path: Path) -> set[tuple[str | None, str]]:
                     "-k", "_l", "-k", "lazy_gettext", "--no-location", "-o", str(pot), "."],
                    cwd=ROOT, check=True, capture_output=True)
     with pot.open("rb") as handle:
-        return {(m.context, m.id) for m in read_po(handle) if m.id}
+        return {key_of(m) for m in read_po(handle) if m.id}
 
 
 def catalogue(lang: str) -> dict[tuple[str | None, str], str]:
@@ -29,7 +35,7 @@ def catalogue(lang: str) -> dict[tuple[str | None, str], str]:
     found: dict[tuple[str | None, str], str] = {}
     for po in sorted((TRANSLATIONS / lang / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as handle:
-            found.update({(m.context, m.id): m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy})
+            found.update({key_of(m): m.string for m in read_po(handle, locale=lang) if m.id and not m.fuzzy})
     return found
 
 
@@ -50,7 +56,7 @@ def test_the_pages_catalogues_keep_no_message_that_nothing_says(tmp_path):
         if po.stem == "refusals":
             continue
         with po.open("rb") as handle:
-            kept = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in read_po(handle) if m.id}
+            kept = {key_of(m) for m in read_po(handle) if m.id}
         assert not kept - used, f"{po.relative_to(TRANSLATIONS)} keeps messages nothing says: {sorted(kept - used)}"
 
 
@@ -94,7 +100,7 @@ def test_a_message_reads_the_same_in_every_domain(lang):
     for po in sorted((TRANSLATIONS / lang / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as handle:
             for message in read_po(handle, locale=lang):
-                key = (message.context, message.id if isinstance(message.id, str) else message.id[0])
+                key = key_of(message)
                 said = message.string if isinstance(message.string, str) else message.string[0]
                 if not key[1] or not said:
                     continue
