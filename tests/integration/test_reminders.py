@@ -363,3 +363,38 @@ def test_rqs_cron_enqueues_the_tick_every_quarter_hour_in_json_and_a_worker_runs
     pass_queue, _ = reminders.queues(redis, mail_settings)
     ran = pass_queue.fetch_job(job.id)
     assert ran.get_status() == JobStatus.FINISHED and set(ran.return_value()) >= {"passes", "emails"}
+
+
+@pytest.mark.parametrize("moment", ["register_birth", "register_death"])
+def test_a_sigterm_before_or_after_rqs_cron_loop_still_ends_the_scheduler_cleanly(mail_settings, moment):
+    # rq installs the handler that raises StopRequested before it enters the loop that catches it; a SIGTERM at
+    # that moment (the scheduler that just took over the lock, stopped at once) must end start() as a stop does.
+    import os
+    import signal
+
+    from redis import Redis
+    from rq.cron import cron_scheduler_registry
+
+    redis = Redis.from_url(mail_settings.redis_url)
+    scheduler = reminders.cron_scheduler(redis, mail_settings)
+    real = getattr(scheduler, moment)
+    sent: list[str] = []
+
+    def signalled(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if not sent:
+            sent.append(moment)
+            os.kill(os.getpid(), signal.SIGTERM)  # rq's own handler runs here, in this thread, and raises
+        return result
+
+    setattr(scheduler, moment, signalled)
+    if moment == "register_death":
+        scheduler.calculate_sleep_interval = lambda: (os.kill(os.getpid(), signal.SIGTERM), 0)[1]
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        scheduler.start()  # returns: neither the first nor the second signal escapes it
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert sent == [moment]
+    assert scheduler.name not in cron_scheduler_registry.get_keys(redis), "the stopped scheduler is still registered"
