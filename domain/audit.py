@@ -51,10 +51,10 @@ class AuditGrant(Recorded):
         """Grant an auditor read access to a tenant's (or union's) history until the given day."""
         if rules.AUDITOR not in auditor_roles:
             raise InvalidValue(NOT_AN_AUDITOR, field="person_id")
-        if until <= ctx.now.date():
+        if until <= ctx.today:
             raise InvalidValue("A grant ends on a future day.", field="until")
         # Access to a history is granted for an engagement, not for ever: at most five years ahead.
-        check_within(until, "until", ctx.now.date(), back=0, ahead=GRANT_YEARS, what="A grant's last day")
+        check_within(until, "until", ctx.today, back=0, ahead=GRANT_YEARS, what="A grant's last day")
         scope = {"union_id": union_id} if union_id else {}
         return cls._create(
             cls.Granted, id=ctx.new_id(), timestamp=ctx.at, meta=ctx.meta(tenant_id, None, AUDIT_ACCESS, **scope),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any, Callable
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
 
@@ -15,6 +16,29 @@ OPERATOR = "operator"
 ADMINISTRATION = ("the platform's administration of people and their credentials, which the Order does not "
                   "govern")
 AUDIT_ACCESS = "audit access: auditors stand outside the Rules (domain §1)"
+
+# The platform's days are Kazakhstan's: a meeting held "today", a term starting today, a grant's last day are days
+# there (one time, UTC+5, across the country since 2024), not UTC's, which begins five hours later. The pages show
+# moments in this zone too; a tenant's reminders keep their own (domain/reminders.py).
+TIME_ZONE = "Asia/Almaty"
+_ZONE = ZoneInfo(TIME_ZONE)
+
+
+def day_of(moment: datetime) -> date:
+    """Return the platform's day at this moment (a naive moment is taken as UTC)."""
+    aware = moment if moment.tzinfo is not None and moment.utcoffset() is not None else moment.replace(
+        tzinfo=timezone.utc)
+    return aware.astimezone(_ZONE).date()
+
+
+def day_start(day: date) -> datetime:
+    """Return the first moment of the platform's day."""
+    return datetime.combine(day, time.min, tzinfo=_ZONE)
+
+
+def day_end(day: date) -> datetime:
+    """Return the last moment of the platform's day."""
+    return datetime.combine(day, time.max, tzinfo=_ZONE)
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,11 @@ class Context:
     def new_id(self) -> UUID:
         """Return a fresh id for an aggregate or entity this command creates."""
         return self.ids()
+
+    @property
+    def today(self) -> date:
+        """Return the platform's day at this moment, as the rules that compare days with today read it."""
+        return day_of(self.now)
 
     @property
     def at(self) -> datetime:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from domain.base import InvalidValue
+from domain.base import day_of as platform_day
 from domain.units import UNIT_KINDS, academic_year_of
 
 # The Kazakhstan school year by default: four quarters, each running to the end of the break after it,
@@ -219,5 +220,5 @@ def _year_with_few_meetings(unit: UnitFacts, today: date, minimum: int, clause: 
 
 
 def day_of(moment: datetime | date) -> date:
-    """Return the date of a moment (dates pass through)."""
-    return moment.date() if isinstance(moment, datetime) else moment
+    """Return the platform's day of a moment (dates pass through)."""
+    return platform_day(moment) if isinstance(moment, datetime) else moment

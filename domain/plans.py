@@ -76,7 +76,7 @@ class AnnualPlan(Recorded):
         """Draft the unit's plan for an academic year."""
         first, _ = check_academic_year(academic_year)
         # p.29: the plan of the year's work is drafted for this year or one soon before or after it.
-        this_year = ctx.now.year
+        this_year = ctx.today.year
         if not this_year - PLAN_YEARS_BACK <= first.year <= this_year + PLAN_YEARS_AHEAD:
             raise InvalidValue("A plan is drafted for an academic year starting from %(first)s to %(last)s.", "p.29",
                                "academic_year", first=this_year - PLAN_YEARS_BACK, last=this_year + PLAN_YEARS_AHEAD)

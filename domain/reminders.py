@@ -16,7 +16,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.base import Context, InvalidValue, Recorded
+from domain.base import TIME_ZONE, Context, InvalidValue, Recorded
 from domain.compliance import DEFAULT_QUARTERS, quarter_dates
 from domain.units import INTERSCHOOL_ASSOCIATION, UNIT_KINDS, academic_year_of
 
@@ -26,7 +26,7 @@ MAIL_CHOICES = (AT_ONCE, DAILY, WEEKLY, NO_MAIL)
 DEFAULT_MAIL = DAILY
 
 # Kazakhstan keeps one time zone (UTC+5) since 1 March 2024; Asia/Almaty is it in the tz database.
-DEFAULT_TIME_ZONE = "Asia/Almaty"
+DEFAULT_TIME_ZONE = TIME_ZONE  # a tenant may set another zone for its reminders
 DEFAULT_PLAN_DUE = "09-15"  # p.29: the annual plan approved by the middle of September, unless the tenant says
 DEFAULT_DOCUMENT_DAYS = 7
 DEFAULT_CIRCULAR_DAYS = 5

@@ -290,10 +290,10 @@ class Union(Recorded):
         if self.member_for_tenant(person_tenant_id) is None:
             raise chair_refused()
         number = _text(council_decision_number, "council_decision.number", "council decision's number")
-        if council_decision_date > ctx.now.date():
+        if council_decision_date > ctx.today:
             raise InvalidValue("The council's decision cannot be dated in the future.", field="council_decision.date")
         # p.35: the council approves a chair for the union's work now, not decades ago.
-        check_within(council_decision_date, "council_decision.date", ctx.now.date(), back=10, ahead=0,
+        check_within(council_decision_date, "council_decision.date", ctx.today, back=10, ahead=0,
                      what="The council's decision", clause="p.35")
         self.record(self.ChairApproved, ctx, "p.35", person_id=person_id, person_tenant_id=person_tenant_id,
                     full_name=full_name, council_decision_number=number, council_decision_date=council_decision_date)
@@ -498,7 +498,7 @@ class Circular(Recorded):
             decision_number=decision.number, number=f"{decision.number}/{sequence}", title=decision.title,
             text=decision.text, direction=decision.direction, specialties=list(decision.specialties),
             member_id=recipient.member_id, recipient_tenant_id=recipient.tenant_id,
-            recipient_name=recipient.name, language=recipient.language, issued_on=ctx.now.date(),
+            recipient_name=recipient.name, language=recipient.language, issued_on=ctx.today,
             recipient_email=recipient.email,
         )
 

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import directions, rules
-from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation, Series, Term
+from domain.base import Conflict, Context, InvalidValue, Recorded, RuleViolation, Series, Term, day_of
 from domain.days import check_within, years_from
 
 METHODICAL_ASSOCIATION = "methodical_association"
@@ -279,7 +279,7 @@ class Unit(Recorded):
             raise RuleViolation("The leader is chosen from the unit's members (%(cited)s).", clause, "person_id",
                                 cited=clause)
         # A term is recorded when it is elected or appointed: it starts within a few years of today (p.30).
-        check_within(starts_on, "starts_on", ctx.now.date(), back=5, ahead=1, what="A leader's term start",
+        check_within(starts_on, "starts_on", ctx.today, back=5, ahead=1, what="A leader's term start",
                      clause=unit_kind.leader_clause or "p.30")
         method = method or (APPOINTED if unit_kind.appointed_only else ELECTED)
         if method not in (ELECTED, APPOINTED):
@@ -301,12 +301,12 @@ class Unit(Recorded):
     ) -> UUID:
         """Record a meeting: its date, agenda tagged with directions, minutes and attendees (who are members)."""
         clause = self.rules.meets_clause or self.rules.clause
-        if held_on > ctx.now.date():
+        if held_on > ctx.today:
             raise InvalidValue("A meeting is recorded once it has been held; this date is in the future.",
                                clause, "held_on")
-        if held_on < self.created_on.date():
+        if held_on < day_of(self.created_on):
             raise InvalidValue("The unit was formed on %(day)s; it held no meeting before.",
-                               clause, "held_on", day=str(self.created_on.date()))
+                               clause, "held_on", day=str(day_of(self.created_on)))
         strangers = [str(p) for p in attendee_ids if p.hex not in self.members]
         if strangers:
             raise RuleViolation("Only members attend the unit's meetings; not members: %(people)s.",

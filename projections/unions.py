@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Column, Connection, Date, DateTime, Index, Integer, Table, Text, Uuid, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from domain.base import day_of
 from domain.unions import Decision, Union
 from projections.base import ReadModel, metadata, page
 from projections.rows import Rows
@@ -58,7 +59,8 @@ decisions = Table(
     Index("rm_union_decisions_union_seq", "union_id", "seq"),
 )
 
-read_model = ReadModel("unions", [unions, union_members, decisions])
+# Version 2: a decision's day of adoption is the platform's day (Kazakhstan's), not UTC's.
+read_model = ReadModel("unions", [unions, union_members, decisions], version=2)
 
 
 @read_model.on(Union.Founded)
@@ -114,7 +116,7 @@ def _adopted(rows: Rows, event: Decision.Adopted, position: int) -> None:
         text=event.text, direction=event.direction, specialties=list(event.specialties),
         circulars_expected=event.circulars_expected,
         adopted_by=UUID(actor["person_id"]) if actor.get("person_id") else None,
-        adopted_on=event.timestamp.date(), adopted_at=event.timestamp,
+        adopted_on=day_of(event.timestamp), adopted_at=event.timestamp,
     ))
 
 

@@ -101,7 +101,8 @@ meetings = Table(
     Index("rm_meetings_unit_seq", "unit_id", "seq"),
 )
 
-read_model = ReadModel("units", [units, unit_members, unit_leaders, plans, meetings])
+# Version 2: the days a unit fell below its minimum are the platform's days (Kazakhstan's), not UTC's.
+read_model = ReadModel("units", [units, unit_members, unit_leaders, plans, meetings], version=2)
 
 
 def _recount(rows: Rows, unit_id: UUID, on: date, at: Any) -> None:

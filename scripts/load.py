@@ -28,6 +28,7 @@ from typing import Any
 import gevent
 
 from benchmarks.platform import API, Client, Platform, events_by_topic, log, new_bin, settle
+from domain.base import day_of
 WELDING = "0911000"
 
 # What the run did, filled in by the users: successful commands and the events each records.
@@ -192,7 +193,7 @@ class SchoolUser(Caller):
     @task(2)
     def record_meeting(self) -> None:
         unit, members = random.choice(self.school["units"])
-        today = datetime.now(timezone.utc).date().isoformat()
+        today = day_of(datetime.now(timezone.utc)).isoformat()  # the platform's day, as the rules read it
         self.send("POST", f"/tenants/{self.tid}/units/{unit}/meetings", "record meeting", self.school["deputy"],
                   201, {"held_on": today, "agenda": [{"direction": "p.7.6", "title": "Тоқсан қорытындысы"}],
                         "minutes": "Ашық сабақтар өткізу шешілді.", "attendee_ids": members[:2]},

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timezone
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -178,8 +178,3 @@ def import_export(engine: Engine, body: bytes, manifest: dict[str, Any] | None =
     if manifest is not None and count != manifest.get("count"):
         raise ImportRefused(f"the manifest counts {manifest.get('count')} events, the file holds {count}")
     return count
-
-
-def day_end(day: date) -> datetime:
-    """Return the last moment of a day in UTC."""
-    return datetime.combine(day, time.max, tzinfo=timezone.utc)

@@ -45,7 +45,7 @@ class DocumentCommands(Commands):
         unit = self._own_unit(tenant_id, unit_id, "unit_id") if unit_id is not None else None
         if doc_kind.developed_by == BY_UNIT:
             if unit is not None:
-                voice = speaks_for(unit, ctx.actor.person_id, ctx.now.date())
+                voice = speaks_for(unit, ctx.actor.person_id, ctx.today)
                 ctx = policy.DRAFT_UNIT_DOCUMENT.permit(ctx, {policy.UNIT_VOICE: voice}, doc_kind.clause)
         else:
             ctx = policy.DRAFT_TEACHER_DOCUMENT.permit(ctx, clause=doc_kind.clause)
@@ -84,7 +84,7 @@ class DocumentCommands(Commands):
         voice = None
         if unit_id in doc.route:
             unit = self.load(unit_id, Unit, "unit")
-            voice = speaks_for(unit, ctx.actor.person_id, ctx.now.date())
+            voice = speaks_for(unit, ctx.actor.person_id, ctx.today)
             if voice is not None:
                 ctx = ctx.as_role(voice)
         doc.conclude(ctx, unit_id, positive, remarks, speaks_for_unit=voice is not None,
@@ -138,7 +138,7 @@ class DocumentCommands(Commands):
         if person_id is not None and person_id == doc.author_id:
             return True
         if doc.rules.developed_by == BY_UNIT and doc.unit_id is not None and person_id is not None:
-            return speaks_for(self.load(doc.unit_id, Unit, "unit"), person_id, ctx.now.date()) is not None
+            return speaks_for(self.load(doc.unit_id, Unit, "unit"), person_id, ctx.today) is not None
         return False
 
     def _as_author(self, ctx: Context, doc: MethodicalDocument, action: policy.Action) -> Context:

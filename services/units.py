@@ -168,7 +168,7 @@ class UnitCommands(Commands):
 def _ties(ctx: Context, unit: Unit) -> dict[policy.Relation, bool]:
     """Return which of the policy's relations to a unit the actor has (the roles they need are the policy's)."""
     own = ctx.actor.tenant_id == unit.tenant
-    leads = ctx.actor.person_id is not None and unit.is_leader(ctx.actor.person_id, ctx.now.date())
+    leads = ctx.actor.person_id is not None and unit.is_leader(ctx.actor.person_id, ctx.today)
     return {policy.UNIT_MANAGER: own, policy.UNIT_HEAD: own, policy.UNIT_DEPUTY: own, policy.UNIT_LEADER: leads}
 
 

@@ -11,11 +11,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, timezone
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from domain.base import day_of
 from domain.tenants import bin_check_digit
 
 _counter = itertools.count(1)
@@ -34,6 +36,12 @@ def fresh_database(server_url: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def platform_today() -> date:
+    """Return the platform's day now (Kazakhstan's: domain.base.day_of), the day the rules call today; UTC's day
+    is the day before for five hours of each night."""
+    return day_of(datetime.now(timezone.utc))
 
 
 def valid_bin(rng: random.Random | None = None) -> str:

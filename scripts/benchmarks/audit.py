@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -74,7 +74,7 @@ class Http:
 
 def build(platform: Platform, events: int) -> dict[str, Any]:
     """A school with a teacher changed `events - 1` times; a regional department's auditor with a grant."""
-    from domain.base import Actor, Context
+    from domain.base import Actor, Context, day_of
     from services.applications import Platform as Application
     from services.config import Settings
 
@@ -96,7 +96,7 @@ def build(platform: Platform, events: int) -> dict[str, Any]:
         auditor = app.add_person(as_region_head, region.id, full_name="Дина Аудиторова", roles=["auditor"],
                                  subjects=[]).aggregate
         token = app.issue_token(as_region_head, region.id, auditor.id).token
-        app.grant_audit(as_head, school.id, person_id=auditor.id, until=date.today() + timedelta(days=365))
+        app.grant_audit(as_head, school.id, person_id=auditor.id, until=day_of(datetime.now(timezone.utc)) + timedelta(days=365))
         teacher = app.add_person(as_head, school.id, full_name="Ольга Ким", roles=["teacher"],
                                  subjects=["Математика"]).aggregate
         started = time.monotonic()

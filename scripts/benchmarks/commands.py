@@ -46,6 +46,7 @@ from uuid import uuid4
 
 from benchmarks.platform import API, Client, Platform, log, new_bin
 from benchmarks.report import figure
+from domain.base import day_of
 from domain.plans import PLAN_YEARS_AHEAD, PLAN_YEARS_BACK
 
 BENCHMARK = "commands"
@@ -77,7 +78,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).date().isoformat()
+    return day_of(datetime.now(timezone.utc)).isoformat()
 
 
 # The platform's side: schools set up through the API, one client thread each
@@ -522,7 +523,7 @@ def _raw_set_up(platform: Platform, schools: int) -> tuple[Any, Callable[[int], 
                 return person
             if kind == "record meeting":
                 unit = random.choice(state["units"])
-                unit.hold_meeting(as_(state["deputy"]), tenant_kind="school", held_on=now.date(), agenda=AGENDA,
+                unit.hold_meeting(as_(state["deputy"]), tenant_kind="school", held_on=day_of(now), agenda=AGENDA,
                                   minutes=MINUTES, attendee_ids=[t.id for t in state["teachers"][:2]])
                 return unit
             if kind == "form association":

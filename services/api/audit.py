@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from domain import policy
-from domain.base import Actor, InvalidValue, NotFound
+from domain.base import Actor, InvalidValue, NotFound, day_end, day_of, day_start
 from domain.unions import Union
 from projections import audit as audit_rm
 from projections.base import page
@@ -24,7 +24,7 @@ from services.api.common import (
     Day, Moment, PageArgs, PositionSchema, caller, catch_up, context, page_after, runtime, with_position,
 )
 from services.api.fastdump import respond
-from services.audit import day_end, export_tenant, may_read_tenant_history
+from services.audit import export_tenant, may_read_tenant_history
 from services.unions import involves
 
 UNION_CHAIR = policy.UNION_CHAIR_CAPACITY  # the capacity a union's chair reads its history in (p.35)
@@ -211,7 +211,7 @@ def require_tenant_history(tid: UUID, conn: Any = None) -> Any:
     actor = _audit_actor(policy.READ_TENANT_HISTORY)  # 403 for who is neither the operator nor an auditor
     rt = runtime()
     catch_up(audit_rm.read_model)  # grants are read from the audit read model
-    today = rt.clock().date()
+    today = day_of(rt.clock())
     person_id = who.person.id if who.person else None
     if conn is not None:
         allowed = may_read_tenant_history(conn, who.roles, person_id, tid, today)
@@ -278,7 +278,7 @@ def require_union_history(uid: UUID) -> Any:
     if policy.AUDITOR in who.roles:
         catch_up(audit_rm.read_model)
         with rt.engine.connect() as conn:
-            if audit_rm.grant_allows(conn, who.person.id, rt.clock().date(), union_id=uid):
+            if audit_rm.grant_allows(conn, who.person.id, day_of(rt.clock()), union_id=uid):
                 return Actor(role=policy.AUDITOR, person_id=who.person.id, tenant_id=who.tenant_id,
                              roles=tuple(who.roles))
         raise NotFound("union")
@@ -384,7 +384,7 @@ class TenantChanges(MethodView):
             raise InvalidValue("'to' is on or after 'from'.", field="to")
         actor = require_tenant_history(tid)
         catch_up(audit_rm.read_model)
-        start = datetime.combine(args["from_"], datetime.min.time(), tzinfo=timezone.utc)
+        start = day_start(args["from_"])
         with runtime().engine.connect() as conn:
             rows, _ = audit_rm.history(conn, tenant_id=tid, after=0, limit=100_000, since=start,
                                        until=day_end(args["to"]))

@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import Connection, Engine
 
 from domain import days
-from domain.base import Actor, Context, InvalidValue, Phrase
+from domain.base import Actor, Context, InvalidValue, Phrase, day_of
 from domain.text import multi_line_problem, single_line_problem
 from projections import security
 from projections.base import ReadModel, decode_cursor, wait_for_position
@@ -172,4 +172,4 @@ def enter_scope(conn: Connection) -> None:
     if who is None:
         return
     person = who.person
-    security.enter(conn, person.id if person else None, who.tenant_id, who.is_operator, runtime().clock().date())
+    security.enter(conn, person.id if person else None, who.tenant_id, who.is_operator, day_of(runtime().clock()))

@@ -144,7 +144,7 @@ class Compliance(MethodView):
             who.acting_for(policy.READ_COMPLIANCE, tid)
         catch_up(units_rm.read_model)
         catch_up(tenants_rm.read_model)  # the calendar the quarters are counted by (p.25)
-        today = runtime().clock().date()
+        today = day_of(runtime().clock())
         with runtime().engine.connect() as conn:
             quarters, _ = _quarters(conn, tid)
             facts = compliance_facts(conn, tid, today)

@@ -15,7 +15,7 @@ from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
 from domain import policy
-from domain.base import InvalidValue, NotFound
+from domain.base import InvalidValue, NotFound, day_of
 from domain.documents import (
     DOCUMENT_KINDS, MAX_ATTACHMENT_BYTES, MEDIA_TYPES, STATUSES, SUBMITTED, MethodicalDocument,
 )
@@ -228,7 +228,7 @@ def _actor(tid: UUID, action: policy.Action) -> Any:
 
 
 def _today() -> Any:
-    return runtime().clock().date()
+    return day_of(runtime().clock())
 
 
 def _councils(tenant_id: UUID) -> list[UUID]:

@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Connection, Integer, Select, any_, bindparam, func, select, union_all
 
 from domain import policy
-from domain.base import NotFound
+from domain.base import NotFound, day_of
 from domain.plans import AnnualPlan
 from domain.units import ELECTED, APPOINTED, UNIT_KINDS, Unit, academic_year_of
 from projections import units as units_rm
@@ -178,7 +178,7 @@ class MeetingPage(Schema):
 
 
 def _today() -> date:
-    return runtime().clock().date()
+    return day_of(runtime().clock())
 
 
 def _leader_body(person_id: Any, method: str, starts_on: date, ends_on: date) -> dict[str, Any]:

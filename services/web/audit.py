@@ -8,7 +8,7 @@ as an audit read exactly as the API records it.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +22,7 @@ from wtforms import DateField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from domain import policy, rules
-from domain.base import DomainError, InvalidValue, NotFound, NotPermitted
+from domain.base import DomainError, InvalidValue, NotFound, NotPermitted, day_end, day_of, day_start
 from domain.days import parse_day
 from projections import audit as audit_rm
 from projections import circulars as circulars_rm
@@ -34,7 +34,6 @@ from projections import units as units_rm
 from projections.chain import verify
 from services.api.audit import _audit_actor, note_read, require_tenant_history
 from services.api.common import context, runtime
-from services.audit import day_end
 from services.reminders import REMINDERS
 from services.unions import DELIVERY
 from services.web.forms import Form
@@ -176,7 +175,7 @@ def grants(lang: str) -> Response:
     with rt.engine.connect() as conn:
         rows = list(conn.execute(select(gr, t.c.name.label("tenant_name")).outerjoin(t, t.c.id == gr.c.tenant_id)
                                  .where(gr.c.auditor_id == g.person.id).order_by(gr.c.seq.desc())))
-    today = rt.clock().date()
+    today = day_of(rt.clock())
     return page("audit/grants.html", rows=rows, today=today, yesterday=today - timedelta(days=1))
 
 
@@ -212,7 +211,7 @@ def timeline(lang: str, tid: UUID) -> Response:
         if clause:
             query = query.where(e.c.clause == code)
         if since and not errors:
-            query = query.where(e.c.recorded_at >= datetime.combine(since, datetime.min.time(), tzinfo=timezone.utc))
+            query = query.where(e.c.recorded_at >= day_start(since))
         if until and not errors:
             query = query.where(e.c.recorded_at <= day_end(until))
         found = listed_by(conn, query, e.c.position, "position")
@@ -364,7 +363,7 @@ def changes(lang: str, tid: UUID) -> Response:
     with rt.engine.connect() as conn:
         tenant_name = _tenant_name(conn, tid)
         if start and end and not errors:
-            since = datetime.combine(start, datetime.min.time(), tzinfo=timezone.utc)
+            since = day_start(start)
             rows, _cursor = audit_rm.history(conn, tenant_id=tid, after=0, limit=100_000, since=since,
                                              until=day_end(end))
             for row in rows:
@@ -455,4 +454,4 @@ def audit_grants(lang: str) -> Response:
         rows = audit_rm.grants_of(conn, tid)
         names = _names(conn, {r.auditor_id for r in rows})
     return page("audit/audit_grants.html", status, form=form, error=error, rows=rows, names=names,
-                today=rt.clock().date(), may_grant=rules.HEAD in g.person.roles)
+                today=day_of(rt.clock()), may_grant=rules.HEAD in g.person.roles)

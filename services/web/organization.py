@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from domain import directions, policy, rules
-from domain.base import Context, DomainError, NotFound, NotPermitted
+from domain.base import Context, DomainError, NotFound, NotPermitted, day_of
 from domain.compliance import DEFAULT_QUARTERS, findings
 from domain.people import LoginTaken
 from domain.plans import check_academic_year
@@ -95,7 +95,7 @@ def _context(actor: Any) -> Context:
 
 
 def _today() -> date:
-    return pages.now().date()
+    return day_of(pages.now())
 
 
 def _settle(read_model: Any, position: int) -> None:

@@ -6,7 +6,7 @@ screenshotted at a phone's and a desktop's width and checked by axe-core."""
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import Shots, accept_invitation, context_of, invited, new_page
-from support import invalid_bin, valid_bin
+from support import invalid_bin, platform_today, valid_bin
 from unions_support import WELDING, UnionScenario, delivery, smtp  # noqa: F401 - fixtures
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
@@ -98,7 +98,7 @@ def test_a_document_goes_from_draft_to_approval_and_a_circular_is_acknowledged(
     assert council.status_code == 201, council.get_json()
     leader = tour.client.post(f"/api/v1/tenants/{college_id}/units/{council.get_json()['id']}/leaders",
                               headers=head, json={"person_id": chair["id"],
-                                                  "starts_on": (date.today() - timedelta(days=1)).isoformat()})
+                                                  "starts_on": (platform_today() - timedelta(days=1)).isoformat()})
     assert leader.status_code == 201, leader.get_json()
     coordinator_head = union.tour.client.get(f"/api/v1/tenants/{union.department['id']}/people",
                                              headers=union.coordinator).get_json()["items"][0]

@@ -10,7 +10,7 @@ desktop's width (var/screenshots/journey-*) and checked by axe-core."""
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import Shots, accept_invitation, context_of, go, invited, new_page, sign_in
-from support import invalid_bin, valid_bin
+from support import invalid_bin, platform_today, valid_bin
 from unions_support import WELDING, UnionScenario, delivery, smtp  # noqa: F401 - fixtures
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
@@ -95,7 +95,7 @@ def form_unit(page: Any, base: str, lang: str, kind: str, name: str, members: li
 def choose_leader(page: Any, name: str) -> None:
     """On a unit's page, choose its leader from today."""
     page.select_option("#leader_person_id", label=name)
-    page.fill("#starts_on", date.today().isoformat())
+    page.fill("#starts_on", platform_today().isoformat())
     go(page, "form:has(#starts_on) button[type=submit]")
     assert name in page.locator("section[aria-labelledby=leader-title]").inner_text()
 
@@ -302,7 +302,7 @@ def test_the_journey_of_web_md(chromium, served, tour, platform, settings, engin
     auditor, _ = tour.person(union.department["id"], union.coordinator, ["auditor"], full_name=f"Дина Аудиторова {suffix}")
     page.goto(f"{served}/{lang}/audit-grants")
     page.fill("#person_id", auditor["id"])
-    page.fill("#until", (date.today() + timedelta(days=365)).isoformat())
+    page.fill("#until", (platform_today() + timedelta(days=365)).isoformat())
     go(page, "main form button[type=submit]")
     expect(page.locator(".notice.success")).to_be_visible()
     shots.check(page, "25-audit-granted")
@@ -323,12 +323,12 @@ def test_the_journey_of_web_md(chromium, served, tour, platform, settings, engin
     # What each act was done to, by its name (the submitted program), and the capacity its author acted in.
     assert f'{words["submitted"]}\n{text["title"]}' in seen and words["author"] in seen
 
-    yesterday = date.today() - timedelta(days=1)
+    yesterday = platform_today() - timedelta(days=1)
     page.goto(f"{served}/{lang}/audit/{college_id}/as-of?at={yesterday.isoformat()}")
     assert words["nothing"] in page.locator("main").inner_text()
     assert text["commission"] not in page.locator("main").inner_text()
     shots.check(page, "27-as-of-yesterday")
-    page.fill("#at", date.today().isoformat())
+    page.fill("#at", platform_today().isoformat())
     go(page, "main form button")
     state = page.locator("main").inner_text()
     assert text["commission"] in state and text["title"] in state and words["nothing"] not in state

@@ -7,7 +7,6 @@ axe-core."""
 from __future__ import annotations
 
 import secrets
-from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +14,7 @@ import pytest
 
 from conftest import Pages
 from domain.units import academic_year_of
+from support import platform_today
 
 PASSWORD = {"ru": "зелёный чайник под дождём", "kk": "жасыл шәйнек жаңбыр астында"}
 HEAD = {"ru": "Ольга Викторовна Ким", "kk": "Айгүл Сәрсенбайқызы Нұрланова"}
@@ -76,7 +76,7 @@ def sign_out(page: Any, lang: str) -> None:
 
 def walk(page: Any, pages: Pages, base: str, lang: str, login: str, invitation: str) -> None:
     """The head's and the leader's journey through the organization's pages."""
-    year = academic_year_of(date.today())
+    year = academic_year_of(platform_today())
     suffix = secrets.token_hex(2)
     names = [f"{n} {suffix}" for n in TEACHERS[lang]]
     set_password_and_sign_in(page, base, lang, invitation, login)
@@ -117,7 +117,7 @@ def walk(page: Any, pages: Pages, base: str, lang: str, login: str, invitation: 
     pages.check(page, "07-unit-formed")
 
     page.select_option("#leader_person_id", label=names[0])
-    page.fill("#starts_on", date.today().isoformat())
+    page.fill("#starts_on", platform_today().isoformat())
     page.click("form:has(#starts_on) button[type=submit]")
     assert names[0] in page.locator("section[aria-labelledby=leader-title]").inner_text()
     pages.check(page, "08-leader-chosen")
@@ -165,7 +165,7 @@ def walk(page: Any, pages: Pages, base: str, lang: str, login: str, invitation: 
     sign_in(page, lang, leader_login)
     page.locator("section[aria-labelledby=mine-title] a[href$='/meetings/new']").click()
     pages.check(page, "16-meeting-form")
-    page.fill("#held_on", date.today().isoformat())
+    page.fill("#held_on", platform_today().isoformat())
     page.select_option("#agenda-0-direction", "p.7.3")
     page.fill("#agenda-0-title", {"ru": "Формы и методы преподавания", "kk": "Оқыту түрлері мен әдістері"}[lang])
     page.fill("#minutes", {"ru": "Решили провести открытые уроки.", "kk": "Ашық сабақтар өткізуге шешім қабылданды."}[lang])

@@ -6,12 +6,12 @@ desktop's and a phone's width and checked by axe-core."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from conftest import Shots, accept_invitation, go, invited, new_page
-from support import Tour
+from support import Tour, platform_today
 from unions_support import WELDING, UnionScenario, delivery, smtp  # noqa: F401 - fixtures
 
 WORDS = {
@@ -104,7 +104,7 @@ def test_a_chair_watches_the_board_and_an_auditor_replays_it(chromium, served, a
     go(page, f"main a[href='/{lang}/audit-grants']")  # from the dashboard
     shots.check(page, "01-audit-grants")
     page.fill("#person_id", auditor["id"])
-    page.fill("#until", (date.today() + timedelta(days=400)).isoformat())  # within five years
+    page.fill("#until", (platform_today() + timedelta(days=400)).isoformat())  # within five years
     go(page, "main form button[type=submit]")
     assert page.locator(".notice.success").is_visible() and page.locator("tbody .status.ok").count() == 1
     shots.check(page, "02-audit-granted")
@@ -128,16 +128,16 @@ def test_a_chair_watches_the_board_and_an_auditor_replays_it(chromium, served, a
     assert texts and all(p34 in t for t in texts)
     shots.check(page, "03-timeline-p34")
 
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    yesterday = (platform_today() - timedelta(days=1)).isoformat()
     page.goto(f"{served}/{lang}/audit/{s.b['id']}/as-of?at={yesterday}")
     assert words["nothing"] in page.locator("main").inner_text()  # the college was registered today
     shots.check(page, "04-as-of-yesterday")
-    page.fill("#at", date.today().isoformat())
+    page.fill("#at", platform_today().isoformat())
     go(page, "main form button")
     assert "Ирина Петрова" in page.locator("main").inner_text()
     shots.check(page, "05-as-of-today")
 
-    page.goto(f"{served}/{lang}/audit/{s.b['id']}/changes?from={date.today().isoformat()}&to={date.today().isoformat()}")
+    page.goto(f"{served}/{lang}/audit/{s.b['id']}/changes?from={platform_today().isoformat()}&to={platform_today().isoformat()}")
     assert page.locator("tbody tr").count() > 0
     shots.check(page, "06-changes")
     page.goto(f"{served}/{lang}/audit/verify")

@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from support import Tour, bearer, fresh_database
+from support import Tour, bearer, fresh_database, platform_today
 
 # A grant ends within five years of today (domain/audit.py).
-GRANTED_UNTIL = (date.today() + timedelta(days=365)).isoformat()
+GRANTED_UNTIL = (platform_today() + timedelta(days=365)).isoformat()
 
 
 def _auditor(tour: Tour, client: Any) -> tuple[dict[str, Any], dict[str, str], str]:
@@ -415,7 +415,7 @@ def test_the_tenant_as_of_a_day_includes_the_unions_it_belonged_to(client, tour)
     union = client.post("/api/v1/unions", headers=college_head, json={
         "name": "УМО строителей", "sector": "construction", "specialties": ["0701000"],
         "coordinator_id": region["id"]}).get_json()
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = platform_today().isoformat()
     state = client.get(f"/api/v1/audit/tenants/{college['id']}/state?as_of={today}",
                        headers={**tour.operator, "X-Min-Position": union["position"]}).get_json()
     unions = [a for a in state["aggregates"] if a["type"] == "Union"]

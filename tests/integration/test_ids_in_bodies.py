@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from support import valid_bin
+from support import platform_today, valid_bin
 from unions_support import UNIONS, WELDING, UnionScenario
 
 
@@ -67,7 +67,7 @@ def test_an_audit_grant_to_anothers_non_auditor_is_refused_as_to_a_missing_perso
     other = tour.tenant("school")
     _, other_head = tour.head(other["id"])
     teacher, _ = tour.person(other["id"], other_head, ["teacher"], ["Тарих"], full_name="Бөтен Мұғалім")
-    until = (date.today() + timedelta(days=30)).isoformat()
+    until = (platform_today() + timedelta(days=30)).isoformat()
     status, _, _, fields = _same_for_foreign_and_missing(
         client, f"/api/v1/tenants/{school['id']}/audit-grants", head, {"until": until}, "person_id", teacher["id"],
         ["Бөтен Мұғалім"])
@@ -114,7 +114,7 @@ class World:
         self.union = UnionScenario(client, tour)
         self.a = self.union.a
         self.head = self.union.a_head
-        today = date.today().isoformat()
+        today = platform_today().isoformat()
         tid = self.a["id"]
         self.teachers = [tour.person(tid, self.head, ["teacher"], ["Дәнекерлеу"], full_name=f"Мұғалім {i}")
                          for i in range(4)]
@@ -175,7 +175,7 @@ class World:
 def _recipes(w: World) -> dict[tuple[str, str, str], tuple[str, dict[str, str], Any]]:
     """For each id field: the URL, the caller and a body builder that puts the id where the field is."""
     tid, union = w.a["id"], w.union.id
-    today = date.today().isoformat()
+    today = platform_today().isoformat()
     members = [p["id"] for p, _ in w.teachers[:2]]
     return {
         ("POST", "/api/v1/tenants", "parent_id"): (f"{API}/tenants", w.tour.operator, lambda x: {
@@ -191,10 +191,10 @@ def _recipes(w: World) -> dict[tuple[str, str, str], tuple[str, dict[str, str], 
                 "held_on": today, "agenda": [{"direction": "p.13.1", "title": "Жоспар"}], "attendee_ids": [x]}),
         ("POST", "/api/v1/tenants/{tid}/audit-grants", "person_id"): (
             f"{API}/tenants/{tid}/audit-grants", w.head, lambda x: {
-                "person_id": x, "until": (date.today() + timedelta(days=30)).isoformat()}),
+                "person_id": x, "until": (platform_today() + timedelta(days=30)).isoformat()}),
         ("POST", "/api/v1/unions/{uid}/audit-grants", "person_id"): (
             f"{API}/unions/{union}/audit-grants", w.union.coordinator, lambda x: {
-                "person_id": x, "until": (date.today() + timedelta(days=30)).isoformat()}),
+                "person_id": x, "until": (platform_today() + timedelta(days=30)).isoformat()}),
         ("POST", "/api/v1/unions", "coordinator_id"): (f"{API}/unions", w.head, lambda x: {
             "name": "Жаңа ОӘБ", "sector": "Өнеркәсіп", "specialties": [WELDING], "coordinator_id": x}),
         ("POST", "/api/v1/unions/{uid}/members", "tenant_id"): (

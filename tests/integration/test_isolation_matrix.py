@@ -28,11 +28,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from support import Tour
+from support import Tour, platform_today
 from unions_support import WELDING, delivery, ok, smtp  # noqa: F401 - fixtures
 
 from domain import rules
@@ -48,7 +48,7 @@ PEOPLE_ROLES = tuple(r for r in rules.ROLES if r != rules.AUDITOR)  # auditors a
 
 
 def _today() -> date:
-    return datetime.now(timezone.utc).date()
+    return platform_today()
 
 
 # The world: A (the callers) and B (the foreign objects)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from support import Tour, bearer
+from support import Tour, bearer, platform_today
 
 from projections import security
 from projections.base import metadata, wait_for_position
@@ -85,7 +84,7 @@ def test_without_a_scope_the_web_role_sees_no_row_of_any_table(engine: Any, web_
 def test_a_scope_shows_its_own_part_of_the_hierarchy_and_nothing_of_another(web_engine: Any, world: Any) -> None:
     a, b = world["a"], world["b"]
     with web_engine.begin() as conn:
-        security.enter(conn, uuid.UUID(a["head"]), uuid.UUID(a["school"]), False, date.today())
+        security.enter(conn, uuid.UUID(a["head"]), uuid.UUID(a["school"]), False, platform_today())
         tenants = {str(t) for t in conn.execute(text("SELECT id FROM rm_tenants")).scalars()}
         people = {str(p) for p in conn.execute(text("SELECT id FROM rm_people")).scalars()}
     # The school and the district above it (whose cross-organization units its teachers may join, p.27).
@@ -93,7 +92,7 @@ def test_a_scope_shows_its_own_part_of_the_hierarchy_and_nothing_of_another(web_
     assert {a["head"], a["teacher"]} <= people
     assert not {b["head"], b["teacher"]} & people
     with web_engine.begin() as conn:
-        security.enter(conn, None, None, True, date.today())  # the operator
+        security.enter(conn, None, None, True, platform_today())  # the operator
         tenants = {str(t) for t in conn.execute(text("SELECT id FROM rm_tenants")).scalars()}
     assert {a["school"], a["district"], b["school"], b["district"]} <= tenants
 
@@ -102,7 +101,7 @@ def test_a_department_sees_the_organizations_below_it(web_engine: Any, world: An
     a, b = world["a"], world["b"]
     person, _ = tour.head(a["district"])
     with web_engine.begin() as conn:
-        security.enter(conn, uuid.UUID(person["id"]), uuid.UUID(a["district"]), False, date.today())
+        security.enter(conn, uuid.UUID(person["id"]), uuid.UUID(a["district"]), False, platform_today())
         tenants = {str(t) for t in conn.execute(text("SELECT id FROM rm_tenants")).scalars()}
     assert a["school"] in tenants and b["school"] not in tenants
 
@@ -112,7 +111,7 @@ def test_a_pooled_connection_never_carries_a_scope_into_the_next_transaction(
     a = world["a"]
     with single_web_connection.begin() as conn:
         first_backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        security.enter(conn, uuid.UUID(a["head"]), uuid.UUID(a["school"]), False, date.today())
+        security.enter(conn, uuid.UUID(a["head"]), uuid.UUID(a["school"]), False, platform_today())
         assert conn.execute(text("SELECT count(*) FROM rm_people")).scalar_one() >= 2
     # Committed: the next transaction on the same connection has no scope.
     with single_web_connection.connect() as conn:
@@ -123,7 +122,7 @@ def test_a_pooled_connection_never_carries_a_scope_into_the_next_transaction(
     assert all(value in (None, "") for value in settings), settings
     # Rolled back: no scope either.
     with single_web_connection.connect() as conn:
-        security.enter(conn, uuid.UUID(a["head"]), uuid.UUID(a["school"]), False, date.today())
+        security.enter(conn, uuid.UUID(a["head"]), uuid.UUID(a["school"]), False, platform_today())
         conn.rollback()
         assert conn.execute(text("SELECT count(*) FROM rm_people")).scalar_one() == 0
 

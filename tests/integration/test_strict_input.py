@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from test_bad_input import _resolve, filled
+from support import platform_today
 
 HUGE = "9" * 5001
 
@@ -157,7 +158,7 @@ def test_a_leader_term_far_from_today_is_refused_naming_starts_on(client, tour, 
     assert list(response.get_json()["errors"]) == ["starts_on"]
     assert client.get(f"/api/v1/tenants/{school['id']}/units/{unit['id']}",
                       headers={**head, "X-Min-Position": unit["position"]}).get_json()["leader"] is None
-    today = date.today().isoformat()
+    today = platform_today().isoformat()
     assert client.post(url, headers=head, json={"person_id": teachers[0], "starts_on": today}).status_code == 201
 
 
@@ -166,7 +167,7 @@ def test_a_grant_past_five_years_is_refused_naming_until(client, tour):
     _, head = tour.head(school["id"])
     auditor, _ = tour.person(school["id"], head, ["auditor"], [])
     url = f"/api/v1/tenants/{school['id']}/audit-grants"
-    far = (date.today() + timedelta(days=6 * 366)).isoformat()
+    far = (platform_today() + timedelta(days=6 * 366)).isoformat()
     response = client.post(url, headers=head, json={"person_id": auditor["id"], "until": far})
     assert response.status_code == 422 and list(response.get_json()["errors"]) == ["until"]
 

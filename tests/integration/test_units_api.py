@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain.units import academic_year_of
-from support import Tour
+from support import Tour, platform_today
 
 TENANTS = "/api/v1/tenants"
 MATHS = "Математика"
@@ -101,7 +101,7 @@ def district(tour: Tour) -> Org:
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return platform_today()
 
 
 # Forming units (p.16, p.25, p.26)

@@ -30,11 +30,11 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any, Callable
 
 import pytest
-from support import Tour
+from support import Tour, platform_today
 from test_isolation_matrix import World, build
 from test_signin import GOOD, csrf_of, post_form, token_of, web_app, without_csrf
 from unions_support import WELDING, delivery, smtp  # noqa: F401 - fixtures
@@ -46,7 +46,7 @@ LANG = "kk"  # the pages in Kazakh: the 404 page must be the person's language f
 
 
 def _today() -> date:
-    return datetime.now(timezone.utc).date()
+    return platform_today()
 
 
 # The table

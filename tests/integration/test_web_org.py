@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
@@ -16,8 +16,9 @@ import pytest
 from domain.units import academic_year_of
 from test_signin import csrf_of, email, signed_in_person, token_of, web_app, without_csrf  # noqa: F401 - shared
 from unions_support import smtp  # noqa: F401 - fixture
+from support import platform_today
 
-YEAR = academic_year_of(date.today())
+YEAR = academic_year_of(platform_today())
 
 
 @pytest.fixture(scope="module")
@@ -213,10 +214,10 @@ def test_the_head_forms_a_unit_adds_and_removes_a_member_and_records_its_leader(
     # A leader who is not a member is refused beside the field (p.30).
     outsider = teachers(tour, school["tenant"]["id"], school["headers"], 1)[0]
     refused = send(browser, path, {"section": "leader", "person_id": outsider["id"],
-                                   "starts_on": date.today().isoformat()})
+                                   "starts_on": platform_today().isoformat()})
     assert refused.status_code == 422 and "п. 30" in error_beside(refused.get_data(as_text=True), "leader_person_id")
     chosen = send(browser, path, {"section": "leader", "person_id": three[0]["id"],
-                                  "starts_on": date.today().isoformat()})
+                                  "starts_on": platform_today().isoformat()})
     assert chosen.status_code == 302
     unit_id = path.rstrip("/").rsplit("/", 1)[1]
     body = tour.client.get(f"/api/v1/tenants/{school['tenant']['id']}/units/{unit_id}",
@@ -236,7 +237,7 @@ def leader_signed_in(web: Any, tour: Any, school: dict[str, Any]) -> tuple[Any, 
     unit = form_unit(tour, school, members)
     chosen = tour.client.post(f"/api/v1/tenants/{school['tenant']['id']}/units/{unit['id']}/leaders",
                               headers=school["headers"], json={"person_id": members[0]["id"],
-                                                               "starts_on": date.today().isoformat()})
+                                                               "starts_on": platform_today().isoformat()})
     assert chosen.status_code == 201, chosen.get_json()
     login = email()
     issued = tour.client.post(f"/api/v1/tenants/{school['tenant']['id']}/people/{members[0]['id']}/invitations",
@@ -286,13 +287,13 @@ def test_the_leader_records_a_meeting_and_a_future_date_is_refused_beside_it(web
     path = f"/ru/units/{unit['id']}/meetings/new"
     assert browser.get(path).status_code == 200
     members = [m["id"] for m in unit["members"]]
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (platform_today() + timedelta(days=1)).isoformat()
     refused = send(browser, path, {"held_on": tomorrow, "agenda-0-direction": "p.7.2",
                                    "agenda-0-title": "Нормативтік құжаттар", "minutes": "Хаттама",
                                    "attendee_ids": members[:2]})
     assert refused.status_code == 422
     assert "п. 25" in error_beside(refused.get_data(as_text=True), "held_on")
-    recorded = send(browser, path, {"held_on": date.today().isoformat(), "agenda-0-direction": "p.7.2",
+    recorded = send(browser, path, {"held_on": platform_today().isoformat(), "agenda-0-direction": "p.7.2",
                                     "agenda-0-title": "Нормативтік құжаттар", "minutes": "Хаттама",
                                     "attendee_ids": members[:2]})
     assert recorded.status_code == 302
@@ -366,11 +367,11 @@ MATRIX = {
     "/<lang>/units/<uuid:uid>": ("/ru/units/{unit}", [{"section": "add_member", "person_id": "{person}"},
                                                      {"section": "remove_member", "person_id": "{person}"},
                                                      {"section": "leader", "person_id": "{person}",
-                                                      "starts_on": date.today().isoformat()}]),
+                                                      "starts_on": platform_today().isoformat()}]),
     "/<lang>/units/<uuid:uid>/plans/<year>": (f"/ru/units/{{unit}}/plans/{YEAR}", [
         {"section": "save", "items-0-direction": "p.7.1", "items-0-title": "X"}, {"section": "approve"}]),
     "/<lang>/units/<uuid:uid>/meetings/new": ("/ru/units/{unit}/meetings/new", [
-        {"held_on": date.today().isoformat(), "agenda-0-direction": "p.7.1", "agenda-0-title": "X",
+        {"held_on": platform_today().isoformat(), "agenda-0-direction": "p.7.1", "agenda-0-title": "X",
          "attendee_ids": ["{person}"]}]),
 }
 
@@ -390,7 +391,7 @@ def test_every_role_gets_the_same_404_for_another_tenants_object_as_for_a_missin
     theirs = teachers(tour, other["id"], other_head, 3)
     unit = form_unit(tour, {"tenant": other, "headers": other_head}, theirs)
     draft = tour.client.post(f"/api/v1/tenants/{other['id']}/units/{unit['id']}/leaders", headers=other_head,
-                             json={"person_id": theirs[0]["id"], "starts_on": date.today().isoformat()})
+                             json={"person_id": theirs[0]["id"], "starts_on": platform_today().isoformat()})
     assert draft.status_code == 201
     browser, _person, _login, _tenant = signed_in_person(web, tour, roles)
     browser.get("/ru/")  # the flash message of signing in is shown once, here

@@ -14,9 +14,10 @@ import pytest
 
 from test_signin import GOOD, csrf_of, invite, token_of, web  # noqa: F401 - fixture
 from unions_support import ELECTRICS, WELDING, Delivery, UnionScenario, delivery, ok, smtp, wait_until  # noqa: F401
+from support import platform_today
 
 # A grant ends within five years of today (domain/audit.py).
-UNTIL = (date.today() + timedelta(days=400)).isoformat()
+UNTIL = (platform_today() + timedelta(days=400)).isoformat()
 
 
 def sign_in(web: Any, tour: Any, tenant_id: str, person_id: str, by: dict[str, str], lang: str = "ru") -> Any:
@@ -105,7 +106,7 @@ def test_the_coordinator_admits_members_and_records_the_chair_refusals_named_by_
     college = tour.tenant("tvet_college", name="Қарасай колледжі", parent_id=s.department["id"])
     admitted = send(coordinator, path, section="organization", tenant_id=college["id"], specialties=ELECTRICS)
     assert "Қарасай колледжі" in follow(coordinator, admitted)
-    future = (date.today() + timedelta(days=30)).isoformat()
+    future = (platform_today() + timedelta(days=30)).isoformat()
     refused = send(coordinator, path, section="chair", person_id=s.a_head_person["id"],
                    council_decision_number="13", council_decision_date=future)
     assert refused.status_code == 422 and 'id="council_decision_date-error"' in html(refused)
@@ -249,7 +250,7 @@ def test_the_head_grants_an_auditor_who_reads_the_timeline_the_state_and_the_cha
     for day in ("20261203", "9999-12-31", "0001-01-01"):
         assert as_auditor.get(f"/ru/audit/{s.b['id']}/as-of?at={day}").status_code == 422, day
         assert as_auditor.get(f"/ru/audit/{s.b['id']}/timeline?from={day}").status_code == 422, day
-    today = date.today().isoformat()
+    today = platform_today().isoformat()
     state = html(as_auditor.get(f"/ru/audit/{s.b['id']}/as-of?at={today}"))
     assert "Ирина Петрова" in state and "Алматинский колледж энергетики" in state
     assert "Аудитор Сәуле" in state and auditor["id"] not in state  # a grant is named by its auditor

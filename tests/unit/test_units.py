@@ -58,10 +58,10 @@ def replay(events: Sequence[Any]) -> Unit:
 HISTORY: dict[UUID, list[Any]] = {}
 
 
-def given_association(size: int = 3) -> tuple[Unit, list[Candidate]]:
+def given_association(size: int = 3, formed_at: datetime = T0) -> tuple[Unit, list[Candidate]]:
     """Given: a school association of `size` mathematics teachers, its events already stored."""
     members = [teacher() for _ in range(size)]
-    events = form(members).collect_events()
+    events = form(members, ctx=as_head(formed_at)).collect_events()
     unit = replay(events)
     HISTORY[unit.id] = list(events)
     return unit, members
@@ -416,6 +416,34 @@ def test_a_meeting_dated_before_the_unit_was_formed_is_invalid():
                           agenda=[{"direction": "p.7.2", "title": "Нормативные документы"}], minutes="",
                           attendee_ids=[members[0].person_id])
     assert (error.value.clause, error.value.field) == ("p.25", "held_on")
+
+
+def test_today_is_kazakhstans_day_a_meeting_held_at_2_am_there_is_recorded_and_the_next_day_is_not():
+    # 21:00 UTC on 10 September is 02:00 on 11 September in Kazakhstan (UTC+5): a meeting held there on the 11th
+    # is held today, not in the future; the 12th is still tomorrow (p.25).
+    night = Context(actor=Actor("head", HEAD_ID, SCHOOL, ("head",)), request_id="m",
+                    now=datetime(2026, 9, 10, 21, tzinfo=timezone.utc), ids=uuid4)
+    assert night.today == date(2026, 9, 11)
+    unit, members = given_association()
+    unit.hold_meeting(night, tenant_kind="school", held_on=date(2026, 9, 11),
+                      agenda=[{"direction": "p.7.2", "title": "Нормативные документы"}], minutes="",
+                      attendee_ids=[members[0].person_id])
+    with pytest.raises(InvalidValue) as error:
+        unit.hold_meeting(night, tenant_kind="school", held_on=date(2026, 9, 12),
+                          agenda=[{"direction": "p.7.2", "title": "Нормативные документы"}], minutes="",
+                          attendee_ids=[members[0].person_id])
+    assert (error.value.clause, error.value.field) == ("p.25", "held_on")
+
+
+def test_a_unit_formed_at_2_am_in_kazakhstan_was_formed_that_day_not_the_utc_day_before():
+    # Formed at 21:00 UTC on 9 September: on the 10th in Kazakhstan; a meeting dated the 9th came before it.
+    unit, members = given_association(formed_at=datetime(2026, 9, 9, 21, tzinfo=timezone.utc))
+    with pytest.raises(InvalidValue) as error:
+        unit.hold_meeting(as_head(), tenant_kind="school", held_on=date(2026, 9, 9),
+                          agenda=[{"direction": "p.7.2", "title": "Нормативные документы"}], minutes="",
+                          attendee_ids=[members[0].person_id])
+    assert (error.value.clause, error.value.field) == ("p.25", "held_on")
+    assert "2026-09-10" in str(error.value)
 
 
 def test_an_agenda_item_of_a_university_direction_is_refused_in_a_school():
