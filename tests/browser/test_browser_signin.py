@@ -83,6 +83,12 @@ def walk(page: Any, pages: Pages, base: str, lang: str, login: str, token: str) 
     # The association has no leader: p.30, written as the page's language writes a clause.
     assert {"ru": "п. 30", "kk": "30-тармақ", "en": "p.30"}[lang] in page.locator("table").inner_text()
     pages.check(page, "05-dashboard")
+    # The keyboard's first stop is a link past the header's; Enter on it lands on the page's own content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip"
+    assert page.locator("a.skip").is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "content"
 
     other = "kk" if lang == "ru" else "ru"
     page.click(f"header a[hreflang={other}]")
