@@ -303,28 +303,26 @@ def cron(args: argparse.Namespace | None = None) -> int:
 
     def work(stopping: threading.Event) -> None:
         # rq's loop ends only on a signal (its own handlers, installed by start): when it must stop (the lock lost,
-        # or a signal that came before its handlers), this process sends itself one, again every half second until
-        # rq's loop has ended: one sent before rq installed its handlers reaches ours, which only set `stop`.
-        running = threading.Event()
+        # or a signal that came before its handlers), this process sends itself one, once rq's handlers are in
+        # place (a signal before them reaches ours, which would stop for good), again every half second until
+        # rq's loop has ended.
+        scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url), settings)
         finished = threading.Event()
 
         def end_when_stopping() -> None:
             stopping.wait()
             while not finished.wait(0.5):
-                if running.is_set():
+                if scheduler.listening.is_set():
                     os.kill(os.getpid(), signal.SIGTERM)
 
         threading.Thread(target=end_when_stopping, name="cron-lock", daemon=True).start()
-        scheduler = reminders.cron_scheduler(Redis.from_url(settings.redis_url), settings)
         log.info("cron scheduler enqueueing the reminders' tick (%s) on queue %s", reminders.TICK_CRON,
                  settings.reminders_queue)
-        running.set()
         try:
             scheduler.start()
         finally:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, on_signal)
-            running.clear()
             finished.set()
         if not stopping.is_set():
             stop.set()  # a signal from outside ended rq's loop, not a lost lock

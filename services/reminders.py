@@ -563,11 +563,13 @@ def _redis(settings: Settings) -> Any:
 
 def cron_scheduler(connection: Any, settings: Settings) -> Any:
     """Return rq's cron scheduler with the reminders' tick registered (JSON serializer: never pickle)."""
-    from rq import Queue
     from redis.exceptions import RedisError
-    from rq.cron import CronJob, CronScheduler
+    from rq import Queue
+    from rq.cron import CronJob
     from rq.exceptions import SchedulerNotFound, StopRequested
     from rq.serializers import JSONSerializer
+
+    from services.internals.rq import KnownHandlers
 
     class JsonCronJob(CronJob):
         """rq's cron job, enqueued with the JSON serializer the workers read (rq's own uses the default)."""
@@ -578,11 +580,9 @@ def cron_scheduler(connection: Any, settings: Settings) -> Any:
             log.info("cron enqueued %s", self.func_name)
             return job
 
-    class Scheduler(CronScheduler):
+    class Scheduler(KnownHandlers):
         def register(self, func: Any, queue_name: str, **options: Any) -> Any:
-            cron_job = JsonCronJob(queue_name=queue_name, func=func, **options)
-            self._cron_jobs.append(cron_job)
-            return cron_job
+            return self.add_cron_job(JsonCronJob(queue_name=queue_name, func=func, **options))
 
         def start(self) -> None:
             # rq installs its handlers (which raise StopRequested) before it enters the loop that catches it: a

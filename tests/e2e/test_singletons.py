@@ -135,3 +135,31 @@ def test_a_second_one_stands_by_until_the_first_is_killed_and_a_signal_ends_it(
             if proc.poll() is None:
                 proc.terminate()
             proc.wait(20)
+
+
+def test_the_scheduler_whose_lock_session_is_cut_takes_the_lock_again_rather_than_stopping(
+        cluster_env: dict[str, str], servers: dict[str, str]) -> None:
+    # A failover or a cut network ends the lock's session: the scheduler stops rq's loop (by a signal it sends
+    # itself once rq's handlers are in place) and waits for the lock again, in the same process.
+    url = cluster_env["DATABASE_URL"]
+    env = {**cluster_env, "REDIS_URL": servers["REDIS_URL"]}
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "cron"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _wait_for(lambda: _holders(url, "scheduler") == [proc.pid], 30)
+        for _ in range(2):  # at once, and again while it is back at work
+            with psycopg.connect(url, autocommit=True) as conn:
+                cut = conn.execute(
+                    "SELECT pg_terminate_backend(a.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = %s",
+                    (f"methodical scheduler pid {proc.pid}",)).fetchall()
+            assert cut == [(True,)]
+            assert _wait_for(lambda: _holders(url, "scheduler") == [proc.pid], 15), (
+                f"holders {_holders(url, 'scheduler')}, the scheduler {proc.pid} ({proc.poll()})")
+            assert proc.poll() is None, "the scheduler stopped instead of taking its lock again"
+        proc.terminate()
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(20)

@@ -383,6 +383,8 @@ def test_a_sigterm_before_or_after_rqs_cron_loop_still_ends_the_scheduler_cleanl
     def signalled(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
         if not sent:
+            # The cron command sends its SIGTERM only while rq's own handlers are in place: they are by now.
+            assert scheduler.listening.is_set()
             sent.append(moment)
             os.kill(os.getpid(), signal.SIGTERM)  # rq's own handler runs here, in this thread, and raises
         return result
@@ -397,4 +399,5 @@ def test_a_sigterm_before_or_after_rqs_cron_loop_still_ends_the_scheduler_cleanl
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     assert sent == [moment]
+    assert not scheduler.listening.is_set(), "rq's handlers are no longer in place once start() has returned"
     assert scheduler.name not in cron_scheduler_registry.get_keys(redis), "the stopped scheduler is still registered"

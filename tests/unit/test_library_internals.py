@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from services import circular_pdf
-from services.internals import apispec, eventsourcing, fpdf2, marshmallow, psycopg_pool
+from services.internals import apispec, eventsourcing, fpdf2, marshmallow, psycopg_pool, rq
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = [apispec, eventsourcing, fpdf2, marshmallow, psycopg_pool]
+MODULES = [apispec, eventsourcing, fpdf2, marshmallow, psycopg_pool, rq]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
