@@ -18,14 +18,16 @@ ADMINISTRATION = ("the platform's administration of people and their credentials
 AUDIT_ACCESS = "audit access: auditors stand outside the Rules (domain §1)"
 
 # The platform's days are Kazakhstan's: a meeting held "today", a term starting today, a grant's last day are days
-# there (one time, UTC+5, across the country since 2024), not UTC's, which begins five hours later. The pages show
+# there (one time, UTC+5, across the country since 1 March 2024; Asia/Almaty in the tz database), not UTC's, which begins five hours later. The pages show
 # moments in this zone too; a tenant's reminders keep their own (domain/reminders.py).
 TIME_ZONE = "Asia/Almaty"
 _ZONE = ZoneInfo(TIME_ZONE)
 
 
-def day_of(moment: datetime) -> date:
-    """Return the platform's day at this moment (a naive moment is taken as UTC)."""
+def day_of(moment: datetime | date) -> date:
+    """Return the platform's day at this moment (a naive moment is taken as UTC; a day is itself)."""
+    if not isinstance(moment, datetime):
+        return moment
     aware = moment if moment.tzinfo is not None and moment.utcoffset() is not None else moment.replace(
         tzinfo=timezone.utc)
     return aware.astimezone(_ZONE).date()

@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from uuid import UUID
 
 from domain.base import InvalidValue
-from domain.base import day_of as platform_day
 from domain.units import UNIT_KINDS, academic_year_of
 
 # The Kazakhstan school year by default: four quarters, each running to the end of the break after it,
@@ -217,8 +216,3 @@ def _year_with_few_meetings(unit: UnitFacts, today: date, minimum: int, clause: 
         yield Finding(clause, "too_few_meetings", unit.unit_id,
                       f"{unit.name} met {held} time(s) in {last_start}-{last_start + 1}; a {unit.kind} meets"
                       f" at least {minimum} times a year.", last + timedelta(days=1))
-
-
-def day_of(moment: datetime | date) -> date:
-    """Return the platform's day of a moment (dates pass through)."""
-    return platform_day(moment) if isinstance(moment, datetime) else moment

@@ -25,8 +25,8 @@ AT_ONCE, DAILY, WEEKLY, NO_MAIL = "at_once", "daily", "weekly", "none"
 MAIL_CHOICES = (AT_ONCE, DAILY, WEEKLY, NO_MAIL)
 DEFAULT_MAIL = DAILY
 
-# Kazakhstan keeps one time zone (UTC+5) since 1 March 2024; Asia/Almaty is it in the tz database.
-DEFAULT_TIME_ZONE = TIME_ZONE  # a tenant may set another zone for its reminders
+# The platform's zone (domain/base.py), unless the tenant sets another for its reminders.
+DEFAULT_TIME_ZONE = TIME_ZONE
 DEFAULT_PLAN_DUE = "09-15"  # p.29: the annual plan approved by the middle of September, unless the tenant says
 DEFAULT_DOCUMENT_DAYS = 7
 DEFAULT_CIRCULAR_DAYS = 5

@@ -11,7 +11,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from domain.compliance import UnitFacts, day_of
+from domain.base import day_of
+from domain.compliance import UnitFacts
 from domain.people import Person
 from domain.plans import AnnualPlan
 from domain.units import UNIT_KINDS, Unit

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -563,10 +562,8 @@ def _redis(settings: Settings) -> Any:
 
 def cron_scheduler(connection: Any, settings: Settings) -> Any:
     """Return rq's cron scheduler with the reminders' tick registered (JSON serializer: never pickle)."""
-    from redis.exceptions import RedisError
     from rq import Queue
     from rq.cron import CronJob
-    from rq.exceptions import SchedulerNotFound, StopRequested
     from rq.serializers import JSONSerializer
 
     from services.internals.rq import KnownHandlers
@@ -583,17 +580,6 @@ def cron_scheduler(connection: Any, settings: Settings) -> Any:
     class Scheduler(KnownHandlers):
         def register(self, func: Any, queue_name: str, **options: Any) -> Any:
             return self.add_cron_job(JsonCronJob(queue_name=queue_name, func=func, **options))
-
-        def start(self) -> None:
-            # rq installs its handlers (which raise StopRequested) before it enters the loop that catches it: a
-            # SIGTERM while it registers its birth, or while it registers its death, escapes start(). A signal is
-            # a request to stop, whenever it comes.
-            try:
-                super().start()
-            except StopRequested:
-                log.info("cron scheduler %s: stopped by a signal outside rq's loop", self.name)
-                with suppress(StopRequested, SchedulerNotFound, RedisError):
-                    self.register_death()
 
     scheduler = Scheduler(connection=connection, name=f"methodical-reminders-{uuid4().hex[:8]}")
     scheduler.register(tick, settings.reminders_queue, cron=TICK_CRON, job_timeout=600, result_ttl=3600)

@@ -96,7 +96,8 @@ def build(platform: Platform, events: int) -> dict[str, Any]:
         auditor = app.add_person(as_region_head, region.id, full_name="Дина Аудиторова", roles=["auditor"],
                                  subjects=[]).aggregate
         token = app.issue_token(as_region_head, region.id, auditor.id).token
-        app.grant_audit(as_head, school.id, person_id=auditor.id, until=day_of(datetime.now(timezone.utc)) + timedelta(days=365))
+        until = day_of(datetime.now(timezone.utc)) + timedelta(days=365)
+        app.grant_audit(as_head, school.id, person_id=auditor.id, until=until)
         teacher = app.add_person(as_head, school.id, full_name="Ольга Ким", roles=["teacher"],
                                  subjects=["Математика"]).aggregate
         started = time.monotonic()

@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from domain import policy
-from domain.base import Actor, InvalidValue, NotFound, day_end, day_of, day_start
+from domain.base import Actor, InvalidValue, NotFound, day_end, day_start
 from domain.unions import Union
 from projections import audit as audit_rm
 from projections.base import page
@@ -211,7 +211,7 @@ def require_tenant_history(tid: UUID, conn: Any = None) -> Any:
     actor = _audit_actor(policy.READ_TENANT_HISTORY)  # 403 for who is neither the operator nor an auditor
     rt = runtime()
     catch_up(audit_rm.read_model)  # grants are read from the audit read model
-    today = day_of(rt.clock())
+    today = rt.today()
     person_id = who.person.id if who.person else None
     if conn is not None:
         allowed = may_read_tenant_history(conn, who.roles, person_id, tid, today)
@@ -278,7 +278,7 @@ def require_union_history(uid: UUID) -> Any:
     if policy.AUDITOR in who.roles:
         catch_up(audit_rm.read_model)
         with rt.engine.connect() as conn:
-            if audit_rm.grant_allows(conn, who.person.id, day_of(rt.clock()), union_id=uid):
+            if audit_rm.grant_allows(conn, who.person.id, rt.today(), union_id=uid):
                 return Actor(role=policy.AUDITOR, person_id=who.person.id, tenant_id=who.tenant_id,
                              roles=tuple(who.roles))
         raise NotFound("union")

@@ -39,6 +39,10 @@ class Runtime:
         (services/replica.py), else the primary's."""
         return self.primary if self.reads is None else self.reads.engine()
 
+    def today(self) -> date:
+        """Return the platform's day at this moment of the clock (domain.base.day_of: Kazakhstan's)."""
+        return day_of(self.clock())
+
 
 def runtime() -> Runtime:
     """Return this process's runtime."""
@@ -172,4 +176,4 @@ def enter_scope(conn: Connection) -> None:
     if who is None:
         return
     person = who.person
-    security.enter(conn, person.id if person else None, who.tenant_id, who.is_operator, day_of(runtime().clock()))
+    security.enter(conn, person.id if person else None, who.tenant_id, who.is_operator, runtime().today())

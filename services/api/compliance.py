@@ -14,7 +14,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Connection, Select, bindparam, case, func, literal, select
 
 from domain import policy, rules
-from domain.compliance import DEFAULT_QUARTERS, UnitFacts, day_of, findings, looks_back_to, rules_checked
+from domain.base import day_of
+from domain.compliance import DEFAULT_QUARTERS, UnitFacts, findings, looks_back_to, rules_checked
 from domain.units import UNIT_KINDS, academic_year_of
 from projections import tenants as tenants_rm
 from projections import units as units_rm
@@ -144,7 +145,7 @@ class Compliance(MethodView):
             who.acting_for(policy.READ_COMPLIANCE, tid)
         catch_up(units_rm.read_model)
         catch_up(tenants_rm.read_model)  # the calendar the quarters are counted by (p.25)
-        today = day_of(runtime().clock())
+        today = runtime().today()
         with runtime().engine.connect() as conn:
             quarters, _ = _quarters(conn, tid)
             facts = compliance_facts(conn, tid, today)

@@ -15,7 +15,7 @@ from services.api.bodies import Blueprint
 from marshmallow import Schema, fields, validate
 
 from domain import policy
-from domain.base import InvalidValue, NotFound, day_of
+from domain.base import InvalidValue, NotFound
 from domain.documents import (
     DOCUMENT_KINDS, MAX_ATTACHMENT_BYTES, MEDIA_TYPES, STATUSES, SUBMITTED, MethodicalDocument,
 )
@@ -227,10 +227,6 @@ def _actor(tid: UUID, action: policy.Action) -> Any:
     return caller().acting_for(action, tid)
 
 
-def _today() -> Any:
-    return day_of(runtime().clock())
-
-
 def _councils(tenant_id: UUID) -> list[UUID]:
     """Return the organization's methodical councils, as of every event recorded so far (p.19)."""
     rt = runtime()
@@ -253,7 +249,7 @@ class Documents(MethodView):
             catch_up(units_rm.read_model)
             person = caller().person
             assert person is not None  # reading() has refused the operator
-            waiting = (person.id, list(person.roles), _today())
+            waiting = (person.id, list(person.roles), runtime().today())
         with runtime().engine.connect() as conn:
             rows, next_cursor = documents_rm.list_documents(
                 conn, tid, limit=args["limit"], after=page_after(args), kind=args["kind"], status=args["status"],

@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Connection, Integer, Select, any_, bindparam, func, select, union_all
 
 from domain import policy
-from domain.base import NotFound, day_of
+from domain.base import NotFound
 from domain.plans import AnnualPlan
 from domain.units import ELECTED, APPOINTED, UNIT_KINDS, Unit, academic_year_of
 from projections import units as units_rm
@@ -177,19 +177,15 @@ class MeetingPage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-def _today() -> date:
-    return day_of(runtime().clock())
-
-
 def _leader_body(person_id: Any, method: str, starts_on: date, ends_on: date) -> dict[str, Any]:
-    today = _today()
+    today = runtime().today()
     return {"person_id": person_id, "method": method, "starts_on": starts_on, "ends_on": ends_on,
             "term_active": starts_on <= today < ends_on}
 
 
 def unit_body(unit: Unit) -> dict[str, Any]:
     """Return the API form of a unit aggregate (after a command)."""
-    leader = unit.current_leader(_today()) or (unit.leaders[-1] if unit.leaders else None)
+    leader = unit.current_leader(runtime().today()) or (unit.leaders[-1] if unit.leaders else None)
     return {
         "id": unit.id, "tenant_id": unit.tenant, "kind": unit.kind, "name": unit.name, "subject": unit.subject,
         "formed_at": unit.created_on, "member_count": len(unit.members),
@@ -289,7 +285,7 @@ class Units(MethodView):
             rows, next_cursor = list_units(conn, tid, limit=args["limit"], after=page_after(args), kind=args["kind"])
             ids = [row.id for row in rows]
             members = units_rm.members_of(conn, ids)
-            year = academic_year_of(_today())
+            year = academic_year_of(runtime().today())
             plans = plan_statuses(conn, ids, year)
         return respond(UnitPage, {"items": [_row_body(r, members[r.id], year, plans.get(r.id)) for r in rows],
                                   "next_cursor": next_cursor})
@@ -314,7 +310,7 @@ class OneUnit(MethodView):
             row = units_rm.get_unit(conn, tid, uid)
             if row is None:
                 raise NotFound("unit")
-            year = academic_year_of(_today())
+            year = academic_year_of(runtime().today())
             return _row_body(row, units_rm.members_of(conn, [uid])[uid], year,
                              plan_statuses(conn, [uid], year).get(uid))
 

@@ -4,13 +4,19 @@ signal reaches rq's own handlers (which end its loop) rather than the cron comma
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
+from contextlib import suppress
 from importlib.metadata import version
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq.cron import CronScheduler
+from rq.exceptions import SchedulerNotFound, StopRequested
 
 from services.internals import Use
+
+log = logging.getLogger(__name__)
 
 CHECKED_ON = "3.0.0"
 USES = (
@@ -27,7 +33,8 @@ USES = (
 
 class KnownHandlers(CronScheduler):
     """rq's cron scheduler that says, by `listening`, whether rq's own signal handlers are installed (from just
-    before it registers its birth until start() returns), and takes cron jobs of the platform's own class."""
+    before it registers its birth until start() returns), ends on a signal whenever it comes, and takes cron jobs
+    of the platform's own class."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,8 +50,15 @@ class KnownHandlers(CronScheduler):
         return cron_job
 
     def start(self) -> None:
+        # rq installs its handlers (which raise StopRequested) before it enters the try that catches it: a SIGTERM
+        # while it registers its birth, or again while it registers its death, escapes start(). A signal is a
+        # request to stop, whenever it comes.
         try:
             super().start()
+        except StopRequested:
+            log.info("cron scheduler %s: stopped by a signal outside rq's loop", self.name)
+            with suppress(StopRequested, SchedulerNotFound, RedisError):
+                self.register_death()
         finally:
             self.listening.clear()
 

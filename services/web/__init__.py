@@ -15,7 +15,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from domain.reminders import DEFAULT_TIME_ZONE
+from domain.base import TIME_ZONE
 from services.config import Settings
 from services.web import i18n
 
@@ -52,7 +52,7 @@ def install(app: Flask, settings: Settings) -> None:
     )
     app.session_interface = FormCookies()
     csrf.init_app(app)
-    Babel(app, locale_selector=i18n.select_locale, timezone_selector=lambda: DEFAULT_TIME_ZONE)
+    Babel(app, locale_selector=i18n.select_locale, timezone_selector=lambda: TIME_ZONE)
     app.register_blueprint(pages.blp)
     app.jinja_env.filters["clause"] = i18n.clause  # "p.33.4" as the page's language writes it
     app.register_blueprint(organization.blp)

@@ -22,7 +22,7 @@ from wtforms import DateField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from domain import policy, rules
-from domain.base import DomainError, InvalidValue, NotFound, NotPermitted, day_end, day_of, day_start
+from domain.base import DomainError, InvalidValue, NotFound, NotPermitted, day_end, day_start
 from domain.days import parse_day
 from projections import audit as audit_rm
 from projections import circulars as circulars_rm
@@ -175,7 +175,7 @@ def grants(lang: str) -> Response:
     with rt.engine.connect() as conn:
         rows = list(conn.execute(select(gr, t.c.name.label("tenant_name")).outerjoin(t, t.c.id == gr.c.tenant_id)
                                  .where(gr.c.auditor_id == g.person.id).order_by(gr.c.seq.desc())))
-    today = day_of(rt.clock())
+    today = rt.today()
     return page("audit/grants.html", rows=rows, today=today, yesterday=today - timedelta(days=1))
 
 
@@ -454,4 +454,4 @@ def audit_grants(lang: str) -> Response:
         rows = audit_rm.grants_of(conn, tid)
         names = _names(conn, {r.auditor_id for r in rows})
     return page("audit/audit_grants.html", status, form=form, error=error, rows=rows, names=names,
-                today=day_of(rt.clock()), may_grant=rules.HEAD in g.person.roles)
+                today=rt.today(), may_grant=rules.HEAD in g.person.roles)

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Select, func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from domain import policy, rules
-from domain.base import Context, DomainError, NotFound, day_of
+from domain.base import Context, DomainError, NotFound
 from domain.documents import (
     BY_UNIT, DOCUMENT_KINDS, DRAFT, FINAL, MAX_ATTACHMENT_BYTES, STATUSES, SUBMITTED,
 )
@@ -165,7 +165,7 @@ def _documents_query(tenant_id: UUID, q: str, status: str | None, waiting: bool)
         query = query.where(d.c.status == status)
     if waiting:
         person = g.person
-        query = query.where(documents_rm._waiting_for(tenant_id, person.id, list(person.roles), day_of(pages.now())))
+        query = query.where(documents_rm._waiting_for(tenant_id, person.id, list(person.roles), runtime().today()))
     return query
 
 
@@ -433,7 +433,7 @@ def _document_page(did: UUID, errors: dict[str, str], status: int) -> Response:
             {doc.unit_id} if doc.unit_id else set()))
         people = names_of_people(conn, tenant_id, {c.given_by for c in given if c.given_by} | (
             {doc.author_id} if doc.author_id else set()) | ({doc.decided_by} if doc.decided_by else set()))
-    today = day_of(pages.now())
+    today = runtime().today()
     current = {c.unit_id: c for c in given if c.version == doc.version}
     route = [{"step": i + 1, "unit": units.get(u), "unit_id": u, "conclusion": current.get(u)}
              for i, u in enumerate(doc.route)]

@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from domain import directions, policy, rules
-from domain.base import Context, DomainError, NotFound, NotPermitted, day_of
+from domain.base import Context, DomainError, NotFound, NotPermitted
 from domain.compliance import DEFAULT_QUARTERS, findings
 from domain.people import LoginTaken
 from domain.plans import check_academic_year
@@ -92,10 +92,6 @@ def plan_status_name(status: str | None) -> str:
 
 def _context(actor: Any) -> Context:
     return Context(actor=actor, request_id=pages.request_id(), now=pages.now(), ids=uuid4)
-
-
-def _today() -> date:
-    return day_of(pages.now())
 
 
 def _settle(read_model: Any, position: int) -> None:
@@ -437,7 +433,7 @@ def units(lang: str) -> Response:
                     flash(_("The unit “%(name)s” is formed.", name=done.aggregate.name), "success")
                     return redirect(url_for("web_org.unit", lang=lang, uid=done.aggregate.id))
     q = pages.search_text()
-    year = academic_year_of(_today())
+    year = academic_year_of(runtime().today())
     with rt.engine.connect() as conn:
         found = search_units(conn, tid, q)
         rows = found.rows
@@ -446,7 +442,7 @@ def units(lang: str) -> Response:
         plans = plan_statuses(conn, ids, year)
         names = _names(conn, {r.leader_id for r in rows if r.leader_id})
     return pages.page("org/units.html", status, rows=rows, found=found, q=q, form=form,
-                      may_form=may_form, members=members, plans=plans, names=names, year=year, today=_today(),
+                      may_form=may_form, members=members, plans=plans, names=names, year=year, today=runtime().today(),
                       filtered=bool(subject), many=len(people_choices) >= CHOICES, limit=CHOICES)
 
 
@@ -484,7 +480,7 @@ def unit(lang: str, uid: UUID) -> Response:
     tid = g.person.tenant_id
     g.caller.reading(tid)
     rt = runtime()
-    today = _today()
+    today = runtime().today()
     with rt.engine.connect() as conn:
         row = _unit_row(conn, tid, uid)
         members = units_rm.members_of(conn, [uid])[uid]
@@ -640,7 +636,7 @@ def plan(lang: str, uid: UUID, year: str) -> Response:
     except DomainError:
         raise NotFound("plan") from None
     rt = runtime()
-    today = _today()
+    today = runtime().today()
     with rt.engine.connect() as conn:
         row = _unit_row(conn, tid, uid)
         saved = units_rm.get_plan(conn, uid, year)
@@ -717,7 +713,7 @@ def meeting(lang: str, uid: UUID) -> Response:
         members = units_rm.members_of(conn, [uid])[uid]
         names = _names(conn, {m.person_id for m in members})
     tenant_kind = rt.platform.get_tenant(row.tenant_id).kind
-    form = MeetingForm(formdata=request.form if request.method == "POST" else None, held_on=_today())
+    form = MeetingForm(formdata=request.form if request.method == "POST" else None, held_on=runtime().today())
     if request.method != "POST":
         for _blank in range(2):
             form.agenda.append_entry()
@@ -761,7 +757,7 @@ def meeting(lang: str, uid: UUID) -> Response:
                     flash(_("The meeting of %(day)s is recorded.", day=pages.format_date(form.held_on.data, "long")),
                           "success")
                     return redirect(url_for("web_org.unit", lang=lang, uid=uid))
-    today = _today()
+    today = runtime().today()
     leads = _leads(row, g.person.id, today) or (row.tenant_id == tid and rules.DEPUTY_HEAD in g.person.roles)
     return pages.page("org/meeting.html", status, row=row, form=form, agenda_error=agenda_error, leads=leads)
 
@@ -776,7 +772,7 @@ def org_dashboard() -> dict[str, Any]:
     if person is None:
         return {"mine": [], "waiting": None}
     u, m, p = units_rm.units, units_rm.unit_members, units_rm.plans
-    today = _today()
+    today = runtime().today()
     with runtime().engine.connect() as conn:
         # From the members' index by person and the units' by tenant: no walk of every tenant's units or plans.
         member_of = select(m.c.unit_id).where(m.c.person_id == person.id, m.c.left_at.is_(None))

@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from domain import rules
-from domain.base import DomainError, NotFound, day_of
+from domain.base import DomainError, NotFound
 from domain.people import LinkNotValid, LoginTaken, OperatorAccount
 from services.api.common import runtime
 from services.api.errors import status_of
@@ -515,7 +515,7 @@ def dashboard(lang: str) -> Response:
     if {rules.HEAD, rules.DEPUTY_HEAD} & set(g.person.roles):
         from services.web.findings import findings_of
 
-        findings = findings_of(g.person.tenant_id, day_of(now()))
+        findings = findings_of(g.person.tenant_id, runtime().today())
     return page("dashboard.html", findings=findings)
 
 

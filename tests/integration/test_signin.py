@@ -199,7 +199,7 @@ def test_a_used_expired_or_forged_invitation_is_a_clear_page_and_changes_nothing
     path = f"/kk/invitations/{token_of(url)}"
     browser = web.test_client()
     weak = post_form(browser, path, password="password123", password_confirm="password123")
-    assert weak.status_code == 422 and 'aria-describedby="password-error password-rules"' in weak.get_data(
+    assert weak.status_code == 422 and 'aria-describedby="password-error password-hint"' in weak.get_data(
         as_text=True)
     assert post_form(browser, path, password=GOOD, password_confirm=GOOD).status_code == 302
     used = browser.get(path)
